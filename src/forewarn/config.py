@@ -1,0 +1,53 @@
+"""Settings, read once from FOREWARN_* environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite at DATA_DIR/forewarn.db"
+    )
+    secret_key: str | None = Field(
+        default=None, description="Signs sessions and encrypts secrets; generated when unset"
+    )
+    bind: str = "127.0.0.1:8080"
+    admin_user: str = "admin"
+    admin_password: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    # Login throttling: this many failures within the window lock the user or address out.
+    login_max_failures: int = 5
+    login_window_seconds: int = 60
+    login_lockout_seconds: int = 300
+    session_hours: int = 12
+    # Set when served behind TLS so browsers only send the session cookie over HTTPS.
+    secure_cookies: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'forewarn.db').resolve()}"
+
+    @cached_property
+    def effective_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in DATA_DIR/secret.key."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key

@@ -1,0 +1,1 @@
+"""Plain types and pure rules. Imports nothing else of ours."""

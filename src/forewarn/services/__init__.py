@@ -1,0 +1,1 @@
+"""Use cases. Each public function is one unit of work over a Database; faces call these."""

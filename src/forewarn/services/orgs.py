@@ -1,0 +1,142 @@
+"""Organizations: the client businesses a provider looks after."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from forewarn.domain.inventory import Role, slugify
+from forewarn.services import audit
+from forewarn.services.context import Context
+from forewarn.services.errors import conflict
+from forewarn.services.pagination import Page, paginate
+from forewarn.services.rows import apply_changes, flush_or_conflict
+from forewarn.services.schemas import OrgCreate, OrgOut, OrgSummary, OrgUpdate
+from forewarn.services.scope import Actor, get_org_in_scope, require_owner, scoped
+from forewarn.store.models import Asset, Organization, Site
+
+
+def _free_slug(session: Session, wanted: str, exclude_id: int | None = None) -> bool:
+    stmt = select(Organization.id).where(Organization.slug == wanted)
+    if exclude_id is not None:
+        stmt = stmt.where(Organization.id != exclude_id)
+    return session.scalar(stmt) is None
+
+
+def _unique_slug(session: Session, name: str) -> str:
+    base = slugify(name)
+    slug, n = base, 2
+    while not _free_slug(session, slug):
+        slug = f"{base[:60]}-{n}"
+        n += 1
+    return slug
+
+
+def create(ctx: Context, actor: Actor, data: OrgCreate) -> OrgOut:
+    require_owner(actor)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        if data.slug is not None and not _free_slug(session, data.slug):
+            raise conflict(f"slug {data.slug!r} is taken")
+        values = data.model_dump(exclude={"slug", "business_hours"})
+        org = Organization(
+            **values,
+            slug=data.slug or _unique_slug(session, data.name),
+            business_hours=data.business_hours.model_dump(),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(org)
+        flush_or_conflict(session, "an organization with this slug exists")
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "org.create",
+            entity="organization",
+            entity_id=org.id,
+            org_id=org.id,
+            after=audit.snapshot(org),
+        )
+        return OrgOut.model_validate(org)
+
+
+def get(ctx: Context, actor: Actor, org_id: int) -> OrgOut:
+    with ctx.db.read() as session:
+        return OrgOut.model_validate(get_org_in_scope(session, actor, org_id))
+
+
+def list_(
+    ctx: Context, actor: Actor, *, q: str | None = None, limit: int = 50, cursor: str | None = None
+) -> Page[OrgOut]:
+    stmt = scoped(select(Organization), actor, Organization.id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Organization.name).like(like), Organization.slug.like(like))
+        )
+    with ctx.db.read() as session:
+        page = paginate(session, stmt, Organization.id, limit, cursor)
+        return Page([OrgOut.model_validate(o) for o in page.items], page.next_cursor)
+
+
+def overview(ctx: Context, actor: Actor, q: str | None = None) -> list[OrgSummary]:
+    """Every organization the actor sees, by name, with site and asset counts."""
+    assets = select(Asset.org_id, func.count().label("n")).group_by(Asset.org_id).subquery("a")
+    sites = select(Site.org_id, func.count().label("n")).group_by(Site.org_id).subquery("s")
+    stmt = (
+        select(Organization, func.coalesce(sites.c.n, 0), func.coalesce(assets.c.n, 0))
+        .outerjoin(sites, sites.c.org_id == Organization.id)
+        .outerjoin(assets, assets.c.org_id == Organization.id)
+        .order_by(func.lower(Organization.name))
+    )
+    stmt = scoped(stmt, actor, Organization.id)
+    if q:
+        stmt = stmt.where(func.lower(Organization.name).like(f"%{q.lower()}%"))
+    with ctx.db.read() as session:
+        return [
+            OrgSummary(org=OrgOut.model_validate(o), sites=ns, assets=na)
+            for o, ns, na in session.execute(stmt)
+        ]
+
+
+def update(ctx: Context, actor: Actor, org_id: int, data: OrgUpdate) -> OrgOut:
+    changes = data.model_dump(exclude_unset=True)
+    with ctx.db.transaction() as session:
+        org = get_org_in_scope(session, actor, org_id, Role.ADMIN)
+        before = audit.snapshot(org)
+        if changes.get("slug") and not _free_slug(session, changes["slug"], org.id):
+            raise conflict(f"slug {changes['slug']!r} is taken")
+        apply_changes(org, changes, nullable={"annual_revenue"})
+        org.updated_at = ctx.clock.now()
+        flush_or_conflict(session, "an organization with this slug exists")
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "org.update",
+            entity="organization",
+            entity_id=org.id,
+            org_id=org.id,
+            before=before,
+            after=audit.snapshot(org),
+        )
+        return OrgOut.model_validate(org)
+
+
+def delete(ctx: Context, actor: Actor, org_id: int) -> None:
+    with ctx.db.transaction() as session:
+        org = get_org_in_scope(session, actor, org_id, Role.ADMIN)
+        require_owner(actor)
+        before = audit.snapshot(org)
+        session.delete(org)
+        session.flush()
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "org.delete",
+            entity="organization",
+            entity_id=org_id,
+            before=before,
+        )

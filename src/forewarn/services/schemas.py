@@ -1,0 +1,367 @@
+"""Validated inputs and the shapes we answer with; shared by the API, the web pages and the CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from forewarn.domain.inventory import SLUG_PATTERN, TAG_PATTERN, AssetKind, Role, normalize_tags
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, pattern=TAG_PATTERN)]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=256)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+$")
+]
+_HOSTNAME = re.compile(r"^$|^[A-Za-z0-9_]([A-Za-z0-9_.:-]{0,253})$")
+
+
+def _hostname(value: str) -> str:
+    if not _HOSTNAME.match(value):
+        raise ValueError("not a host name or address")
+    return value
+
+
+Hostname = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=255), AfterValidator(_hostname)
+]
+Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=16, decimal_places=2)]
+
+
+class Strict(BaseModel):
+    """Inputs refuse unknown fields: a typo is an error, not a silently ignored value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BusinessHours(Strict):
+    days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default=[1, 2, 3, 4, 5], description="ISO weekdays, 1 = Monday", max_length=7
+    )
+    start: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BusinessHours:
+        if self.end <= self.start:
+            raise ValueError("business hours must end after they start")
+        self.days = sorted(set(self.days))
+        return self
+
+    def hours_per_week(self) -> float:
+        sh, sm = map(int, self.start.split(":"))
+        eh, em = map(int, self.end.split(":"))
+        return len(self.days) * ((eh * 60 + em) - (sh * 60 + sm)) / 60
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+def known_timezones() -> list[str]:
+    return sorted(available_timezones())
+
+
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_zone)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+# ---- organizations ------------------------------------------------------------------------
+
+
+class OrgCreate(Strict):
+    name: Name
+    slug: Slug | None = None
+    employees: int = Field(default=0, ge=0, le=1_000_000)
+    hourly_cost: Money = Field(default=Decimal(0), description="loaded cost of one staff hour")
+    currency: Currency = "USD"
+    annual_revenue: Money | None = None
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    timezone: TimeZone = "UTC"
+    notes: Text = ""
+
+
+class OrgUpdate(Strict):
+    name: Name | None = None
+    slug: Slug | None = None
+    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    hourly_cost: Money | None = None
+    currency: Currency | None = None
+    annual_revenue: Money | None = None
+    business_hours: BusinessHours | None = None
+    timezone: TimeZone | None = None
+    notes: Text | None = None
+
+
+class OrgOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    slug: str
+    employees: int
+    hourly_cost: Decimal
+    currency: str
+    annual_revenue: Decimal | None
+    business_hours: BusinessHours
+    timezone: str
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrgSummary(BaseModel):
+    """An organization with the counts the overview shows."""
+
+    org: OrgOut
+    sites: int
+    assets: int
+
+
+# ---- sites ----------------------------------------------------------------------------------
+
+
+class SiteCreate(Strict):
+    org_id: int = Field(gt=0)
+    name: Name
+    address: Text = ""
+    notes: Text = ""
+
+
+class SiteUpdate(Strict):
+    name: Name | None = None
+    address: Text | None = None
+    notes: Text | None = None
+
+
+class SiteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int
+    name: str
+    address: str
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# ---- assets ---------------------------------------------------------------------------------
+
+
+def _normalized_tags(tags: list[str] | None) -> list[str] | None:
+    return None if tags is None else normalize_tags(tags)
+
+
+def _plausible_date(value: date | None) -> date | None:
+    if value is not None and not date(1980, 1, 1) <= value <= date(2100, 12, 31):
+        raise ValueError("date must be between 1980 and 2100")
+    return value
+
+
+class AssetFields(Strict):
+    site_id: int | None = Field(default=None, gt=0)
+    hostname: Hostname = ""
+    criticality: int = Field(default=3, ge=1, le=5, description="1 = minor, 5 = business stops")
+    owner: Short = ""
+    location: Short = ""
+    purchase_date: date | None = None
+    warranty_end: date | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    notes: Text = ""
+
+    _tags = field_validator("tags")(_normalized_tags)
+    _dates = field_validator("purchase_date", "warranty_end")(_plausible_date)
+
+
+class AssetCreate(AssetFields):
+    org_id: int = Field(gt=0)
+    kind: AssetKind
+    name: Name
+
+
+class AssetUpdate(Strict):
+    site_id: int | None = Field(default=None, gt=0)
+    kind: AssetKind | None = None
+    name: Name | None = None
+    hostname: Hostname | None = None
+    criticality: int | None = Field(default=None, ge=1, le=5)
+    owner: Short | None = None
+    location: Short | None = None
+    purchase_date: date | None = None
+    warranty_end: date | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    notes: Text | None = None
+
+    _tags = field_validator("tags")(_normalized_tags)
+    _dates = field_validator("purchase_date", "warranty_end")(_plausible_date)
+
+
+class AssetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int
+    site_id: int | None
+    kind: AssetKind
+    name: str
+    hostname: str
+    criticality: int
+    owner: str
+    location: str
+    purchase_date: date | None
+    warranty_end: date | None
+    tags: list[str]
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AssetFilter(BaseModel):
+    org_id: int | None = None
+    site_id: int | None = None
+    kind: AssetKind | None = None
+    tag: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+
+
+# ---- users, memberships, tokens, invitations --------------------------------------------------
+
+
+class UserCreate(Strict):
+    username: Username
+    password: Password
+    display_name: Short = ""
+    email: Email = ""
+    is_owner: bool = False
+
+
+class UserUpdate(Strict):
+    display_name: Short | None = None
+    email: Email | None = None
+    password: Password | None = None
+    is_active: bool | None = None
+    is_owner: bool | None = None
+
+
+class MembershipOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    org_id: int
+    role: Role
+    created_at: datetime
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    email: str
+    is_owner: bool
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    memberships: list[MembershipOut]
+
+
+class MembershipCreate(Strict):
+    user_id: int = Field(gt=0)
+    org_id: int = Field(gt=0)
+    role: Role
+
+
+class MembershipUpdate(Strict):
+    role: Role
+
+
+class TokenCreate(Strict):
+    name: Name
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the secret; shown this once and never again")
+
+
+class InvitationCreate(Strict):
+    org_id: int = Field(gt=0)
+    role: Role = Role.VIEWER
+    email: Email = ""
+    expires_in_days: int = Field(default=7, ge=1, le=60)
+
+
+class InvitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int
+    role: Role
+    email: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+
+
+class InvitationCreated(InvitationOut):
+    token: str = Field(description="put in the link /invite/{token}; shown this once")
+
+
+class InvitationAccept(Strict):
+    username: Username
+    password: Password
+    display_name: Short = ""
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    user_id: int | None
+    actor: str
+    org_id: int | None
+    action: str
+    entity: str
+    entity_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    address: str
