@@ -6,10 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.clock import Clock
+from forewarn.domain.inventory import Role
+from forewarn.services.context import Context
+from forewarn.services.pagination import Page, paginate_desc
+from forewarn.services.schemas import AuditOut
 from forewarn.services.scope import Actor
 from forewarn.store.models import AuditEvent
 
@@ -60,3 +64,26 @@ def record(
             address=actor.address[:64],
         )
     )
+
+
+def list_events(
+    ctx: Context,
+    actor: Actor,
+    *,
+    org_id: int | None = None,
+    action: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[AuditOut]:
+    """Newest first. Owners see everything; an organization's admins see its events."""
+    stmt = select(AuditEvent)
+    if not actor.is_owner:
+        admin_of = [org for org, role in actor.roles.items() if role == Role.ADMIN]
+        stmt = stmt.where(AuditEvent.org_id.in_(admin_of))
+    if org_id is not None:
+        stmt = stmt.where(AuditEvent.org_id == org_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    with ctx.db.read() as session:
+        page = paginate_desc(session, stmt, AuditEvent.id, limit, cursor)
+        return Page([AuditOut.model_validate(e) for e in page.items], page.next_cursor)

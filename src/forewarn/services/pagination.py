@@ -15,6 +15,7 @@ from forewarn.services.errors import invalid
 T = TypeVar("T")
 
 MAX_LIMIT = 500
+AnySelect = Select[*tuple[Any, ...]]
 
 
 @dataclass
@@ -42,12 +43,32 @@ def decode_cursor(cursor: str | None) -> int:
 
 
 def paginate(
-    session: Session, stmt: Select[Any], id_column: Any, limit: int, cursor: str | None
+    session: Session, stmt: AnySelect, id_column: Any, limit: int, cursor: str | None
 ) -> Page[Any]:
+    """Oldest first: rows with an id above the cursor."""
+    _check_limit(limit)
+    stmt = stmt.where(id_column > decode_cursor(cursor)).order_by(id_column)
+    return _page(list(session.scalars(stmt.limit(limit + 1))), limit)
+
+
+def paginate_desc(
+    session: Session, stmt: AnySelect, id_column: Any, limit: int, cursor: str | None
+) -> Page[Any]:
+    """Newest first: rows with an id below the cursor (logs and timelines)."""
+    _check_limit(limit)
+    before = decode_cursor(cursor)
+    if before:
+        stmt = stmt.where(id_column < before)
+    stmt = stmt.order_by(id_column.desc())
+    return _page(list(session.scalars(stmt.limit(limit + 1))), limit)
+
+
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise invalid(f"limit must be between 1 and {MAX_LIMIT}")
-    after = decode_cursor(cursor)
-    rows = list(session.scalars(stmt.where(id_column > after).order_by(id_column).limit(limit + 1)))
+
+
+def _page(rows: list[Any], limit: int) -> Page[Any]:
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)

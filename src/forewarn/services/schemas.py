@@ -20,6 +20,8 @@ from pydantic import (
 
 from forewarn.domain.inventory import SLUG_PATTERN, TAG_PATTERN, AssetKind, Role, normalize_tags
 
+# Ids are 32-bit integers in both engines.
+MAX_ID = 2_147_483_647
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -47,10 +49,22 @@ Hostname = Annotated[
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=16, decimal_places=2)]
 
 
+Id = Annotated[int, Field(gt=0, le=MAX_ID)]
+SearchText = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
+
+
 class Strict(BaseModel):
     """Inputs refuse unknown fields: a typo is an error, not a silently ignored value."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text; refuse it at the edge for both engines alike.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not contain NUL characters")
+        return value
 
 
 class BusinessHours(Strict):
@@ -145,7 +159,7 @@ class OrgSummary(BaseModel):
 
 
 class SiteCreate(Strict):
-    org_id: int = Field(gt=0)
+    org_id: Id
     name: Name
     address: Text = ""
     notes: Text = ""
@@ -183,7 +197,7 @@ def _plausible_date(value: date | None) -> date | None:
 
 
 class AssetFields(Strict):
-    site_id: int | None = Field(default=None, gt=0)
+    site_id: Id | None = None
     hostname: Hostname = ""
     criticality: int = Field(default=3, ge=1, le=5, description="1 = minor, 5 = business stops")
     owner: Short = ""
@@ -198,13 +212,13 @@ class AssetFields(Strict):
 
 
 class AssetCreate(AssetFields):
-    org_id: int = Field(gt=0)
+    org_id: Id
     kind: AssetKind
     name: Name
 
 
 class AssetUpdate(Strict):
-    site_id: int | None = Field(default=None, gt=0)
+    site_id: Id | None = None
     kind: AssetKind | None = None
     name: Name | None = None
     hostname: Hostname | None = None
@@ -241,11 +255,11 @@ class AssetOut(BaseModel):
 
 
 class AssetFilter(BaseModel):
-    org_id: int | None = None
-    site_id: int | None = None
+    org_id: Id | None = None
+    site_id: Id | None = None
     kind: AssetKind | None = None
-    tag: str | None = None
-    q: str | None = Field(default=None, max_length=200)
+    tag: SearchText | None = None
+    q: SearchText | None = None
 
 
 # ---- users, memberships, tokens, invitations --------------------------------------------------
@@ -292,8 +306,8 @@ class UserOut(BaseModel):
 
 
 class MembershipCreate(Strict):
-    user_id: int = Field(gt=0)
-    org_id: int = Field(gt=0)
+    user_id: Id
+    org_id: Id
     role: Role
 
 
@@ -323,7 +337,7 @@ class TokenCreated(TokenOut):
 
 
 class InvitationCreate(Strict):
-    org_id: int = Field(gt=0)
+    org_id: Id
     role: Role = Role.VIEWER
     email: Email = ""
     expires_in_days: int = Field(default=7, ge=1, le=60)
@@ -343,6 +357,17 @@ class InvitationOut(BaseModel):
 
 class InvitationCreated(InvitationOut):
     token: str = Field(description="put in the link /invite/{token}; shown this once")
+
+
+class LoginRequest(Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class TokenAnswer(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime | None = None
 
 
 class InvitationAccept(Strict):

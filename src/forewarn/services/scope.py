@@ -18,6 +18,7 @@ from forewarn.services.errors import forbidden, not_found
 from forewarn.store.models import Organization
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,11 @@ def org_filter(actor: Actor, org_column: Any) -> ColumnElement[bool]:
         return true()
     if not actor.roles:
         return false()
-    return org_column.in_(sorted(actor.roles))
+    clause: ColumnElement[bool] = org_column.in_(sorted(actor.roles))
+    return clause
 
 
-def scoped(stmt: Select[Any], actor: Actor, org_column: Any) -> Select[Any]:
+def scoped(stmt: S, actor: Actor, org_column: Any) -> S:
     return stmt.where(org_filter(actor, org_column))
 
 

@@ -464,3 +464,11 @@ def revoke_token(ctx: Context, actor: Actor, token_id: int) -> None:
             entity_id=token_id,
             before=before,
         )
+
+
+def id_for_username(ctx: Context, username: str) -> int:
+    with ctx.db.read() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        raise not_found(f"user {username!r}")
+    return user_id

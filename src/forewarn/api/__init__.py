@@ -1,0 +1,1 @@
+"""The HTTP face: parse, authorize, call a service, answer."""

@@ -1,0 +1,44 @@
+"""The app factory: one FastAPI app serving the API, the dashboard and health endpoints."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from forewarn import __version__
+from forewarn.api import problem
+from forewarn.api.limits import BodySizeLimit
+from forewarn.api.metrics import RequestMetrics
+from forewarn.api.routers import assets, audit, auth, health, orgs, sites, users
+from forewarn.config import Settings
+from forewarn.services.context import Context
+
+
+def create_app(ctx: Context | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the app over a service context (made from settings when not given)."""
+    if ctx is None:
+        ctx = Context.from_settings(settings or Settings())
+    app = FastAPI(
+        title="Forewarn",
+        version=__version__,
+        description="Proactive IT management: organizations, sites, assets and who may see them.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.ctx = ctx
+    app.state.registry = CollectorRegistry()
+    problem.install(app)
+    for router in (auth, orgs, sites, assets, users, audit, health):
+        app.include_router(router.router)
+    _mount_web(app)
+    # Outermost first: size limits apply before anything parses; metrics see every answer.
+    app.add_middleware(RequestMetrics, registry=app.state.registry)
+    app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    from forewarn.web import routes
+
+    routes.install(app)

@@ -1,0 +1,48 @@
+"""What routes receive: the service context and the calling actor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from forewarn.services import auth
+from forewarn.services.context import Context
+from forewarn.services.errors import unauthorized
+from forewarn.services.pagination import MAX_LIMIT
+from forewarn.services.schemas import MAX_ID
+from forewarn.services.scope import Actor
+
+_bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
+
+
+def get_ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def get_actor(
+    request: Request,
+    ctx: Annotated[Context, Depends(get_ctx)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if creds is None:
+        raise unauthorized()
+    return auth.resolve(ctx, creds.credentials, client_address(request))
+
+
+Ctx = Annotated[Context, Depends(get_ctx)]
+Caller = Annotated[Actor, Depends(get_actor)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="next_cursor of the previous page")
+]
+IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(gt=0, le=MAX_ID)]
+IdRequired = Annotated[int, Query(gt=0, le=MAX_ID)]
+SearchQuery = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]

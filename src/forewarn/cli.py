@@ -1,0 +1,191 @@
+"""The `forewarn` command: serve, db, user, org, token, asset."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from forewarn.config import Settings
+from forewarn.services import bootstrap, orgs, users
+from forewarn.services.context import Context
+from forewarn.services.errors import ServiceError
+from forewarn.services.schemas import OrgCreate, TokenCreate, UserCreate
+from forewarn.services.scope import SYSTEM
+
+app = typer.Typer(help="Forewarn: proactive IT management.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="People who log in.", no_args_is_help=True)
+org_app = typer.Typer(help="Client organizations.", no_args_is_help=True)
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+asset_app = typer.Typer(help="Assets: devices, websites and services.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(org_app, name="org")
+app.add_typer(token_app, name="token")
+app.add_typer(asset_app, name="asset")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _context() -> Context:
+    ctx = Context.from_settings(Settings())
+    bootstrap.migrate(ctx)
+    return ctx
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _explain(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+@app.command()
+def serve(
+    bind: Annotated[str | None, typer.Option(help="HOST:PORT (default FOREWARN_BIND)")] = None,
+) -> None:
+    """Migrate the database, make sure an admin exists, and serve the API and dashboard."""
+    import uvicorn
+
+    from forewarn.api.app import create_app
+
+    settings = Settings()
+    host, _, port = (bind or settings.bind).rpartition(":")
+    if not host or not port.isdigit():
+        raise fail(f"--bind must be HOST:PORT, not {bind!r}", 2)
+    ctx = Context.from_settings(settings)
+    bootstrap.migrate(ctx)
+    password = bootstrap.ensure_admin(ctx)
+    if password:
+        out.print(
+            f"First start: created owner [bold]{settings.admin_user}[/] with password "
+            f"[bold]{password}[/] — shown once; change it after logging in."
+        )
+    out.print(f"Forewarn on http://{host}:{port}  (API docs at /api/docs)")
+    uvicorn.run(create_app(ctx), host=host.strip("[]"), port=int(port), log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration and stop."""
+    ctx = Context.from_settings(Settings())
+    bootstrap.migrate(ctx)
+    out.print(f"database at head ({ctx.db.dialect})")
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    password: Annotated[
+        str | None, typer.Option(help="prompted for when not given", show_default=False)
+    ] = None,
+    owner: Annotated[bool, typer.Option(help="provider-wide owner: sees every client")] = False,
+    email: str = "",
+    display_name: str = "",
+) -> None:
+    """Create a user (add them to organizations with memberships or invitations)."""
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate(
+            username=username,
+            password=password,
+            email=email,
+            display_name=display_name,
+            is_owner=owner,
+        )
+        user = users.create_user(_context(), SYSTEM, data)
+    except ValidationError as exc:
+        raise fail(_explain(exc), 2) from exc
+    except ServiceError as exc:
+        raise fail(exc.detail) from exc
+    out.print(f"created user {user.username} (id {user.id})")
+
+
+@org_app.command("create")
+def org_create(
+    name: str,
+    employees: int = 0,
+    hourly_cost: Annotated[str, typer.Option(help="loaded cost of one staff hour")] = "0",
+    currency: str = "USD",
+    timezone: str = "UTC",
+    slug: str | None = None,
+) -> None:
+    """Create a client organization."""
+    try:
+        data = OrgCreate.model_validate(
+            {
+                "name": name,
+                "employees": employees,
+                "hourly_cost": hourly_cost,
+                "currency": currency,
+                "timezone": timezone,
+                "slug": slug,
+            }
+        )
+        org = orgs.create(_context(), SYSTEM, data)
+    except ValidationError as exc:
+        raise fail(_explain(exc), 2) from exc
+    except ServiceError as exc:
+        raise fail(exc.detail) from exc
+    out.print(f"created organization {org.name} (id {org.id}, slug {org.slug})")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """Organizations with their site and asset counts."""
+    table = Table("id", "name", "slug", "sites", "assets")
+    for row in orgs.overview(_context(), SYSTEM):
+        table.add_row(str(row.org.id), row.org.name, row.org.slug, str(row.sites), str(row.assets))
+    out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    username: Annotated[str, typer.Option("--user", help="whose token it is")],
+    name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+    expires_in_days: int | None = None,
+) -> None:
+    """Create an API token; its secret is printed once, on standard output alone."""
+    ctx = _context()
+    try:
+        user_id = users.id_for_username(ctx, username)
+        created = users.create_token(
+            ctx, SYSTEM, TokenCreate(name=name, expires_in_days=expires_in_days), user_id
+        )
+    except ValidationError as exc:
+        raise fail(_explain(exc), 2) from exc
+    except ServiceError as exc:
+        raise fail(exc.detail) from exc
+    err.print(f"token {created.prefix}… for {username}; keep it, it is not shown again")
+    print(created.token)
+
+
+@asset_app.command("import")
+def asset_import(
+    file: Annotated[Path, typer.Argument(help="a CSV file with a header row")],
+    org: Annotated[str, typer.Option(help="organization id or slug")],
+    skip_bad: Annotated[
+        bool, typer.Option(help="import the good rows even if some are bad")
+    ] = False,
+) -> None:
+    """Import assets from a CSV inventory; every row is checked before anything is written."""
+    raise fail("asset import is not available yet")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
