@@ -1,0 +1,299 @@
+"""Every API route, called about organization A's data by someone who may not touch it.
+
+The case table must name every route the app serves: a new route without a case here
+fails `test_every_route_has_a_case`, so tenancy is decided for each route on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from forewarn.services import assets, sites, users
+from forewarn.services.context import Context
+from forewarn.services.schemas import AssetCreate, InvitationCreate, SiteCreate
+from forewarn.services.scope import SYSTEM
+from tests.conftest import Person, make_org, make_person
+
+
+@dataclass
+class World:
+    org_a: int
+    site_a: int
+    asset_a: int
+    admin_a: Person
+    membership_a: int
+    invitation_a: int
+    token_a: int
+    org_b: int
+    viewer_b: Person
+    owner: Person
+
+
+@pytest.fixture
+def world(ctx: Context, owner: Person) -> World:
+    org_a = make_org(ctx, "Alpha Dental")
+    site_a = sites.create(ctx, SYSTEM, SiteCreate(org_id=org_a, name="Alpha HQ")).id
+    asset_a = assets.create(
+        ctx, SYSTEM, AssetCreate(org_id=org_a, name="alpha-fs01", kind="server", site_id=site_a)
+    ).id
+    admin_a = make_person(ctx, "alpha-admin", roles={org_a: "admin"})
+    membership_a = users.list_memberships(ctx, SYSTEM, org_id=org_a).items[0].id
+    invitation_a = users.invite(ctx, SYSTEM, InvitationCreate(org_id=org_a)).id
+    token_a = users.list_tokens(ctx, SYSTEM).items[-1].id
+    org_b = make_org(ctx, "Bravo Bakery")
+    viewer_b = make_person(ctx, "bravo-viewer", roles={org_b: "viewer"})
+    return World(
+        org_a,
+        site_a,
+        asset_a,
+        admin_a,
+        membership_a,
+        invitation_a,
+        token_a,
+        org_b,
+        viewer_b,
+        owner,
+    )
+
+
+IMPORT_ROUTE = ("POST", "/api/v1/orgs/{org_id}/assets/import")  # lands with the CSV import
+Request = tuple[str, str, dict[str, Any]]  # method, path, httpx keyword arguments
+Case = Callable[[World], Request]
+
+# Routes that act on A's data: the outsider must get 403 or 404 and change nothing.
+REFUSED: dict[tuple[str, str], Case] = {
+    ("GET", "/api/v1/orgs/{org_id}"): lambda w: ("GET", f"/api/v1/orgs/{w.org_a}", {}),
+    ("PATCH", "/api/v1/orgs/{org_id}"): lambda w: (
+        "PATCH",
+        f"/api/v1/orgs/{w.org_a}",
+        {"json": {"name": "Pwned"}},
+    ),
+    ("DELETE", "/api/v1/orgs/{org_id}"): lambda w: ("DELETE", f"/api/v1/orgs/{w.org_a}", {}),
+    ("POST", "/api/v1/orgs"): lambda w: ("POST", "/api/v1/orgs", {"json": {"name": "Mine"}}),
+    ("GET", "/api/v1/sites/{site_id}"): lambda w: ("GET", f"/api/v1/sites/{w.site_a}", {}),
+    ("PATCH", "/api/v1/sites/{site_id}"): lambda w: (
+        "PATCH",
+        f"/api/v1/sites/{w.site_a}",
+        {"json": {"name": "Pwned"}},
+    ),
+    ("DELETE", "/api/v1/sites/{site_id}"): lambda w: ("DELETE", f"/api/v1/sites/{w.site_a}", {}),
+    ("POST", "/api/v1/sites"): lambda w: (
+        "POST",
+        "/api/v1/sites",
+        {"json": {"org_id": w.org_a, "name": "Intruder"}},
+    ),
+    ("GET", "/api/v1/assets/{asset_id}"): lambda w: ("GET", f"/api/v1/assets/{w.asset_a}", {}),
+    ("PATCH", "/api/v1/assets/{asset_id}"): lambda w: (
+        "PATCH",
+        f"/api/v1/assets/{w.asset_a}",
+        {"json": {"name": "Pwned"}},
+    ),
+    ("DELETE", "/api/v1/assets/{asset_id}"): lambda w: (
+        "DELETE",
+        f"/api/v1/assets/{w.asset_a}",
+        {},
+    ),
+    ("POST", "/api/v1/assets"): lambda w: (
+        "POST",
+        "/api/v1/assets",
+        {"json": {"org_id": w.org_a, "name": "x", "kind": "server"}},
+    ),
+    ("GET", "/api/v1/users/{user_id}"): lambda w: ("GET", f"/api/v1/users/{w.admin_a.id}", {}),
+    ("PATCH", "/api/v1/users/{user_id}"): lambda w: (
+        "PATCH",
+        f"/api/v1/users/{w.admin_a.id}",
+        {"json": {"password": "x" * 12}},
+    ),
+    ("DELETE", "/api/v1/users/{user_id}"): lambda w: (
+        "DELETE",
+        f"/api/v1/users/{w.admin_a.id}",
+        {},
+    ),
+    ("POST", "/api/v1/users"): lambda w: (
+        "POST",
+        "/api/v1/users",
+        {"json": {"username": "sneaky", "password": "x" * 12}},
+    ),
+    ("GET", "/api/v1/memberships/{membership_id}"): lambda w: (
+        "GET",
+        f"/api/v1/memberships/{w.membership_a}",
+        {},
+    ),
+    ("PATCH", "/api/v1/memberships/{membership_id}"): lambda w: (
+        "PATCH",
+        f"/api/v1/memberships/{w.membership_a}",
+        {"json": {"role": "viewer"}},
+    ),
+    ("DELETE", "/api/v1/memberships/{membership_id}"): lambda w: (
+        "DELETE",
+        f"/api/v1/memberships/{w.membership_a}",
+        {},
+    ),
+    ("POST", "/api/v1/memberships"): lambda w: (
+        "POST",
+        "/api/v1/memberships",
+        {"json": {"org_id": w.org_a, "user_id": w.viewer_b.id, "role": "admin"}},
+    ),
+    ("GET", "/api/v1/invitations"): lambda w: (
+        "GET",
+        "/api/v1/invitations",
+        {"params": {"org_id": w.org_a}},
+    ),
+    ("POST", "/api/v1/invitations"): lambda w: (
+        "POST",
+        "/api/v1/invitations",
+        {"json": {"org_id": w.org_a, "role": "admin"}},
+    ),
+    ("DELETE", "/api/v1/invitations/{invitation_id}"): lambda w: (
+        "DELETE",
+        f"/api/v1/invitations/{w.invitation_a}",
+        {},
+    ),
+    ("GET", "/api/v1/tokens/{token_id}"): lambda w: ("GET", f"/api/v1/tokens/{w.token_a}", {}),
+    ("DELETE", "/api/v1/tokens/{token_id}"): lambda w: (
+        "DELETE",
+        f"/api/v1/tokens/{w.token_a}",
+        {},
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/assets/import"): lambda w: (
+        "POST",
+        f"/api/v1/orgs/{w.org_a}/assets/import",
+        {"content": b"name,kind\nintruder,server\n", "headers": {"content-type": "text/csv"}},
+    ),
+}
+
+# Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
+LISTS: dict[tuple[str, str], Case] = {
+    ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
+    ("GET", "/api/v1/sites"): lambda w: ("GET", "/api/v1/sites", {"params": {"org_id": w.org_a}}),
+    ("GET", "/api/v1/assets"): lambda w: ("GET", "/api/v1/assets", {"params": {"org_id": w.org_a}}),
+    ("GET", "/api/v1/users"): lambda w: ("GET", "/api/v1/users", {"params": {"org_id": w.org_a}}),
+    ("GET", "/api/v1/memberships"): lambda w: (
+        "GET",
+        "/api/v1/memberships",
+        {"params": {"org_id": w.org_a}},
+    ),
+    ("GET", "/api/v1/tokens"): lambda w: ("GET", "/api/v1/tokens", {}),
+    ("GET", "/api/v1/audit-events"): lambda w: (
+        "GET",
+        "/api/v1/audit-events",
+        {"params": {"org_id": w.org_a}},
+    ),
+}
+
+# About the caller alone, or public by design; anonymous callers are still checked below.
+OWN_OR_PUBLIC = {
+    ("POST", "/api/v1/auth/token"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/tokens"),
+    ("POST", "/api/v1/invitations/{token}/accept"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+}
+PUBLIC = {
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/invitations/{token}/accept"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+}
+
+
+def api_routes(client: TestClient) -> set[tuple[str, str]]:
+    """Every (method, path template) the app documents: the API as its clients see it."""
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return {(m.upper(), p) for p, ops in paths.items() for m in ops}
+
+
+def a_state(client: TestClient, w: World) -> list[Any]:
+    """What the owner sees of A: must be the same before and after the outsider's attempts."""
+    h = w.owner.headers
+    paths = [
+        f"/api/v1/orgs/{w.org_a}",
+        f"/api/v1/sites/{w.site_a}",
+        f"/api/v1/assets/{w.asset_a}",
+        f"/api/v1/users/{w.admin_a.id}",
+        f"/api/v1/memberships/{w.membership_a}",
+        f"/api/v1/tokens/{w.token_a}",
+        f"/api/v1/assets?org_id={w.org_a}",
+        f"/api/v1/invitations?org_id={w.org_a}",
+        f"/api/v1/memberships?org_id={w.org_a}",
+    ]
+    return [client.get(p, headers=h).json() for p in paths]
+
+
+def test_every_route_has_a_case(client: TestClient) -> None:
+    decided = set(REFUSED) | set(LISTS) | OWN_OR_PUBLIC
+    routes = {
+        r
+        for r in api_routes(client)
+        if r[1].startswith(("/api/", "/healthz", "/readyz", "/metrics"))
+    }
+    assert routes - decided == set(), "routes without a tenancy case"
+    assert decided - routes <= {IMPORT_ROUTE}
+
+
+def test_outsider_is_refused_everywhere(client: TestClient, world: World) -> None:
+    before = a_state(client, world)
+    routes = api_routes(client)
+    for key, case in REFUSED.items():
+        if key not in routes:
+            assert key == IMPORT_ROUTE, key
+            continue
+        method, path, kwargs = case(world)
+        kwargs.setdefault("headers", {}).update(world.viewer_b.headers)
+        r = client.request(method, path, **kwargs)
+        assert r.status_code in (403, 404), (key, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert a_state(client, world) == before
+
+
+def test_outsider_lists_show_nothing_of_a(client: TestClient, world: World) -> None:
+    a_marks = {"Alpha Dental", "Alpha HQ", "alpha-fs01", "alpha-admin"}
+    for key, case in LISTS.items():
+        method, path, kwargs = case(world)
+        kwargs["headers"] = world.viewer_b.headers
+        r = client.request(method, path, **kwargs)
+        assert r.status_code == 200, (key, r.text)
+        text = r.text
+        assert not any(mark in text for mark in a_marks), (key, text)
+        items = r.json()["items"]
+        assert all(i.get("org_id") in (None, world.org_b) for i in items), (key, items)
+
+
+def test_anonymous_is_refused_everywhere(client: TestClient, world: World) -> None:
+    before = a_state(client, world)
+    cases = {**REFUSED, **LISTS}
+    for key in api_routes(client) - PUBLIC:
+        if not key[1].startswith("/api/"):
+            continue
+        if key in cases:
+            method, path, kwargs = cases[key](world)
+        else:
+            method, path, kwargs = key[0], key[1], {}
+        r = client.request(method, path, **kwargs)
+        assert r.status_code == 401, (key, r.status_code, r.text)
+    forged = {"Authorization": "Bearer fw_not-a-real-token"}
+    assert client.get("/api/v1/orgs", headers=forged).status_code == 401
+    assert a_state(client, world) == before
+
+
+def test_a_admin_cannot_reach_beyond_a(client: TestClient, world: World) -> None:
+    """An admin of A is an outsider to B: the same rule holds in the other direction."""
+    h = world.admin_a.headers
+    assert client.get(f"/api/v1/orgs/{world.org_b}", headers=h).status_code == 404
+    r = client.post(
+        "/api/v1/memberships",
+        json={"org_id": world.org_a, "user_id": world.viewer_b.id, "role": "admin"},
+        headers=h,
+    )
+    assert r.status_code == 404  # B's viewer is not someone A's admin can see
+    r = client.get(f"/api/v1/users/{world.viewer_b.id}", headers=h)
+    assert r.status_code == 404
