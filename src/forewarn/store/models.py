@@ -100,7 +100,7 @@ class Asset(Base):
     tag_rows: Mapped[list[AssetTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="AssetTag.tag"
     )
-    site: Mapped[Site | None] = relationship(lazy="joined")
+    site: Mapped[Site | None] = relationship()
 
     @property
     def tags(self) -> list[str]:
