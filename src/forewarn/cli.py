@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from forewarn.config import Settings
-from forewarn.services import bootstrap, orgs, users
+from forewarn.services import bootstrap, importing, orgs, users
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
-from forewarn.services.schemas import OrgCreate, TokenCreate, UserCreate
+from forewarn.services.schemas import ImportReport, OrgCreate, TokenCreate, UserCreate
 from forewarn.services.scope import SYSTEM
 
 app = typer.Typer(help="Forewarn: proactive IT management.", no_args_is_help=True)
@@ -179,9 +182,88 @@ def asset_import(
     skip_bad: Annotated[
         bool, typer.Option(help="import the good rows even if some are bad")
     ] = False,
+    dry_run: Annotated[bool, typer.Option(help="check every row, store nothing")] = False,
 ) -> None:
     """Import assets from a CSV inventory; every row is checked before anything is written."""
-    raise fail("asset import is not available yet")
+    # The file first: a wrong path should not wait for the database.
+    data = _read_inventory(file, Settings().import_max_bytes)
+    ctx = _context()
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
+    except ServiceError as exc:
+        raise fail(f"{exc.detail}: {escape(org)}", 2) from exc
+    try:
+        with _progress() as bar:
+            task = bar.add_task("importing", total=None)
+            report = importing.import_assets(
+                ctx,
+                SYSTEM,
+                org_id,
+                data,
+                skip_bad=skip_bad,
+                dry_run=dry_run,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except ServiceError as exc:
+        _print_row_errors(exc.errors)
+        raise fail(escape(exc.detail)) from exc
+    _print_row_errors([e.model_dump() for e in report.errors], report.errors_omitted)
+    out.print(escape(_import_summary(report)))
+    if report.created == 0 and report.skipped:
+        raise typer.Exit(1)
+
+
+def _read_inventory(file: Path, max_bytes: int) -> bytes:
+    """The file's bytes, or exit 2 with why it cannot be read."""
+    if not file.exists():
+        raise fail(f"no such file: {escape(str(file))}", 2)
+    if not file.is_file():
+        raise fail(f"not a file: {escape(str(file))}", 2)
+    try:
+        importing.check_size(file.stat().st_size, max_bytes)
+        return file.read_bytes()
+    except ServiceError as exc:
+        raise fail(escape(exc.detail), 2) from exc
+    except OSError as exc:
+        reason = escape(exc.strerror or str(exc))
+        raise fail(f"cannot read {escape(str(file))}: {reason}", 2) from exc
+
+
+def _progress() -> Progress:
+    # Only on a terminal: a bar in a log file or a pipe is noise.
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=out,
+        transient=True,
+        disable=not out.is_terminal,
+    )
+
+
+def _print_row_errors(errors: list[dict[str, Any]], omitted: int = 0) -> None:
+    """The problems as a table on standard error: line, column, problem."""
+    if not errors:
+        return
+    table = Table("line", "column", "problem", title="rows with problems", title_justify="left")
+    for e in errors:
+        # Text(), not markup: cell values from the file may contain [brackets].
+        table.add_row(str(e.get("line", "")), Text(str(e.get("column", ""))), Text(e["message"]))
+    err.print(table)
+    if omitted:
+        err.print(f"... and {omitted:,} more problems not listed")
+
+
+def _import_summary(report: ImportReport) -> str:
+    verb = "would import" if report.dry_run else "imported"
+    parts = [f"{verb} {report.created} asset{'s' if report.created != 1 else ''}"]
+    if report.sites_created:
+        made = "would create" if report.dry_run else "created"
+        parts.append(f"{made} sites: {', '.join(report.sites_created)}")
+    if report.skipped:
+        parts.append(f"skipped {report.skipped} bad row{'s' if report.skipped != 1 else ''}")
+    return "; ".join(parts)
 
 
 def main() -> None:

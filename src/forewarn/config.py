@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     admin_user: str = "admin"
     admin_password: str | None = None
     max_body_bytes: int = 1024 * 1024
+    # An inventory file read by the CLI; over the API max_body_bytes applies first.
+    import_max_bytes: int = 16 * 1024 * 1024
     # Login throttling: this many failures within the window lock the user or address out.
     login_max_failures: int = 5
     login_window_seconds: int = 60

@@ -9,7 +9,7 @@ from forewarn import __version__
 from forewarn.api import problem
 from forewarn.api.limits import BodySizeLimit
 from forewarn.api.metrics import RequestMetrics
-from forewarn.api.routers import assets, audit, auth, health, orgs, sites, users
+from forewarn.api.routers import assets, audit, auth, health, imports, orgs, sites, users
 from forewarn.config import Settings
 from forewarn.services.context import Context
 
@@ -29,7 +29,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.state.ctx = ctx
     app.state.registry = CollectorRegistry()
     problem.install(app)
-    for router in (auth, orgs, sites, assets, users, audit, health):
+    for router in (auth, orgs, sites, assets, imports, users, audit, health):
         app.include_router(router.router)
     _mount_web(app)
     # Outermost first: size limits apply before anything parses; metrics see every answer.

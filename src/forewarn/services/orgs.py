@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 from forewarn.domain.inventory import Role, slugify
 from forewarn.services import audit
 from forewarn.services.context import Context
-from forewarn.services.errors import conflict
+from forewarn.services.errors import conflict, not_found
 from forewarn.services.pagination import Page, paginate
 from forewarn.services.rows import apply_changes, flush_or_conflict
-from forewarn.services.schemas import OrgCreate, OrgOut, OrgSummary, OrgUpdate
+from forewarn.services.schemas import MAX_ID, OrgCreate, OrgOut, OrgSummary, OrgUpdate
 from forewarn.services.scope import Actor, get_org_in_scope, require_owner, scoped
 from forewarn.store.models import Asset, Organization, Site
 
@@ -63,6 +63,20 @@ def create(ctx: Context, actor: Actor, data: OrgCreate) -> OrgOut:
 
 def get(ctx: Context, actor: Actor, org_id: int) -> OrgOut:
     with ctx.db.read() as session:
+        return OrgOut.model_validate(get_org_in_scope(session, actor, org_id))
+
+
+def resolve_ref(ctx: Context, actor: Actor, ref: str) -> OrgOut:
+    """The organization a person named on a command line: by id when all digits, else by slug."""
+    ref = ref.strip()
+    with ctx.db.read() as session:
+        if ref.isdigit():
+            # Beyond the id range nothing can match; a lookup would only upset PostgreSQL.
+            org_id = int(ref) if int(ref) <= MAX_ID else None
+        else:
+            org_id = session.scalar(select(Organization.id).where(Organization.slug == ref))
+        if org_id is None:
+            raise not_found("organization")
         return OrgOut.model_validate(get_org_in_scope(session, actor, org_id))
 
 

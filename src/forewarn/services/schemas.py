@@ -390,3 +390,26 @@ class AuditOut(BaseModel):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     address: str
+
+
+# ---- inventory import -------------------------------------------------------------------------
+
+
+class ImportRowError(BaseModel):
+    """One problem in an imported file; line 1 is the header row."""
+
+    line: int = Field(description="line in the file where the row starts (the header is line 1)")
+    column: str = Field(description="the column as the file's header names it; '' for the row")
+    message: str
+
+
+class ImportReport(BaseModel):
+    """What an import did (or, in a dry run, would do)."""
+
+    created: int = Field(description="assets stored (or, in a dry run, that would be)")
+    skipped: int = Field(description="bad rows left out (only with skip_bad)")
+    rows: int = Field(description="data rows in the file, blank lines not counted")
+    sites_created: list[str] = Field(description="sites made for names the organization lacked")
+    dry_run: bool = False
+    errors: list[ImportRowError] = Field(default_factory=list)
+    errors_omitted: int = Field(default=0, description="problems found beyond those listed")
