@@ -44,7 +44,8 @@ def _context() -> Context:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    """Print the message (plain text, never markup: it may quote user input) and exit."""
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -191,7 +192,7 @@ def asset_import(
     try:
         org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
     except ServiceError as exc:
-        raise fail(f"{exc.detail}: {escape(org)}", 2) from exc
+        raise fail(f"{exc.detail}: {org}", 2) from exc
     try:
         with _progress() as bar:
             task = bar.add_task("importing", total=None)
@@ -206,7 +207,7 @@ def asset_import(
             )
     except ServiceError as exc:
         _print_row_errors(exc.errors)
-        raise fail(escape(exc.detail)) from exc
+        raise fail(exc.detail) from exc
     _print_row_errors([e.model_dump() for e in report.errors], report.errors_omitted)
     out.print(escape(_import_summary(report)))
     if report.created == 0 and report.skipped:
@@ -216,17 +217,16 @@ def asset_import(
 def _read_inventory(file: Path, max_bytes: int) -> bytes:
     """The file's bytes, or exit 2 with why it cannot be read."""
     if not file.exists():
-        raise fail(f"no such file: {escape(str(file))}", 2)
+        raise fail(f"no such file: {file}", 2)
     if not file.is_file():
-        raise fail(f"not a file: {escape(str(file))}", 2)
+        raise fail(f"not a file: {file}", 2)
     try:
         importing.check_size(file.stat().st_size, max_bytes)
         return file.read_bytes()
     except ServiceError as exc:
-        raise fail(escape(exc.detail), 2) from exc
+        raise fail(exc.detail, 2) from exc
     except OSError as exc:
-        reason = escape(exc.strerror or str(exc))
-        raise fail(f"cannot read {escape(str(file))}: {reason}", 2) from exc
+        raise fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
 
 
 def _progress() -> Progress:

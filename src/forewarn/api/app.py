@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -32,10 +34,22 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     for router in (auth, orgs, sites, assets, imports, users, audit, health):
         app.include_router(router.router)
     _mount_web(app)
+    _document_errors(app)
     # Outermost first: size limits apply before anything parses; metrics see every answer.
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem.document(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _mount_web(app: FastAPI) -> None:
