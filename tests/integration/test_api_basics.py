@@ -198,3 +198,17 @@ def test_health_ready_metrics(client: TestClient) -> None:
     assert "forewarn_http_requests_total" in text
     assert 'route="/api/v1/orgs"' in text
     assert "forewarn_http_request_duration_seconds_bucket" in text
+
+
+def test_search_treats_wildcards_as_text(client: TestClient, ctx: Context, owner: Person) -> None:
+    org_id = make_org(ctx, "Wild")
+    for name in ("promo_50%", "promo-x", "plain"):
+        body = {"org_id": org_id, "name": name, "kind": "other"}
+        assert client.post("/api/v1/assets", json=body, headers=owner.headers).status_code == 201
+    for q, expected in [
+        ("%", ["promo_50%"]),
+        ("_", ["promo_50%"]),
+        ("promo", ["promo_50%", "promo-x"]),
+    ]:
+        r = client.get("/api/v1/assets", params={"q": q}, headers=owner.headers)
+        assert [a["name"] for a in r.json()["items"]] == expected, q

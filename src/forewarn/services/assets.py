@@ -89,12 +89,12 @@ def list_(
         tagged = select(AssetTag.asset_id).where(AssetTag.tag == filt.tag.strip().lower())
         stmt = stmt.where(Asset.id.in_(tagged))
     if filt.q:
-        like = f"%{filt.q.lower()}%"
+        needle = filt.q.lower()
         stmt = stmt.where(
             or_(
-                func.lower(Asset.name).like(like),
-                func.lower(Asset.hostname).like(like),
-                func.lower(Asset.owner).like(like),
+                func.lower(Asset.name).contains(needle, autoescape=True),
+                func.lower(Asset.hostname).contains(needle, autoescape=True),
+                func.lower(Asset.owner).contains(needle, autoescape=True),
             )
         )
     with ctx.db.read() as session:

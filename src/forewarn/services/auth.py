@@ -195,4 +195,5 @@ def csrf_token(ctx: Context, session_secret: str) -> str:
 
 
 def csrf_ok(ctx: Context, session_secret: str, token: str) -> bool:
-    return hmac.compare_digest(csrf_token(ctx, session_secret), token or "")
+    # Bytes: compare_digest raises on str with non-ASCII characters.
+    return hmac.compare_digest(csrf_token(ctx, session_secret).encode(), (token or "").encode())

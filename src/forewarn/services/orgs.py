@@ -85,9 +85,12 @@ def list_(
 ) -> Page[OrgOut]:
     stmt = scoped(select(Organization), actor, Organization.id)
     if q:
-        like = f"%{q.lower()}%"
+        needle = q.lower()
         stmt = stmt.where(
-            or_(func.lower(Organization.name).like(like), Organization.slug.like(like))
+            or_(
+                func.lower(Organization.name).contains(needle, autoescape=True),
+                Organization.slug.contains(needle, autoescape=True),
+            )
         )
     with ctx.db.read() as session:
         page = paginate(session, stmt, Organization.id, limit, cursor)
@@ -106,7 +109,7 @@ def overview(ctx: Context, actor: Actor, q: str | None = None) -> list[OrgSummar
     )
     stmt = scoped(stmt, actor, Organization.id)
     if q:
-        stmt = stmt.where(func.lower(Organization.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(func.lower(Organization.name).contains(q.lower(), autoescape=True))
     with ctx.db.read() as session:
         return [
             OrgSummary(org=OrgOut.model_validate(o), sites=ns, assets=na)

@@ -54,7 +54,7 @@ def list_(
     if org_id is not None:
         stmt = stmt.where(Site.org_id == org_id)
     if q:
-        stmt = stmt.where(func.lower(Site.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(func.lower(Site.name).contains(q.lower(), autoescape=True))
     with ctx.db.read() as session:
         page = paginate(session, stmt, Site.id, limit, cursor)
         return Page([SiteOut.model_validate(s) for s in page.items], page.next_cursor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,14 @@ from forewarn.services.schemas import (
     UserOut,
     UserUpdate,
 )
-from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, require_owner, scoped
+from forewarn.services.scope import (
+    SYSTEM,
+    Actor,
+    get_in_scope,
+    get_org_in_scope,
+    require_owner,
+    scoped,
+)
 from forewarn.store.models import ApiToken, Invitation, Membership, User
 
 _USERNAME_TAKEN = "that user name is taken"
@@ -109,7 +116,7 @@ def list_users(
             User.id.in_(select(Membership.user_id).where(Membership.org_id == org_id))
         )
     if q:
-        stmt = stmt.where(User.username.ilike(f"%{q}%"))
+        stmt = stmt.where(func.lower(User.username).contains(q.lower(), autoescape=True))
     with ctx.db.read() as session:
         page = paginate(session, stmt, User.id, limit, cursor)
         return Page([UserOut.model_validate(u) for u in page.items], page.next_cursor)
@@ -351,7 +358,7 @@ def peek_invitation(ctx: Context, secret: str) -> tuple[InvitationOut, str]:
     """The invitation behind a link and its organization's name, for the accept page."""
     with ctx.db.read() as session:
         row = _open_invitation(session, ctx, secret)
-        org = get_org_in_scope(session, Actor(0, "system", is_owner=True), row.org_id)
+        org = get_org_in_scope(session, SYSTEM, row.org_id)
         return InvitationOut.model_validate(row), org.name
 
 

@@ -1,9 +1,20 @@
-"""Dashboard routes (placeholder until the pages land)."""
+"""The dashboard: server-rendered pages (Jinja2 + htmx) mounted on the one app."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from forewarn.web import errors, pages_assets, pages_auth, pages_members, pages_orgs, pages_sites
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    return None
+    """Add the pages, their static files and their error pages to the app."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (pages_auth, pages_orgs, pages_members, pages_sites, pages_assets):
+        app.include_router(module.router)
+    errors.install(app)
