@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from forewarn.config import Settings
-from forewarn.services import assets, bootstrap, orgs, sites
+from forewarn.services import assets, auth, bootstrap, orgs, sites
 from forewarn.services.context import Context
 from forewarn.services.schemas import AssetCreate, OrgCreate, SiteCreate
 from forewarn.services.scope import SYSTEM
@@ -128,9 +128,14 @@ def main() -> None:
         url = os.environ.get("FOREWARN_BENCH_DATABASE_URL")
         if url:
             env["FOREWARN_DATABASE_URL"] = url
-        settings = Settings(data_dir=Path(tmp), database_url=url, secret_key="bench")
+        settings = Settings(
+            data_dir=Path(tmp), database_url=url, secret_key="bench", admin_password=PASSWORD
+        )
         ctx = Context.from_settings(settings)
         bootstrap.migrate(ctx)
+        bootstrap.ensure_admin(ctx)
+        # A dashboard session made in-process: the login form's own checks are not measured.
+        page = {"Cookie": f"forewarn_session={auth.login(ctx, 'admin', PASSWORD)}"}
         t0 = time.perf_counter()
         org_id = seed(ctx, args.orgs, args.assets)
         seeded = time.perf_counter() - t0
@@ -143,7 +148,7 @@ def main() -> None:
         )
         try:
             wait_ready(port, proc)
-            auth = {"Authorization": f"Bearer {login(port)}"}
+            bearer = {"Authorization": f"Bearer {login(port)}"}
             print(
                 f"engine {ctx.db.dialect}; {args.assets} assets in {args.orgs} organizations "
                 f"(seeded in {seeded:.1f} s); {args.requests} requests per row, "
@@ -152,18 +157,21 @@ def main() -> None:
             print(f"{'endpoint':58} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs anchor':>9}")
             rows = [
                 ("anchor: GET /healthz (no auth, no database)", "/healthz", {}),
-                ("GET /api/v1/orgs", "/api/v1/orgs", auth),
-                ("GET /api/v1/assets?org_id=&limit=50", f"/api/v1/assets?org_id={org_id}", auth),
+                ("GET /api/v1/orgs", "/api/v1/orgs", bearer),
+                ("GET /api/v1/assets?org_id=&limit=50", f"/api/v1/assets?org_id={org_id}", bearer),
                 (
                     "GET /api/v1/assets?q=asset-0049 (text search)",
                     "/api/v1/assets?q=asset-0049",
-                    auth,
+                    bearer,
                 ),
                 (
                     "GET /api/v1/assets?tag=server&limit=200",
                     "/api/v1/assets?tag=server&limit=200",
-                    auth,
+                    bearer,
                 ),
+                ("page: / (every organization, with counts)", "/", page),
+                ("page: /orgs/{id} (facts, sites, first 50 assets)", f"/orgs/{org_id}", page),
+                ("page: /assets/{id}", "/assets/1", page),
             ]
             anchor = None
             for label, path, headers in rows:
