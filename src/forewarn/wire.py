@@ -1,5 +1,227 @@
-"""Agent <-> server payloads, versioned; shared by both sides. (The agent lands with issue 3.)"""
+"""What the agent and the server say to each other, version 1.
+
+The server validates every payload against these models and refuses a batch whole when any
+part is wrong. The agent does not import this module: pydantic would double its resident
+memory (measured: psutil alone 12 MB, with a pydantic model 29 MB), so it builds plain dicts
+of the same shape, and tests/unit/test_wire_contract.py checks that what the agent really
+collects on this machine validates here.
+
+Conventions: times are Unix epoch seconds (float) on the wire; metric names are dotted
+lower-case words (`disk.used_percent`) with string labels (`{"mount": "/"}`).
+"""
 
 from __future__ import annotations
 
-WIRE_VERSION = 1
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+WIRE_VERSION: Literal[1] = 1
+# Bounds that keep one batch reasonable; an agent replaying a long outage sends several.
+MAX_SAMPLES = 2_000
+MAX_POINTS = 500
+MAX_ITEMS = 50_000
+# The agent's default check-in interval; the server may answer with another.
+DEFAULT_INTERVAL = 60
+
+MetricName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=100)
+]
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+LabelValue = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
+Str = Annotated[str, StringConstraints(max_length=1000, pattern=r"^[^\x00]*$")]
+ShortStr = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\x00]*$")]
+# 2001-01-01 .. 2100-01-01: rejects zero, milliseconds sent as seconds, and the like.
+Epoch = Annotated[float, Field(ge=978_307_200, le=4_102_444_800)]
+Port = Annotated[int, Field(ge=0, le=65535)]
+Count = Annotated[int, Field(ge=0, le=2**62)]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- enrolment ------------------------------------------------------------------------------
+
+
+class EnrollRequest(Wire):
+    token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    hostname: ShortStr
+    machine_id: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
+    os: ShortStr = ""
+    agent_version: Annotated[str, StringConstraints(max_length=32)] = ""
+
+
+class EnrollAnswer(Wire):
+    agent_id: int
+    asset_id: int
+    org_id: int
+    agent_token: str = Field(description="the agent's own bearer credential; kept by the agent")
+    server_public_key: str = Field(description="Ed25519 public key, base64 raw bytes; pinned")
+    interval: int = DEFAULT_INTERVAL
+
+
+# ---- metrics --------------------------------------------------------------------------------
+
+
+class Point(Wire):
+    name: MetricName
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=8)
+    value: float
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("metric values must be finite numbers")
+        return v
+
+
+class Process(Wire):
+    pid: Count
+    name: ShortStr
+    user: ShortStr = ""
+    cpu_percent: Annotated[float, Field(ge=0, le=100_000)]
+    rss_bytes: Count
+
+
+class Sample(Wire):
+    """Everything measured at one moment."""
+
+    ts: Epoch
+    points: list[Point] = Field(max_length=MAX_POINTS)
+    top: list[Process] = Field(default_factory=list, max_length=20)
+
+
+# ---- inventory ------------------------------------------------------------------------------
+
+
+class System(Wire):
+    hostname: ShortStr
+    os_id: ShortStr = ""
+    os_name: ShortStr = ""
+    os_version: ShortStr = ""
+    kernel: ShortStr = ""
+    arch: ShortStr = ""
+    boot_time: Epoch | None = None
+    machine_id: ShortStr = ""
+    timezone: ShortStr = ""
+
+
+class Hardware(Wire):
+    cpu_model: ShortStr = ""
+    cpu_cores: Count | None = None
+    cpu_threads: Count | None = None
+    memory_bytes: Count | None = None
+    vendor: ShortStr = ""
+    model: ShortStr = ""
+    serial: ShortStr = ""
+    bios_version: ShortStr = ""
+
+
+class Disk(Wire):
+    device: ShortStr
+    mount: Str
+    fstype: ShortStr = ""
+    total_bytes: Count | None = None
+
+
+class Interface(Wire):
+    name: ShortStr
+    mac: ShortStr = ""
+    addresses: list[ShortStr] = Field(default_factory=list, max_length=256)
+    up: bool = True
+    speed_mbps: Count | None = None
+
+
+class Package(Wire):
+    name: ShortStr
+    version: ShortStr
+    arch: ShortStr = ""
+    source: Literal["dpkg", "rpm", "windows", "macos", "other"] = "other"
+
+
+class Service(Wire):
+    name: ShortStr
+    state: ShortStr = Field(description="active, inactive, failed, activating, ...")
+    sub: ShortStr = ""
+    enabled: ShortStr = Field(default="", description="enabled, disabled, static, masked, ...")
+    description: ShortStr = ""
+
+
+class Listener(Wire):
+    proto: Literal["tcp", "tcp6", "udp", "udp6"]
+    address: ShortStr
+    port: Port
+    process: ShortStr = ""
+    pid: Count | None = None
+    user: ShortStr = ""
+
+
+class Account(Wire):
+    name: ShortStr
+    uid: int = Field(ge=-1, le=2**32)
+    shell: ShortStr = ""
+    home: Str = ""
+    admin: bool = Field(default=False, description="member of an administrators group, or uid 0")
+    locked: bool | None = None
+    system: bool = Field(default=False, description="a service account, not a person")
+
+
+class Login(Wire):
+    user: ShortStr
+    terminal: ShortStr = ""
+    host: ShortStr = ""
+    at: Epoch
+
+
+class TimeSync(Wire):
+    synchronized: bool | None = None
+    service: ShortStr = ""
+    offset_ms: float | None = None
+
+
+class Inventory(Wire):
+    """Sections the agent found changed since the server last acknowledged them.
+
+    A section left out (None) did not change; a full inventory carries them all. Each present
+    section is the complete current list: the server computes what changed.
+    """
+
+    full: bool = False
+    system: System | None = None
+    hardware: Hardware | None = None
+    disks: list[Disk] | None = Field(default=None, max_length=1000)
+    interfaces: list[Interface] | None = Field(default=None, max_length=1000)
+    packages: list[Package] | None = Field(default=None, max_length=MAX_ITEMS)
+    services: list[Service] | None = Field(default=None, max_length=MAX_ITEMS)
+    listeners: list[Listener] | None = Field(default=None, max_length=MAX_ITEMS)
+    accounts: list[Account] | None = Field(default=None, max_length=MAX_ITEMS)
+    logins: list[Login] | None = Field(default=None, max_length=1000)
+    time_sync: TimeSync | None = None
+
+
+SECTIONS = tuple(name for name in Inventory.model_fields if name != "full")
+
+
+# ---- check-in -------------------------------------------------------------------------------
+
+
+class Batch(Wire):
+    """One check-in. The agent keeps it until the server acknowledged its batch_id."""
+
+    v: Literal[1] = WIRE_VERSION
+    batch_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    seq: Count = Field(description="increases by one per batch of this agent")
+    agent_version: Annotated[str, StringConstraints(max_length=32)] = ""
+    sent_at: Epoch
+    samples: list[Sample] = Field(default_factory=list, max_length=MAX_SAMPLES)
+    inventory: Inventory | None = None
+
+
+class BatchAnswer(Wire):
+    batch_id: str
+    status: Literal["stored", "duplicate"]
+    interval: int = DEFAULT_INTERVAL
+    server_time: float
