@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from forewarn.config import Settings
 from forewarn.services import assets, sites
 from forewarn.services.context import Context
 from forewarn.services.schemas import AssetCreate, SiteCreate
@@ -482,3 +483,71 @@ def test_open_invitation_can_be_withdrawn(client: TestClient, ctx: Context, owne
     assert "Invitation withdrawn" in r.text and "Open invitations" not in r.text
     client.cookies.clear()
     assert client.get(invite_url.group(1)).status_code == 404
+
+
+def test_invitation_link_starts_with_the_public_url(
+    client: TestClient, ctx: Context, owner: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org_id = make_org(ctx, "Eta")
+    csrf = signed_in(client, "owner")
+    # Unset: the address the request came to.
+    r = client.post(f"/orgs/{org_id}/invitations", data={"csrf_token": csrf, "role": "viewer"})
+    assert re.search(r'value="http://testserver/invite/[A-Za-z0-9_-]+"', r.text)
+    # Set (behind a proxy, say): the address people use, with any path it has.
+    public = Settings(public_url="https://forewarn.example.com/it/").public_url
+    monkeypatch.setattr(ctx.settings, "public_url", public)
+    r = client.post(f"/orgs/{org_id}/invitations", data={"csrf_token": csrf, "role": "viewer"})
+    link = re.search(r'value="https://forewarn\.example\.com/it(/invite/[A-Za-z0-9_-]+)"', r.text)
+    assert link and "testserver" not in r.text
+    client.cookies.clear()
+    assert "Join Eta" in client.get(link.group(1)).text
+
+
+# ---- deleting an organization -----------------------------------------------------------------
+
+
+def test_owner_deletes_an_org_after_typing_its_slug(
+    client: TestClient, ctx: Context, owner: Person
+) -> None:
+    org_id = make_org(ctx, "Omega Optics")
+    asset_id = make_asset(ctx, org_id, "omega-fs")
+    sites.create(ctx, SYSTEM, SiteCreate(org_id=org_id, name="Shop"))
+    make_person(ctx, "omega-viewer", roles={org_id: "viewer"})
+    csrf = signed_in(client, "owner")
+    edit = client.get(f"/orgs/{org_id}/edit").text
+    assert f'href="/orgs/{org_id}/delete">Delete organization</a>' in edit
+    confirm = client.get(f"/orgs/{org_id}/delete").text
+    assert "Delete the organization “Omega Optics”?" in confirm
+    assert "Its 1 site and 1 asset" in confirm and "To confirm, type omega-optics" in confirm
+
+    r = client.post(f"/orgs/{org_id}/delete", data={"csrf_token": csrf, "confirm": "Omega Optics"})
+    assert r.status_code == 422
+    assert 'id="f-confirm-error"' in r.text and "Type omega-optics exactly" in r.text
+    assert 'value="Omega Optics"' in r.text
+    assert client.get(f"/orgs/{org_id}").status_code == 200
+
+    r = client.post(
+        f"/orgs/{org_id}/delete",
+        data={"csrf_token": csrf, "confirm": "omega-optics"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    overview = client.get("/").text
+    assert "Deleted the organization Omega Optics and everything in it." in overview
+    assert "No organizations yet" in overview
+    assert client.get(f"/orgs/{org_id}").status_code == 404
+    assert client.get(f"/assets/{asset_id}").status_code == 404
+    # Its members keep their accounts, without the organization.
+    assert "omega-viewer" in client.get("/people").text
+
+
+def test_only_owners_may_delete_an_org(client: TestClient, ctx: Context) -> None:
+    org_id = make_org(ctx, "Sigma")
+    make_person(ctx, "sigma-admin", roles={org_id: "admin"})
+    csrf = signed_in(client, "sigma-admin")
+    edit = client.get(f"/orgs/{org_id}/edit").text
+    assert "Save changes" in edit and "Delete organization" not in edit
+    assert client.get(f"/orgs/{org_id}/delete").status_code == 403
+    r = client.post(f"/orgs/{org_id}/delete", data={"csrf_token": csrf, "confirm": "sigma"})
+    assert r.status_code == 403
+    assert client.get(f"/orgs/{org_id}").status_code == 200

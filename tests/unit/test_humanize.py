@@ -13,6 +13,7 @@ from forewarn.web.humanize import (
     local_time,
     relative_date,
     relative_time,
+    size_text,
     warranty_state,
     warranty_text,
 )
@@ -98,3 +99,19 @@ def test_days_and_hours() -> None:
 )
 def test_only_local_paths_are_returned_to(wanted: str, safe: str) -> None:
     assert safe_next(wanted) == safe
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (1, "1 byte"),
+        (100, "100 bytes"),
+        (2048, "2 KB"),
+        (1024 * 1024, "1 MB"),
+        (1024 * 1024 - 1, "1023.9 KB"),  # rounded down: a limit never reads larger than it is
+        (1536 * 1024, "1.5 MB"),
+        (16 * 1024 * 1024, "16 MB"),
+    ],
+)
+def test_sizes_read_in_binary_units_rounded_down(size: int, text: str) -> None:
+    assert size_text(size) == text

@@ -12,6 +12,26 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _page(limit: int) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """For a browser (a dashboard upload): words, not JSON. Self-contained: no layout here."""
+    # Rounded down, as the upload form words it: a limit must not read larger than it is.
+    size = f"{int(limit * 10 / 1048576) / 10:g} MB" if limit >= 1048576 else f"{limit:,} bytes"
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        "<title>Too large · Forewarn</title>"
+        "<h1>That was too large to send</h1>"
+        f"<p>This server accepts at most {size} in one request. If you were uploading a file, "
+        "go back, split it into smaller files and send them one at a time.</p>"
+        '<p><a href="/">Go to the overview</a></p>'
+    ).encode()
+    return body, [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-security-policy", b"default-src 'none'"),
+    ]
+
+
 def _problem(limit: int) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     body = json.dumps(
         {
@@ -38,9 +58,12 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        # Browsers ask for HTML when they submit a form; API clients never do.
+        for_browser = b"text/html" in headers.get(b"accept", b"")
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse(send, for_browser)
             return
         seen = 0
         started = False
@@ -64,9 +87,9 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, for_browser)
 
-    async def _refuse(self, send: Any) -> None:
-        body, headers = _problem(self.max_bytes)
+    async def _refuse(self, send: Any, for_browser: bool = False) -> None:
+        body, headers = (_page if for_browser else _problem)(self.max_bytes)
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

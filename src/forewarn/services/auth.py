@@ -100,6 +100,25 @@ def _note_failure(ctx: Context, session: Session, keys: list[str], now: datetime
     return locked
 
 
+def lockout_wait(ctx: Context, username: str, address: str = "") -> int:
+    """Seconds until this user name and address may try a password again; 0 when they may."""
+    with ctx.db.read() as session:
+        return _locked_for(session, _throttle_keys(username, address), ctx.clock.now())
+
+
+def note_wrong_password(ctx: Context, actor: Actor, action: str) -> None:
+    """Count a wrong password given by a signed-in person like a failed login, and audit it.
+
+    Without this, a stolen session could guess the account's password without limit.
+    """
+    keys = _throttle_keys(actor.username, actor.address)
+    with ctx.db.transaction() as session:
+        locked = _note_failure(ctx, session, keys, ctx.clock.now())
+        audit.record(session, ctx.clock, actor, action, entity="user", entity_id=actor.user_id)
+        if locked:
+            audit.record(session, ctx.clock, actor, "auth.locked_out")
+
+
 def authenticate(ctx: Context, username: str, password: str, address: str = "") -> User:
     """The active user with these credentials, or 401; 429 while the user or address is locked."""
     now = ctx.clock.now()

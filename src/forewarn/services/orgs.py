@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role, slugify
@@ -97,17 +99,19 @@ def list_(
         return Page([OrgOut.model_validate(o) for o in page.items], page.next_cursor)
 
 
-def overview(ctx: Context, actor: Actor, q: str | None = None) -> list[OrgSummary]:
-    """Every organization the actor sees, by name, with site and asset counts."""
+def _with_counts() -> Select[Organization, Any, Any]:
     assets = select(Asset.org_id, func.count().label("n")).group_by(Asset.org_id).subquery("a")
     sites = select(Site.org_id, func.count().label("n")).group_by(Site.org_id).subquery("s")
-    stmt = (
+    return (
         select(Organization, func.coalesce(sites.c.n, 0), func.coalesce(assets.c.n, 0))
         .outerjoin(sites, sites.c.org_id == Organization.id)
         .outerjoin(assets, assets.c.org_id == Organization.id)
-        .order_by(func.lower(Organization.name))
     )
-    stmt = scoped(stmt, actor, Organization.id)
+
+
+def overview(ctx: Context, actor: Actor, q: str | None = None) -> list[OrgSummary]:
+    """Every organization the actor sees, by name, with site and asset counts."""
+    stmt = scoped(_with_counts(), actor, Organization.id).order_by(func.lower(Organization.name))
     if q:
         stmt = stmt.where(func.lower(Organization.name).contains(q.lower(), autoescape=True))
     with ctx.db.read() as session:
@@ -115,6 +119,16 @@ def overview(ctx: Context, actor: Actor, q: str | None = None) -> list[OrgSummar
             OrgSummary(org=OrgOut.model_validate(o), sites=ns, assets=na)
             for o, ns, na in session.execute(stmt)
         ]
+
+
+def summary(ctx: Context, actor: Actor, org_id: int) -> OrgSummary:
+    """One organization with its site and asset counts (what deleting it would remove)."""
+    with ctx.db.read() as session:
+        get_org_in_scope(session, actor, org_id)
+        org, n_sites, n_assets = session.execute(
+            _with_counts().where(Organization.id == org_id)
+        ).one()
+        return OrgSummary(org=OrgOut.model_validate(org), sites=n_sites, assets=n_assets)
 
 
 def update(ctx: Context, actor: Actor, org_id: int, data: OrgUpdate) -> OrgOut:

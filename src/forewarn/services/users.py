@@ -11,9 +11,16 @@ from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
 from forewarn.services import audit
-from forewarn.services.auth import hash_password, hash_secret, issue_token
+from forewarn.services.auth import (
+    hash_password,
+    hash_secret,
+    issue_token,
+    lockout_wait,
+    note_wrong_password,
+    verify_password,
+)
 from forewarn.services.context import Context
-from forewarn.services.errors import ServiceError, forbidden, invalid, not_found
+from forewarn.services.errors import ServiceError, forbidden, invalid, not_found, throttled
 from forewarn.services.pagination import Page, paginate
 from forewarn.services.rows import apply_changes, flush_or_conflict
 from forewarn.services.schemas import (
@@ -24,6 +31,7 @@ from forewarn.services.schemas import (
     MembershipCreate,
     MembershipOut,
     MembershipUpdate,
+    PasswordChange,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -141,10 +149,12 @@ def update_user(ctx: Context, actor: Actor, user_id: int, data: UserUpdate) -> U
             if password is None:
                 raise invalid("password may not be null")
             user.password_hash = hash_password(password)
-            # A changed password ends every other session of that person.
-            session.execute(
-                sql_delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.kind == "session")
-            )
+            # A changed password ends every session of that person.
+            _end_sessions(session, user.id)
+        if changes.get("is_active") is False:
+            # Disabled people are refused anyway; ending their sessions keeps a later
+            # reactivation from reviving a browser left signed in.
+            _end_sessions(session, user.id)
         apply_changes(user, changes)
         user.updated_at = ctx.clock.now()
         session.flush()
@@ -159,6 +169,46 @@ def update_user(ctx: Context, actor: Actor, user_id: int, data: UserUpdate) -> U
             after=audit.snapshot(user),
         )
         return UserOut.model_validate(user)
+
+
+def _end_sessions(session: Session, user_id: int, keep_secret: str | None = None) -> None:
+    """Sign the person out of every browser, except the session `keep_secret` belongs to."""
+    stmt = sql_delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.kind == "session")
+    if keep_secret:
+        stmt = stmt.where(ApiToken.token_hash != hash_secret(keep_secret))
+    session.execute(stmt)
+
+
+_WRONG_PASSWORD = "that is not your current password"
+
+
+def change_own_password(
+    ctx: Context, actor: Actor, data: PasswordChange, *, keep_session: str | None = None
+) -> None:
+    """A signed-in person replaces their password, proving they know the current one.
+
+    Every other session of theirs ends; the one whose secret is `keep_session` (the browser
+    making the change) goes on working. API tokens are left alone: they are revoked one by
+    one. A wrong current password is a 422 on `current_password` and counts towards the
+    login lockout (429), so a stolen session cannot be used to guess the password.
+    """
+    wait = lockout_wait(ctx, actor.username, actor.address)
+    if wait:
+        raise throttled(wait)
+    with ctx.db.transaction() as session:
+        user = session.get(User, actor.user_id)
+        if user is None or not user.is_active:
+            raise not_found("user")
+        if verify_password(user.password_hash, data.current_password):
+            user.password_hash = hash_password(data.new_password)
+            user.updated_at = ctx.clock.now()
+            _end_sessions(session, user.id, keep_secret=keep_session)
+            audit.record(
+                session, ctx.clock, actor, "user.password_change", entity="user", entity_id=user.id
+            )
+            return
+    note_wrong_password(ctx, actor, "user.password_change_failed")
+    raise invalid(_WRONG_PASSWORD, [{"loc": ["current_password"], "msg": _WRONG_PASSWORD}])
 
 
 def delete_user(ctx: Context, actor: Actor, user_id: int) -> None:
@@ -433,9 +483,17 @@ def _token_filter(actor: Actor) -> ColumnElement[bool]:
 
 
 def list_tokens(
-    ctx: Context, actor: Actor, *, limit: int = 50, cursor: str | None = None
+    ctx: Context,
+    actor: Actor,
+    *,
+    user_id: int | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> Page[TokenOut]:
+    """API tokens the actor may see (an owner: everyone's), or only those of `user_id`."""
     stmt = select(ApiToken).where(ApiToken.kind == "api", _token_filter(actor))
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
     with ctx.db.read() as session:
         page = paginate(session, stmt, ApiToken.id, limit, cursor)
         return Page([TokenOut.model_validate(t) for t in page.items], page.next_cursor)

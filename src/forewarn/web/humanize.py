@@ -128,3 +128,14 @@ def money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return "—"
     return f"{amount:,.2f} {currency}"
+
+
+def size_text(size: int) -> str:
+    """A size limit as people read it: '1 MB', '16 MB', '1.5 MB', '512 KB' (units of 1024)."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            amount = size / factor
+            # Round down: a limit must not read larger than it is.
+            shown = int(amount * 10) / 10
+            return f"{shown:g} {unit}"
+    return _plural(size, "byte")

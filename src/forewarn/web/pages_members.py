@@ -23,6 +23,16 @@ router = APIRouter(include_in_schema=False)
 _HINTS = {"email": "An email address like name@example.com, or nothing."}
 
 
+def public_base(request: Request) -> str:
+    """Where people reach this server: FOREWARN_PUBLIC_URL, else the address asked for.
+
+    Behind a reverse proxy the request's own address may be an internal one that an
+    invited person could not open.
+    """
+    configured = get_ctx(request).settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
 @dataclass(frozen=True)
 class MembersSection:
     """What the organization page shows about people; empty for those who may not manage them."""
@@ -70,7 +80,7 @@ def invite(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) ->
         clash_field="email",
         hints=_HINTS,
     )
-    link = f"{str(request.base_url).rstrip('/')}/invite/{created.token}" if created else ""
+    link = f"{public_base(request)}/invite/{created.token}" if created else ""
     return page(
         request,
         "orgs/invited.html",

@@ -14,7 +14,7 @@ from forewarn.services.schemas import OrgCreate, OrgOut, OrgUpdate, known_timezo
 from forewarn.services.scope import require, require_owner
 from forewarn.web import asset_list, org_form
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import FieldErrors, attempt
+from forewarn.web.forms import FieldErrors, attempt, text
 from forewarn.web.humanize import zone
 from forewarn.web.pages_members import members_section
 from forewarn.web.render import fragment, page, see_other, wants_fragment
@@ -128,3 +128,60 @@ def show_org(request: Request, org_id: WebId, user: SignedIn) -> Response:
         members=members_section(ctx, actor, org_id),
         **shared,
     )
+
+
+def _confirm_delete_page(
+    request: Request, user: WebUser, org_id: int, *, typed: str = "", status: int = 200
+) -> Response:
+    """Deleting a whole client is rare and final: the page asks for its slug to be typed."""
+    ctx = get_ctx(request)
+    found = orgs.summary(ctx, user.actor, org_id)
+    org = found.org
+    errors: FieldErrors = {}
+    if status == 422:
+        errors["confirm"] = [f"Type {org.slug} exactly, to show it is this organization you mean."]
+    return page(
+        request,
+        "confirm_delete.html",
+        user,
+        status=status,
+        section="overview",
+        org=org,
+        what="organization",
+        name=org.name,
+        consequence=(
+            f"Its {_count(found.sites, 'site')} and {_count(found.assets, 'asset')}, everyone's "
+            "access to it and its open invitations are removed for good. Accounts of its "
+            "members stay, without this organization."
+        ),
+        action=f"/orgs/{org_id}/delete",
+        cancel=f"/orgs/{org_id}/edit",
+        confirm_word=org.slug,
+        values={"confirm": typed},
+        errors=errors,
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+@router.get("/orgs/{org_id}/delete")
+def confirm_delete_org(request: Request, org_id: WebId, user: SignedIn) -> Response:
+    orgs.get(get_ctx(request), user.actor, org_id)
+    require_owner(user.actor)
+    return _confirm_delete_page(request, user, org_id)
+
+
+@router.post("/orgs/{org_id}/delete")
+def delete_org(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) -> Response:
+    ctx = get_ctx(request)
+    org = orgs.get(ctx, user.actor, org_id)
+    require_owner(user.actor)
+    typed = text(form, "confirm")
+    if typed.strip() != org.slug:
+        return _confirm_delete_page(request, user, org_id, typed=typed, status=422)
+    orgs.delete(ctx, user.actor, org_id)
+    response = see_other("/")
+    add_flash(ctx, response, f"Deleted the organization {org.name} and everything in it.", "info")
+    return response

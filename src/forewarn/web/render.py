@@ -33,10 +33,15 @@ class NavItem:
     section: str
     label: str
     href: str
+    # Shown only to the provider's owners (whom the pages behind it refuse everyone else).
+    owners_only: bool = False
 
 
 # The top bar's sections. Problems, Alerts and Reports append themselves here as they land.
-NAV: list[NavItem] = [NavItem("overview", "Overview", "/")]
+NAV: list[NavItem] = [
+    NavItem("overview", "Overview", "/"),
+    NavItem("people", "People", "/people", owners_only=True),
+]
 
 
 @jinja2.pass_context
@@ -97,6 +102,7 @@ def _environment() -> jinja2.Environment:
         role_label=labels.role_label,
         criticality_label=labels.criticality_label,
         money=humanize.money,
+        size_text=humanize.size_text,
         hours_text=humanize.hours_text,
         long_date=humanize.long_date,
         lines=_lines,

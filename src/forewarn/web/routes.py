@@ -7,7 +7,17 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from forewarn.web import errors, pages_assets, pages_auth, pages_members, pages_orgs, pages_sites
+from forewarn.web import (
+    errors,
+    pages_account,
+    pages_assets,
+    pages_auth,
+    pages_import,
+    pages_members,
+    pages_orgs,
+    pages_people,
+    pages_sites,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -15,6 +25,16 @@ STATIC_DIR = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to the app."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages_auth, pages_orgs, pages_members, pages_sites, pages_assets):
+    modules = (
+        pages_auth,
+        pages_orgs,
+        pages_members,
+        pages_sites,
+        pages_assets,
+        pages_import,
+        pages_account,
+        pages_people,
+    )
+    for module in modules:
         app.include_router(module.router)
     errors.install(app)

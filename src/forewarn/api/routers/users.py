@@ -131,9 +131,10 @@ def accept_invitation(token: str, body: InvitationAccept, ctx: Ctx) -> UserOut:
 
 @router.get("/tokens", response_model=PageOut[TokenOut], tags=["tokens"])
 def list_tokens(
-    ctx: Ctx, actor: Caller, limit: Limit = 50, cursor: Cursor = None
+    ctx: Ctx, actor: Caller, user_id: IdQuery = None, limit: Limit = 50, cursor: Cursor = None
 ) -> PageOut[TokenOut]:
-    return page_out(users.list_tokens(ctx, actor, limit=limit, cursor=cursor))
+    """The caller's API tokens (an owner sees everyone's; `user_id` narrows to one person)."""
+    return page_out(users.list_tokens(ctx, actor, user_id=user_id, limit=limit, cursor=cursor))
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, tags=["tokens"])

@@ -25,6 +25,36 @@
     if (event.target.matches("[data-select-on-focus]")) event.target.select();
   });
 
+  // A file over the server's upload limit would be refused only after the whole upload;
+  // say so before sending it. data-max-bytes holds the limit, data-too-large the message.
+  document.addEventListener("submit", function (event) {
+    var input = event.target.querySelector("input[type=file][data-max-bytes]");
+    if (!input || !input.files || !input.files.length) return;
+    if (input.files[0].size <= Number(input.getAttribute("data-max-bytes"))) return;
+    event.preventDefault();
+    var error = document.getElementById(input.id + "-error");
+    if (error) {
+      error.querySelector("[data-error-text]").textContent = input.getAttribute("data-too-large");
+      error.hidden = false;
+      input.setAttribute("aria-describedby", input.id + "-hint " + input.id + "-error");
+    }
+    input.setAttribute("aria-invalid", "true");
+    input.closest(".field").classList.add("has-error");
+    input.focus();
+  });
+
+  // A newly chosen file within the limit clears the message about the previous one.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches("input[type=file][data-max-bytes]") || !input.files.length) return;
+    if (input.files[0].size > Number(input.getAttribute("data-max-bytes"))) return;
+    var error = document.getElementById(input.id + "-error");
+    if (error) error.hidden = true;
+    input.removeAttribute("aria-invalid");
+    input.setAttribute("aria-describedby", input.id + "-hint");
+    input.closest(".field").classList.remove("has-error");
+  });
+
   // Filter forms send empty fields too; leave them out so shared URLs stay short and clear.
   document.addEventListener("htmx:configRequest", function (event) {
     var data = event.detail.formData;
