@@ -96,6 +96,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         data_dir=tmp_path / "data",
         secret_key="test-secret-key-not-for-production",
+        run_jobs=False,
     )
 
 

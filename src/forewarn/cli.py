@@ -15,10 +15,16 @@ from rich.table import Table
 from rich.text import Text
 
 from forewarn.config import Settings
-from forewarn.services import bootstrap, importing, orgs, users
+from forewarn.services import bootstrap, enrollment, importing, orgs, users
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
-from forewarn.services.schemas import ImportReport, OrgCreate, TokenCreate, UserCreate
+from forewarn.services.schemas import (
+    EnrollTokenCreate,
+    ImportReport,
+    OrgCreate,
+    TokenCreate,
+    UserCreate,
+)
 from forewarn.services.scope import SYSTEM
 
 app = typer.Typer(help="Forewarn: proactive IT management.", no_args_is_help=True)
@@ -32,6 +38,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(token_app, name="token")
 app.add_typer(asset_app, name="asset")
+enroll_app = typer.Typer(help="Enrolment tokens that let machines join.", no_args_is_help=True)
+app.add_typer(enroll_app, name="enroll-token")
 
 out = Console()
 err = Console(stderr=True)
@@ -173,6 +181,38 @@ def token_create(
     except ServiceError as exc:
         raise fail(exc.detail) from exc
     err.print(f"token {created.prefix}… for {username}; keep it, it is not shown again")
+    print(created.token)
+
+
+@enroll_app.command("create")
+def enroll_token_create(
+    org: Annotated[str, typer.Option(help="organization id or slug")],
+    site: Annotated[int | None, typer.Option(help="site id the machines belong to")] = None,
+    uses: Annotated[int | None, typer.Option(help="how many machines may use it")] = None,
+    expires_in_days: Annotated[int | None, typer.Option(help="days it stays valid")] = 7,
+    name: str = "",
+) -> None:
+    """Create an enrolment token; prints it once, with the command an agent runs."""
+    ctx = _context()
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
+        created = enrollment.create_token(
+            ctx,
+            SYSTEM,
+            EnrollTokenCreate(
+                org_id=org_id,
+                site_id=site,
+                name=name,
+                max_uses=uses,
+                expires_in_days=expires_in_days,
+            ),
+        )
+    except ValidationError as exc:
+        raise fail(_explain(exc), 2) from exc
+    except ServiceError as exc:
+        raise fail(exc.detail, 2 if exc.status == 404 else 1) from exc
+    url = f"http://{ctx.settings.bind}"
+    err.print(f"on each machine: forewarn agent enroll --server {url} --token {created.token}")
     print(created.token)
 
 

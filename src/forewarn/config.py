@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,8 +32,28 @@ class Settings(BaseSettings):
     login_window_seconds: int = 60
     login_lockout_seconds: int = 300
     session_hours: int = 12
+    # The all-in-one server runs the scheduled jobs (rollups, retention, offline detection).
+    run_jobs: bool = True
+    # A check-in body may inflate to this much; more is refused (a gzip bomb, not a batch).
+    checkin_max_bytes: int = 16 * 1024 * 1024
     # Set when served behind TLS so browsers only send the session cookie over HTTPS.
     secure_cookies: bool = False
+    # The address people open, e.g. https://forewarn.example.com: links we hand out (such as
+    # invitations) start with it. Unset, they start with the address the request came to,
+    # which behind a reverse proxy may be an internal one.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("FOREWARN_PUBLIC_URL must be an http:// or https:// address")
+        if parts.query or parts.fragment:
+            raise ValueError("FOREWARN_PUBLIC_URL takes no query or fragment")
+        return value.strip().rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

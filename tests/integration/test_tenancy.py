@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from forewarn.services import assets, sites, users
+from forewarn.services import assets, enrollment, sites, users
 from forewarn.services.context import Context
-from forewarn.services.schemas import AssetCreate, InvitationCreate, SiteCreate
+from forewarn.services.schemas import (
+    AssetCreate,
+    EnrollTokenCreate,
+    InvitationCreate,
+    SiteCreate,
+)
 from forewarn.services.scope import SYSTEM
 from tests.conftest import Person, make_org, make_person
 
@@ -29,6 +34,7 @@ class World:
     membership_a: int
     invitation_a: int
     token_a: int
+    enroll_a: int
     org_b: int
     viewer_b: Person
     owner: Person
@@ -45,6 +51,7 @@ def world(ctx: Context, owner: Person) -> World:
     membership_a = users.list_memberships(ctx, SYSTEM, org_id=org_a).items[0].id
     invitation_a = users.invite(ctx, SYSTEM, InvitationCreate(org_id=org_a)).id
     token_a = users.list_tokens(ctx, SYSTEM).items[-1].id
+    enroll_a = enrollment.create_token(ctx, SYSTEM, EnrollTokenCreate(org_id=org_a)).id
     org_b = make_org(ctx, "Bravo Bakery")
     viewer_b = make_person(ctx, "bravo-viewer", roles={org_b: "viewer"})
     return World(
@@ -55,6 +62,7 @@ def world(ctx: Context, owner: Person) -> World:
         membership_a,
         invitation_a,
         token_a,
+        enroll_a,
         org_b,
         viewer_b,
         owner,
@@ -167,6 +175,57 @@ REFUSED: dict[tuple[str, str], Case] = {
     ),
 }
 
+REFUSED.update(
+    {
+        ("GET", "/api/v1/enroll-tokens"): lambda w: (
+            "GET",
+            "/api/v1/enroll-tokens",
+            {"params": {"org_id": w.org_a}},
+        ),
+        ("POST", "/api/v1/enroll-tokens"): lambda w: (
+            "POST",
+            "/api/v1/enroll-tokens",
+            {"json": {"org_id": w.org_a}},
+        ),
+        ("DELETE", "/api/v1/enroll-tokens/{token_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/enroll-tokens/{w.enroll_a}",
+            {},
+        ),
+        ("GET", "/api/v1/assets/{asset_id}/agent"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/agent",
+            {},
+        ),
+        ("GET", "/api/v1/assets/{asset_id}/metrics/series"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/metrics/series",
+            {},
+        ),
+        ("GET", "/api/v1/assets/{asset_id}/metrics"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/metrics",
+            {
+                "params": {
+                    "name": "cpu.percent",
+                    "from": "2026-11-01T00:00:00Z",
+                    "to": "2026-11-02T00:00:00Z",
+                }
+            },
+        ),
+        ("GET", "/api/v1/assets/{asset_id}/inventory/{section}"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/inventory/packages",
+            {},
+        ),
+        ("GET", "/api/v1/assets/{asset_id}/changes"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/changes",
+            {},
+        ),
+    }
+)
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -184,10 +243,15 @@ LISTS: dict[tuple[str, str], Case] = {
         "/api/v1/audit-events",
         {"params": {"org_id": w.org_a}},
     ),
+    ("GET", "/api/v1/agents"): lambda w: ("GET", "/api/v1/agents", {"params": {"org_id": w.org_a}}),
 }
 
 # About the caller alone, or public by design; anonymous callers are still checked below.
 OWN_OR_PUBLIC = {
+    # Agents: the enrolment token, then the agent's own credential, say who is calling;
+    # tests/integration/test_ingest.py shows that a user's token is not an agent's.
+    ("POST", "/api/v1/agent/enroll"),
+    ("POST", "/api/v1/agent/checkin"),
     ("POST", "/api/v1/auth/token"),
     ("GET", "/api/v1/auth/me"),
     ("POST", "/api/v1/auth/logout"),
@@ -198,6 +262,7 @@ OWN_OR_PUBLIC = {
     ("GET", "/metrics"),
 }
 PUBLIC = {
+    ("POST", "/api/v1/agent/enroll"),
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/invitations/{token}/accept"),
     ("GET", "/healthz"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,9 +13,11 @@ from forewarn import __version__
 from forewarn.api import problem
 from forewarn.api.limits import BodySizeLimit
 from forewarn.api.metrics import RequestMetrics
-from forewarn.api.routers import assets, audit, auth, health, imports, orgs, sites, users
+from forewarn.api.routers import agent, assets, audit, auth, health, imports, orgs, sites, users
 from forewarn.config import Settings
 from forewarn.services.context import Context
+from forewarn.services.ingest import AgentCache, IngestWriter
+from forewarn.services.jobs import Scheduler
 
 
 def create_app(ctx: Context | None = None, settings: Settings | None = None) -> FastAPI:
@@ -23,15 +27,18 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app = FastAPI(
         title="Forewarn",
         version=__version__,
-        description="Proactive IT management: organizations, sites, assets and who may see them.",
+        description="Proactive IT management for small businesses and their IT providers.",
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.ctx = ctx
+    app.state.ingest = IngestWriter(ctx)
+    app.state.agent_cache = AgentCache()
     app.state.registry = CollectorRegistry()
     problem.install(app)
-    for router in (auth, orgs, sites, assets, imports, users, audit, health):
+    for router in (auth, orgs, sites, assets, imports, users, audit, agent, health):
         app.include_router(router.router)
     _mount_web(app)
     _document_errors(app)
@@ -39,6 +46,21 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work lives as long as the app: the ingest writer and the job scheduler."""
+    ctx: Context = app.state.ctx
+    scheduler = Scheduler(ctx) if ctx.settings.run_jobs else None
+    if scheduler:
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler:
+            scheduler.stop()
+        app.state.ingest.stop()
 
 
 def _document_errors(app: FastAPI) -> None:

@@ -281,6 +281,13 @@ class UserUpdate(Strict):
     is_owner: bool | None = None
 
 
+class PasswordChange(Strict):
+    """A signed-in person's new password, with the current one as proof it is them."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_password: Password
+
+
 class MembershipOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -413,3 +420,49 @@ class ImportReport(BaseModel):
     dry_run: bool = False
     errors: list[ImportRowError] = Field(default_factory=list)
     errors_omitted: int = Field(default=0, description="problems found beyond those listed")
+
+
+# ---- agents ----------------------------------------------------------------------------------
+
+
+class EnrollTokenCreate(Strict):
+    org_id: Id
+    site_id: Id | None = None
+    name: Short = ""
+    max_uses: int | None = Field(default=None, ge=1, le=100_000, description="unlimited if null")
+    expires_in_days: int | None = Field(default=7, ge=1, le=3650, description="never if null")
+
+
+class EnrollTokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int
+    site_id: int | None
+    name: str
+    prefix: str
+    max_uses: int | None
+    uses: int
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class EnrollTokenCreated(EnrollTokenOut):
+    token: str = Field(description="give it to `forewarn agent enroll --token`; shown once")
+
+
+class AgentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int
+    asset_id: int
+    hostname: str
+    machine_id: str
+    version: str
+    interval: int
+    enrolled_at: datetime
+    last_seen_at: datetime | None
+    status: str
+    status_since: datetime

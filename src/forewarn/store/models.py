@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -221,3 +223,153 @@ class AuditEvent(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     address: Mapped[str] = mapped_column(String(64), default="")
+
+
+# ---- agents (issue 3) --------------------------------------------------------------------------
+
+
+class EnrollmentToken(Base):
+    """Lets machines join an organization (or one of its sites) as agents."""
+
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    max_uses: Mapped[int | None]
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    machine_id: Mapped[str] = mapped_column(String(64), default="")
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    version: Mapped[str] = mapped_column(String(32), default="")
+    interval: Mapped[int] = mapped_column(Integer, default=60)
+    enrolled_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # online | offline; offline after missing 3 check-ins (services.agents).
+    status: Mapped[str] = mapped_column(String(16), default="online")
+    status_since: Mapped[datetime]
+    # The latest top processes, shown on the asset page; not history.
+    top: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class AgentBatch(Base):
+    """Batch ids already stored: a retried batch is acknowledged again, never stored twice."""
+
+    __tablename__ = "agent_batches"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MetricSeries(Base):
+    __tablename__ = "metric_series"
+    __table_args__ = (UniqueConstraint("asset_id", "name", "labels_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Canonical "k=v,k=v" of the labels, for uniqueness and lookup.
+    labels_key: Mapped[str] = mapped_column(String(1000))
+
+
+class MetricRaw(Base):
+    """Raw samples, kept 2 days by default: (series, epoch second) -> value."""
+
+    __tablename__ = "metric_raw"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class MetricRollup5m(Base):
+    __tablename__ = "metric_5m"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(Integer, primary_key=True)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    avg: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class MetricRollup1h(Base):
+    __tablename__ = "metric_1h"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(Integer, primary_key=True)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    avg: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class InventorySection(Base):
+    """The current state of one inventory section of an asset (packages, services, ...)."""
+
+    __tablename__ = "inventory_sections"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    section: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    data: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
+class InventoryChange(Base):
+    """One thing that changed on a machine: a package upgraded, a port opened, ..."""
+
+    __tablename__ = "inventory_changes"
+    __table_args__ = (Index("ix_inventory_changes_asset_id_id", "asset_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    section: Mapped[str] = mapped_column(String(32))
+    change: Mapped[str] = mapped_column(String(16))  # added | removed | changed
+    key: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(String(500))
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class KeyValue(Base):
+    """Small server-wide state: the signing key, job watermarks."""
+
+    __tablename__ = "server_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,203 @@
+"""The agents' side of the API (enrol, check in) and the views of what agents reported."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import ValidationError
+
+from forewarn.api.deps import (
+    Caller,
+    Ctx,
+    Cursor,
+    IdPath,
+    IdQuery,
+    IdRequired,
+    Limit,
+    client_address,
+)
+from forewarn.api.deps import _bearer as bearer
+from forewarn.api.pages import PageOut, page_out
+from forewarn.services import agents, enrollment, metrics
+from forewarn.services.errors import ServiceError, invalid, unauthorized
+from forewarn.services.schemas import (
+    AgentOut,
+    EnrollTokenCreate,
+    EnrollTokenCreated,
+    EnrollTokenOut,
+)
+from forewarn.wire import SECTIONS, Batch, BatchAnswer, EnrollAnswer, EnrollRequest
+
+router = APIRouter(prefix="/api/v1", tags=["agents"])
+
+
+@router.post("/agent/enroll", response_model=EnrollAnswer, status_code=201)
+def enroll(body: EnrollRequest, request: Request, ctx: Ctx) -> EnrollAnswer:
+    """Public: the enrolment token is the credential. Answers the agent's own credential."""
+    return enrollment.enroll(ctx, body, client_address(request))
+
+
+def _inflate(raw: bytes, encoding: str, limit: int) -> bytes:
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        raise ServiceError(
+            f"unsupported Content-Encoding {encoding!r}; send gzip or nothing",
+            status=415,
+            title="Unsupported media type",
+        )
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise invalid(f"body is not valid gzip: {exc}") from exc
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise ServiceError(
+            f"batch inflates to more than {limit} bytes", status=413, title="Payload too large"
+        )
+    if not inflater.eof:
+        raise invalid("gzip body is truncated")
+    return data
+
+
+@router.post(
+    "/agent/checkin",
+    response_model=BatchAnswer,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+        }
+    },
+)
+async def checkin(request: Request, ctx: Ctx) -> BatchAnswer:
+    """An agent's batch (optionally gzip): answered only once it is committed.
+
+    Authenticated with the agent's own bearer token from enrolment. A batch id already
+    stored is acknowledged as a duplicate and not stored again.
+    """
+    creds: HTTPAuthorizationCredentials | None = await bearer(request)
+    if creds is None:
+        raise unauthorized()
+    ref = request.app.state.agent_cache.resolve(ctx, creds.credentials)
+    raw = await request.body()
+    data = _inflate(
+        raw, request.headers.get("content-encoding", "").lower(), ctx.settings.checkin_max_bytes
+    )
+    try:
+        batch = Batch.model_validate_json(data)
+    except ValidationError as exc:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)[:50]
+        ]
+        first = errors[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise invalid(f"batch refused: {where}: {first['msg']}", errors) from exc
+    writer = request.app.state.ingest
+    status = await asyncio.wrap_future(writer.submit(ref, batch))
+    answer: BatchAnswer = writer.answer(ref, batch, status)
+    return answer
+
+
+# ---- enrolment tokens ---------------------------------------------------------------------------
+
+
+@router.get("/enroll-tokens", response_model=list[EnrollTokenOut], tags=["enrolment"])
+def list_enroll_tokens(org_id: IdRequired, ctx: Ctx, actor: Caller) -> list[EnrollTokenOut]:
+    return enrollment.list_tokens(ctx, actor, org_id)
+
+
+@router.post(
+    "/enroll-tokens", response_model=EnrollTokenCreated, status_code=201, tags=["enrolment"]
+)
+def create_enroll_token(body: EnrollTokenCreate, ctx: Ctx, actor: Caller) -> EnrollTokenCreated:
+    """The answer carries the secret once: `forewarn agent enroll --server URL --token T`."""
+    return enrollment.create_token(ctx, actor, body)
+
+
+@router.delete("/enroll-tokens/{token_id}", status_code=204, tags=["enrolment"])
+def revoke_enroll_token(token_id: IdPath, ctx: Ctx, actor: Caller) -> None:
+    enrollment.revoke_token(ctx, actor, token_id)
+
+
+# ---- what agents reported ------------------------------------------------------------------------
+
+
+@router.get("/agents", response_model=PageOut[AgentOut])
+def list_agents(
+    ctx: Ctx,
+    actor: Caller,
+    org_id: IdQuery = None,
+    status: Annotated[str | None, Query(pattern="^(online|offline)$")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PageOut[AgentOut]:
+    return page_out(
+        agents.list_agents(ctx, actor, org_id=org_id, status=status, limit=limit, cursor=cursor)
+    )
+
+
+@router.get("/assets/{asset_id}/agent", tags=["assets"])
+def asset_agent(asset_id: IdPath, ctx: Ctx, actor: Caller) -> dict[str, Any]:
+    """The asset's agent (or null) and the top processes it last reported."""
+    agent = agents.agent_of_asset(ctx, actor, asset_id)
+    return {
+        "agent": agent.model_dump(mode="json") if agent else None,
+        "top": agents.top_processes(ctx, actor, asset_id),
+    }
+
+
+@router.get("/assets/{asset_id}/metrics/series", tags=["assets"])
+def metric_series(asset_id: IdPath, ctx: Ctx, actor: Caller) -> list[dict[str, Any]]:
+    """Every metric series the asset has: name and labels."""
+    return metrics.series_of(ctx, actor, asset_id)
+
+
+@router.get("/assets/{asset_id}/metrics", tags=["assets"])
+def metric_values(
+    asset_id: IdPath,
+    ctx: Ctx,
+    actor: Caller,
+    name: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=100)],
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+    step: Annotated[int | None, Query(ge=1, le=86400 * 7)] = None,
+) -> dict[str, Any]:
+    """Points as [bucket start (epoch s), avg, min, max], at the finest kept resolution."""
+    for moment in (start, end):
+        if moment.tzinfo is None:
+            raise invalid("'from' and 'to' need a time zone, e.g. 2026-11-26T10:00:00Z")
+    return metrics.query(ctx, actor, asset_id, name, start, end, step)
+
+
+SectionName = StrEnum("SectionName", {s: s for s in SECTIONS})  # type: ignore[misc]
+
+
+@router.get("/assets/{asset_id}/inventory/{section}", tags=["assets"])
+def inventory_section(
+    asset_id: IdPath, section: SectionName, ctx: Ctx, actor: Caller
+) -> dict[str, Any]:
+    """The current state of one section (packages, services, listeners, accounts, ...)."""
+    return agents.inventory(ctx, actor, asset_id, section.value)
+
+
+@router.get("/assets/{asset_id}/changes", tags=["assets"])
+def asset_changes(
+    asset_id: IdPath,
+    ctx: Ctx,
+    actor: Caller,
+    section: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PageOut[dict[str, Any]]:
+    """What changed on the machine, newest first: packages, ports, accounts, services."""
+    return page_out(
+        agents.changes(ctx, actor, asset_id, section=section, limit=limit, cursor=cursor)
+    )

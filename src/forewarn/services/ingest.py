@@ -1,0 +1,343 @@
+"""Ingest of agent check-ins: one validated batch in, metrics and inventory stored, or nothing.
+
+A batch is stored in one transaction together with its batch id, so a retried batch is
+recognised and acknowledged without being stored twice. Check-ins arriving together are
+written by one writer thread in one transaction (group commit): on SQLite one commit per
+check-in would cap ingest at the disk's sync rate, and requests are answered only after the
+commit that holds their batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from forewarn.domain.changes import diff_section
+from forewarn.services.auth import hash_secret
+from forewarn.services.context import Context
+from forewarn.services.errors import unauthorized
+from forewarn.store.bulk import insert_ignore, insert_samples
+from forewarn.store.models import (
+    Agent,
+    AgentBatch,
+    InventoryChange,
+    InventorySection,
+    KeyValue,
+    MetricSeries,
+)
+from forewarn.wire import SECTIONS, Batch, BatchAnswer
+
+log = logging.getLogger("forewarn.ingest")
+
+ROLLUP_LOW_WATER = "rollup_low_water"
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    agent_id: int
+    asset_id: int
+    org_id: int
+    interval: int
+
+
+class AgentCache:
+    """Agent credentials looked up recently; a re-enrolled agent's old token lapses within ttl."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, AgentRef]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, ctx: Context, secret: str) -> AgentRef:
+        digest = hash_secret(secret)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(digest)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        with ctx.db.read() as session:
+            row = session.scalar(select(Agent).where(Agent.token_hash == digest))
+            if row is None:
+                raise unauthorized("unknown agent credential; enrol the agent again")
+            ref = AgentRef(row.id, row.asset_id, row.org_id, row.interval)
+        with self._lock:
+            if len(self._items) > 100_000:
+                self._items.clear()
+            self._items[digest] = (now, ref)
+        return ref
+
+
+# ---- the unit of work -------------------------------------------------------------------------
+
+
+class SeriesCache:
+    """(asset, name, labels) -> series id; series are created on first sight."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[int, str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def ids(
+        self, session: Session, wanted: dict[tuple[int, str, str], tuple[int, dict[str, str]]]
+    ) -> dict[tuple[int, str, str], int]:
+        """Ids for every key in `wanted` (key -> (org_id, labels)), creating missing series."""
+        with self._lock:
+            found = {k: self._ids[k] for k in wanted if k in self._ids}
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            rows = [
+                {
+                    "asset_id": k[0],
+                    "name": k[1],
+                    "labels_key": k[2],
+                    "org_id": wanted[k][0],
+                    "labels": wanted[k][1],
+                }
+                for k in missing
+            ]
+            insert_ignore(session, MetricSeries.__table__, rows)  # type: ignore[arg-type]
+            key_cols = tuple_(MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key)
+            for start in range(0, len(missing), 300):
+                chunk = missing[start : start + 300]
+                stmt = select(
+                    MetricSeries.asset_id,
+                    MetricSeries.name,
+                    MetricSeries.labels_key,
+                    MetricSeries.id,
+                ).where(key_cols.in_(chunk))
+                for asset_id, name, labels_key, sid in session.execute(stmt):
+                    found[(asset_id, name, labels_key)] = sid
+            with self._lock:
+                if len(self._ids) > 2_000_000:
+                    self._ids.clear()
+                self._ids.update({k: found[k] for k in missing})
+        return found
+
+
+def labels_key(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+
+
+def _write_metrics(
+    session: Session, series: SeriesCache, items: list[tuple[AgentRef, Batch]]
+) -> int | None:
+    """Store every sample point; answer the oldest timestamp written (for late rollups)."""
+    wanted: dict[tuple[int, str, str], tuple[int, dict[str, str]]] = {}
+    points: list[tuple[tuple[int, str, str], int, float]] = []
+    for ref, batch in items:
+        for sample in batch.samples:
+            ts = int(sample.ts)
+            for p in sample.points:
+                key = (ref.asset_id, p.name, labels_key(p.labels))
+                wanted.setdefault(key, (ref.org_id, dict(p.labels)))
+                points.append((key, ts, p.value))
+    if not points:
+        return None
+    ids = series.ids(session, wanted)
+    insert_samples(session, [(ids[k], ts, v) for k, ts, v in points])
+    return min(ts for _, ts, _ in points)
+
+
+def _write_inventory(session: Session, ctx: Context, ref: AgentRef, batch: Batch) -> None:
+    inv = batch.inventory
+    if inv is None:
+        return
+    present = {s: getattr(inv, s) for s in SECTIONS if getattr(inv, s) is not None}
+    if not present:
+        return
+    now = ctx.clock.now()
+    current = {
+        row.section: row
+        for row in session.scalars(
+            select(InventorySection).where(
+                InventorySection.asset_id == ref.asset_id,
+                InventorySection.section.in_(list(present)),
+            )
+        )
+    }
+    for section, value in present.items():
+        data = (
+            [item.model_dump() for item in value] if isinstance(value, list) else value.model_dump()
+        )
+        row = current.get(section)
+        for change in diff_section(section, row.data if row else None, data):
+            session.add(
+                InventoryChange(
+                    org_id=ref.org_id,
+                    asset_id=ref.asset_id,
+                    at=now,
+                    section=change.section,
+                    change=change.change,
+                    key=change.key[:300],
+                    summary=change.summary[:500],
+                    before=change.before,
+                    after=change.after,
+                )
+            )
+        if row is None:
+            session.add(
+                InventorySection(
+                    asset_id=ref.asset_id,
+                    org_id=ref.org_id,
+                    section=section,
+                    data=data,
+                    updated_at=now,
+                )
+            )
+        elif row.data != data:
+            row.data, row.updated_at = data, now
+
+
+def _touch_agents(session: Session, ctx: Context, items: list[tuple[AgentRef, Batch]]) -> None:
+    now = ctx.clock.now()
+    last: dict[int, Batch] = {}
+    for ref, batch in items:
+        if ref.agent_id not in last or batch.seq >= last[ref.agent_id].seq:
+            last[ref.agent_id] = batch
+    for agent in session.scalars(select(Agent).where(Agent.id.in_(list(last)))):
+        batch = last[agent.id]
+        agent.last_seen_at = now
+        agent.last_seq = batch.seq
+        agent.version = batch.agent_version or agent.version
+        if agent.status != "online":
+            agent.status, agent.status_since = "online", now
+        top = next((s.top for s in reversed(batch.samples) if s.top), None)
+        if top:
+            agent.top = [p.model_dump() for p in top]
+
+
+def _note_late_samples(session: Session, oldest: int | None) -> None:
+    """Tell the rollup job to look back this far: a replayed outage lands behind its watermark."""
+    if oldest is None:
+        return
+    row = session.get(KeyValue, ROLLUP_LOW_WATER)
+    if row is None:
+        session.add(KeyValue(key=ROLLUP_LOW_WATER, value=str(oldest)))
+    elif not row.value or oldest < int(row.value):
+        row.value = str(oldest)
+
+
+def store(ctx: Context, series: SeriesCache, items: list[tuple[AgentRef, Batch]]) -> list[str]:
+    """Store the batches in one transaction; answer 'stored' or 'duplicate' for each."""
+    with ctx.db.transaction() as session:
+        keys = [(ref.agent_id, batch.batch_id) for ref, batch in items]
+        stored = session.execute(
+            select(AgentBatch.agent_id, AgentBatch.batch_id).where(
+                tuple_(AgentBatch.agent_id, AgentBatch.batch_id).in_(keys)
+            )
+        )
+        seen = {(agent_id, batch_id) for agent_id, batch_id in stored}
+        fresh: list[tuple[AgentRef, Batch]] = []
+        statuses = []
+        for (ref, batch), key in zip(items, keys, strict=True):
+            if key in seen:
+                statuses.append("duplicate")
+                continue
+            seen.add(key)
+            fresh.append((ref, batch))
+            statuses.append("stored")
+        if fresh:
+            now = ctx.clock.now()
+            session.add_all(
+                AgentBatch(agent_id=r.agent_id, batch_id=b.batch_id, received_at=now)
+                for r, b in fresh
+            )
+            _note_late_samples(session, _write_metrics(session, series, fresh))
+            for ref, batch in fresh:
+                _write_inventory(session, ctx, ref, batch)
+            _touch_agents(session, ctx, fresh)
+        return statuses
+
+
+# ---- group commit -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    ref: AgentRef
+    batch: Batch
+    future: Future[str]
+
+
+class IngestWriter:
+    """One thread that stores queued check-ins, many per transaction."""
+
+    def __init__(self, ctx: Context, max_group: int = 200) -> None:
+        self.ctx = ctx
+        self.max_group = max_group
+        self.series = SeriesCache()
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, ref: AgentRef, batch: Batch) -> Future[str]:
+        self._ensure_started()
+        job = _Job(ref, batch, Future())
+        self._queue.put(job)
+        return job.future
+
+    def answer(self, ref: AgentRef, batch: Batch, status: str) -> BatchAnswer:
+        return BatchAnswer(
+            batch_id=batch.batch_id,
+            status="duplicate" if status == "duplicate" else "stored",
+            interval=ref.interval,
+            server_time=self.ctx.clock.now().timestamp(),
+        )
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _take_group(self) -> tuple[list[_Job], bool]:
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        group = [first]
+        while len(group) < self.max_group:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return group, True
+            group.append(job)
+        return group, False
+
+    def _run(self) -> None:
+        while True:
+            group, stopping = self._take_group()
+            if group:
+                self._write(group)
+            if stopping:
+                return
+
+    def _write(self, group: list[_Job]) -> None:
+        try:
+            statuses = store(self.ctx, self.series, [(j.ref, j.batch) for j in group])
+        except Exception as exc:
+            if len(group) == 1:
+                log.exception("storing batch %s failed", group[0].batch.batch_id)
+                group[0].future.set_exception(exc)
+                return
+            # One bad batch must not fail its neighbours: store them one by one.
+            for job in group:
+                self._write([job])
+            return
+        for job, status in zip(group, statuses, strict=True):
+            job.future.set_result(status)
