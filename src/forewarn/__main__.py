@@ -1,5 +1,5 @@
-"""`python -m forewarn` is the `forewarn` command."""
+"""`python -m forewarn` is the `forewarn` command (agent commands included)."""
 
-from forewarn.cli import main
+from forewarn.entry import main
 
 main()

@@ -88,6 +88,19 @@ def serve(
     uvicorn.run(create_app(ctx), host=host.strip("[]"), port=int(port), log_level="info")
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def agent(ctx: typer.Context) -> None:
+    """The endpoint agent: enroll, run, collect, status (`forewarn agent --help`)."""
+    # Only reached when forewarn.cli was called directly: the `forewarn` entry point sends
+    # agent commands to the light agent CLI before this module is even imported.
+    from forewarn.agent.main import main as agent_main
+
+    raise typer.Exit(agent_main(list(ctx.args), prog="forewarn agent"))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration and stop."""
