@@ -17,7 +17,9 @@ from forewarn.services.scope import Actor
 _bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
 
-def get_ctx(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:
+    # async on purpose: a plain def dependency is run in the thread pool, a thread hop per
+    # request that costs more than everything this does.
     ctx: Context = request.app.state.ctx
     return ctx
 

@@ -9,12 +9,13 @@ commit that holds their batch.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -84,65 +85,88 @@ class SeriesCache:
         self._ids: dict[tuple[int, str, str], int] = {}
         self._lock = threading.Lock()
 
-    def ids(
+    def known(self, keys: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], int]:
+        """The ids already known for these keys (misses are simply absent)."""
+        with self._lock:
+            ids = self._ids
+            return {k: ids[k] for k in keys if k in ids}
+
+    def create(
         self, session: Session, wanted: dict[tuple[int, str, str], tuple[int, dict[str, str]]]
     ) -> dict[tuple[int, str, str], int]:
         """Ids for every key in `wanted` (key -> (org_id, labels)), creating missing series."""
-        with self._lock:
-            found = {k: self._ids[k] for k in wanted if k in self._ids}
-        missing = [k for k in wanted if k not in found]
-        if missing:
-            rows = [
-                {
-                    "asset_id": k[0],
-                    "name": k[1],
-                    "labels_key": k[2],
-                    "org_id": wanted[k][0],
-                    "labels": wanted[k][1],
-                }
-                for k in missing
-            ]
-            insert_ignore(session, MetricSeries.__table__, rows)  # type: ignore[arg-type]
-            key_cols = tuple_(MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key)
-            for start in range(0, len(missing), 300):
-                chunk = missing[start : start + 300]
-                stmt = select(
-                    MetricSeries.asset_id,
-                    MetricSeries.name,
-                    MetricSeries.labels_key,
-                    MetricSeries.id,
-                ).where(key_cols.in_(chunk))
-                for asset_id, name, labels_key, sid in session.execute(stmt):
-                    found[(asset_id, name, labels_key)] = sid
-            with self._lock:
-                if len(self._ids) > 2_000_000:
-                    self._ids.clear()
-                self._ids.update({k: found[k] for k in missing})
+        missing = list(wanted)
+        rows = [
+            {"asset_id": k[0], "name": k[1], "labels_key": k[2], "org_id": o, "labels": labels}
+            for k, (o, labels) in wanted.items()
+        ]
+        insert_ignore(session, MetricSeries.__table__, rows)  # type: ignore[arg-type]
+        key_cols = tuple_(MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key)
+        found: dict[tuple[int, str, str], int] = {}
+        for start in range(0, len(missing), 300):
+            chunk = missing[start : start + 300]
+            stmt = select(
+                MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key, MetricSeries.id
+            ).where(key_cols.in_(chunk))
+            for asset_id, name, key, sid in session.execute(stmt):
+                found[(asset_id, name, key)] = sid
         return found
+
+    def remember(self, ids: dict[tuple[int, str, str], int]) -> None:
+        """Cache ids once the transaction that created them committed (a rollback undoes them)."""
+        with self._lock:
+            if len(self._ids) > 2_000_000:
+                self._ids.clear()
+            self._ids.update(ids)
 
 
 def labels_key(labels: dict[str, str]) -> str:
+    """Canonical text of a label set: "k=v,k=v" in key order ("" for none)."""
+    if not labels:
+        return ""
+    if len(labels) == 1:
+        ((k, v),) = labels.items()
+        return f"{k}={v}"
     return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
 def _write_metrics(
-    session: Session, series: SeriesCache, items: list[tuple[AgentRef, Batch]]
+    session: Session,
+    series: SeriesCache,
+    items: list[tuple[AgentRef, Batch]],
+    created: dict[tuple[int, str, str], int],
 ) -> int | None:
-    """Store every sample point; answer the oldest timestamp written (for late rollups)."""
-    wanted: dict[tuple[int, str, str], tuple[int, dict[str, str]]] = {}
-    points: list[tuple[tuple[int, str, str], int, float]] = []
+    """Store every sample point; answer the oldest timestamp written (for late rollups).
+
+    The hot loop of ingest: per point only a key and a row tuple are built; label dicts
+    are copied only for series seen for the first time.
+    """
+    keys: list[tuple[int, str, str]] = []
+    rows: list[tuple[int, float]] = []
+    oldest: int | None = None
     for ref, batch in items:
+        asset = ref.asset_id
         for sample in batch.samples:
             ts = int(sample.ts)
+            oldest = ts if oldest is None or ts < oldest else oldest
             for p in sample.points:
-                key = (ref.asset_id, p.name, labels_key(p.labels))
-                wanted.setdefault(key, (ref.org_id, dict(p.labels)))
-                points.append((key, ts, p.value))
-    if not points:
+                keys.append((asset, p.name, labels_key(p.labels) if p.labels else ""))
+                rows.append((ts, p.value))
+    if not keys:
         return None
-    ids = series.ids(session, wanted)
-    insert_samples(session, [(ids[k], ts, v) for k, ts, v in points])
-    return min(ts for _, ts, _ in points)
+    ids = series.known(keys)
+    if len(ids) < len(set(keys)):
+        wanted = {}
+        for ref, batch in items:
+            for sample in batch.samples:
+                for p in sample.points:
+                    key = (ref.asset_id, p.name, labels_key(p.labels) if p.labels else "")
+                    if key not in ids:
+                        wanted[key] = (ref.org_id, dict(p.labels))
+        created.update(series.create(session, wanted))
+        ids.update(created)
+    insert_samples(session, [(ids[k], ts, v) for k, (ts, v) in zip(keys, rows, strict=True)])
+    return oldest
 
 
 def _write_inventory(session: Session, ctx: Context, ref: AgentRef, batch: Batch) -> None:
@@ -226,6 +250,18 @@ def _note_late_samples(session: Session, oldest: int | None) -> None:
 
 def store(ctx: Context, series: SeriesCache, items: list[tuple[AgentRef, Batch]]) -> list[str]:
     """Store the batches in one transaction; answer 'stored' or 'duplicate' for each."""
+    created: dict[tuple[int, str, str], int] = {}
+    statuses = _store(ctx, series, items, created)
+    series.remember(created)
+    return statuses
+
+
+def _store(
+    ctx: Context,
+    series: SeriesCache,
+    items: list[tuple[AgentRef, Batch]],
+    created: dict[tuple[int, str, str], int],
+) -> list[str]:
     with ctx.db.transaction() as session:
         keys = [(ref.agent_id, batch.batch_id) for ref, batch in items]
         stored = session.execute(
@@ -249,7 +285,7 @@ def store(ctx: Context, series: SeriesCache, items: list[tuple[AgentRef, Batch]]
                 AgentBatch(agent_id=r.agent_id, batch_id=b.batch_id, received_at=now)
                 for r, b in fresh
             )
-            _note_late_samples(session, _write_metrics(session, series, fresh))
+            _note_late_samples(session, _write_metrics(session, series, fresh, created))
             for ref, batch in fresh:
                 _write_inventory(session, ctx, ref, batch)
             _touch_agents(session, ctx, fresh)
@@ -263,7 +299,19 @@ def store(ctx: Context, series: SeriesCache, items: list[tuple[AgentRef, Batch]]
 class _Job:
     ref: AgentRef
     batch: Batch
-    future: Future[str]
+    future: asyncio.Future[str]
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[str], str | BaseException]]) -> None:
+    """Runs in the event loop: answer every waiting request of one group at once."""
+    for future, outcome in outcomes:
+        if future.done():  # the request was cancelled (client gone)
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 class IngestWriter:
@@ -277,11 +325,17 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, ref: AgentRef, batch: Batch) -> Future[str]:
+    async def store(self, ref: AgentRef, batch: Batch) -> str:
+        """Queue the batch and wait until the transaction holding it committed.
+
+        The writer wakes the event loop once per group, not once per request: a cross-thread
+        wake-up per request (asyncio.wrap_future) cost two thirds of the throughput.
+        """
         self._ensure_started()
-        job = _Job(ref, batch, Future())
+        loop = asyncio.get_running_loop()
+        job = _Job(ref, batch, loop.create_future(), loop)
         self._queue.put(job)
-        return job.future
+        return await job.future
 
     def answer(self, ref: AgentRef, batch: Batch, status: str) -> BatchAnswer:
         return BatchAnswer(
@@ -328,16 +382,20 @@ class IngestWriter:
                 return
 
     def _write(self, group: list[_Job]) -> None:
+        outcomes = self._outcomes(group)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[str], Any]]] = {}
+        for job, outcome in zip(group, outcomes, strict=True):
+            by_loop.setdefault(job.loop, []).append((job.future, outcome))
+        for loop, items in by_loop.items():
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, items)
+
+    def _outcomes(self, group: list[_Job]) -> list[str | BaseException]:
         try:
-            statuses = store(self.ctx, self.series, [(j.ref, j.batch) for j in group])
+            return list(store(self.ctx, self.series, [(j.ref, j.batch) for j in group]))
         except Exception as exc:
             if len(group) == 1:
                 log.exception("storing batch %s failed", group[0].batch.batch_id)
-                group[0].future.set_exception(exc)
-                return
+                return [exc]
             # One bad batch must not fail its neighbours: store them one by one.
-            for job in group:
-                self._write([job])
-            return
-        for job, status in zip(group, statuses, strict=True):
-            job.future.set_result(status)
+            return [outcome for job in group for outcome in self._outcomes([job])]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 from datetime import datetime
 from enum import StrEnum
@@ -101,7 +100,7 @@ async def checkin(request: Request, ctx: Ctx) -> BatchAnswer:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise invalid(f"batch refused: {where}: {first['msg']}", errors) from exc
     writer = request.app.state.ingest
-    status = await asyncio.wrap_future(writer.submit(ref, batch))
+    status = await writer.store(ref, batch)
     answer: BatchAnswer = writer.answer(ref, batch, status)
     return answer
 
