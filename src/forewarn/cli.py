@@ -66,6 +66,9 @@ def _explain(exc: ValidationError) -> str:
 @app.command()
 def serve(
     bind: Annotated[str | None, typer.Option(help="HOST:PORT (default FOREWARN_BIND)")] = None,
+    local_agent: Annotated[
+        bool, typer.Option(help="also enrol and run an agent for this machine")
+    ] = False,
 ) -> None:
     """Migrate the database, make sure an admin exists, and serve the API and dashboard."""
     import uvicorn
@@ -84,8 +87,21 @@ def serve(
             f"First start: created owner [bold]{settings.admin_user}[/] with password "
             f"[bold]{password}[/] — shown once; change it after logging in."
         )
-    out.print(f"Forewarn on http://{host}:{port}  (API docs at /api/docs)")
-    uvicorn.run(create_app(ctx), host=host.strip("[]"), port=int(port), log_level="info")
+    url = f"http://{host}:{port}"
+    out.print(f"Forewarn on {url}  (API docs at /api/docs)")
+    agent = None
+    if local_agent:
+        from forewarn.local_agent import LocalAgent
+
+        agent = LocalAgent(ctx, url.replace("0.0.0.0", "127.0.0.1"))
+        agent.prepare()
+        agent.start()
+        out.print("This machine's agent reports into the organization 'This machine'.")
+    try:
+        uvicorn.run(create_app(ctx), host=host.strip("[]"), port=int(port), log_level="info")
+    finally:
+        if agent:
+            agent.stop()
 
 
 @app.command(
