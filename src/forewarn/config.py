@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     session_hours: int = 12
     # The all-in-one server runs the scheduled jobs (rollups, retention, offline detection).
     run_jobs: bool = True
+    # How long metric samples are kept, per resolution (raw, 5-minute and 1-hour rollups).
+    retention_raw_days: int = Field(default=2, ge=1, le=3650)
+    retention_5m_days: int = Field(default=30, ge=1, le=3650)
+    retention_1h_days: int = Field(default=730, ge=1, le=36500)
     # A check-in body may inflate to this much; more is refused (a gzip bomb, not a batch).
     checkin_max_bytes: int = 16 * 1024 * 1024
     # Set when served behind TLS so browsers only send the session cookie over HTTPS.

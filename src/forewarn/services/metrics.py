@@ -39,6 +39,12 @@ class Retention:
     rollup_5m_days: int = 30
     rollup_1h_days: int = 730
 
+    @classmethod
+    def of(cls, ctx: Context) -> Retention:
+        """The retention configured by FOREWARN_RETENTION_* settings."""
+        s = ctx.settings
+        return cls(s.retention_raw_days, s.retention_5m_days, s.retention_1h_days)
+
 
 # ---- queries ---------------------------------------------------------------------------------
 
@@ -83,7 +89,7 @@ def query(
     if (t1 - t0) // step > MAX_POINTS:
         raise invalid(f"at most {MAX_POINTS} points per series: use a larger step")
     now = int(ctx.clock.now().timestamp())
-    table, native = _source(t0, step, now, Retention())
+    table, native = _source(t0, step, now, Retention.of(ctx))
     step = max(step, native)
     bucket = (table.ts // step) * step
     avg: ColumnElement[Any]
@@ -177,7 +183,7 @@ def rollup(ctx: Context) -> tuple[int, int]:
 
 def enforce_retention(ctx: Context, retention: Retention | None = None) -> dict[str, int]:
     """Delete what is older than each table keeps; answers rows deleted per table."""
-    r = retention or Retention()
+    r = retention or Retention.of(ctx)
     now = ctx.clock.now()
     cut = {
         "metric_raw": int((now - timedelta(days=r.raw_days)).timestamp()),
