@@ -8,7 +8,9 @@ token; it stops when the server stops.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import signal
 import subprocess
 import sys
 import threading
@@ -44,6 +46,19 @@ def _wait_healthy(url: str, seconds: float = 30) -> bool:
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the server process dies.
+
+    The server may end without running its clean-up (uvicorn re-raises SIGTERM after its
+    shutdown; a SIGKILL runs nothing), and an orphaned agent would keep reporting.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class LocalAgent:
@@ -95,7 +110,10 @@ class LocalAgent:
             if done.returncode != 0:
                 log.error("local agent enrolment failed: %s", done.stderr.strip())
                 return
-        self.process = subprocess.Popen(self._agent("run"))
+        self.process = subprocess.Popen(self._agent("run"), preexec_fn=_die_with_parent)
+        # Linux ties the death signal to the thread that started the child: this thread
+        # must live as long as the agent does.
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
