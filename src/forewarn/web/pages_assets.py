@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import assets, orgs, sites
+from forewarn.services import agents, assets, orgs, sites
 from forewarn.services.context import Context
 from forewarn.services.pagination import MAX_LIMIT
 from forewarn.services.schemas import AssetCreate, AssetOut, AssetUpdate, OrgOut, SiteOut
 from forewarn.services.scope import Actor, require
-from forewarn.web import asset_form
+from forewarn.web import asset_charts, asset_form, asset_tabs
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import FieldErrors, attempt
 from forewarn.web.humanize import warranty_state, warranty_text, zone
-from forewarn.web.render import page, see_other
+from forewarn.web.pages_agents import live_context
+from forewarn.web.pages_members import public_base
+from forewarn.web.render import fragment, page, see_other, wants_fragment
 from forewarn.web.session import PostedForm, SignedIn, WebId, WebUser, get_ctx
 
 router = APIRouter(include_in_schema=False)
@@ -84,23 +88,43 @@ def create_asset(request: Request, org_id: WebId, user: SignedIn, form: PostedFo
 
 @router.get("/assets/{asset_id}")
 def show_asset(request: Request, asset_id: WebId, user: SignedIn) -> Response:
-    """Everything known about one asset, in the organization's time zone."""
-    ctx = get_ctx(request)
-    asset = assets.get(ctx, user.actor, asset_id)
-    org = orgs.get(ctx, user.actor, asset.org_id)
-    site = sites.get(ctx, user.actor, asset.site_id) if asset.site_id else None
+    """Everything known about one asset, in the organization's time zone.
+
+    With an agent: its status, live resource charts and the inventory tabs; htmx asks for a
+    tab (#asset-tab) or a tab's filtered results (#tab-results) alone.
+    """
+    ctx, actor = get_ctx(request), user.actor
+    asset = assets.get(ctx, actor, asset_id)
+    org = orgs.get(ctx, actor, asset.org_id)
+    agent = agents.agent_of_asset(ctx, actor, asset_id)
+    span = asset_charts.read_range(request.query_params.get("range"))
+    query = asset_tabs.read_query(asset_id, request.query_params, span.key)
+    site = sites.get(ctx, actor, asset.site_id) if asset.site_id else None
     today = ctx.clock.now().astimezone(zone(org.timezone)).date()
-    return page(
-        request,
-        "assets/show.html",
-        user,
-        section="overview",
-        org=org,
-        asset=asset,
-        site=site,
-        warranty_state=warranty_state(asset.warranty_end, today),
-        warranty_text=warranty_text(asset.warranty_end, today),
-    )
+    shared: dict[str, Any] = {
+        "org": org,
+        "asset": asset,
+        "site": site,
+        "agent": agent,
+        "span": span,
+        "query": query,
+        "tz": org.timezone,
+        "warranty_state": warranty_state(asset.warranty_end, today),
+        "warranty_text": warranty_text(asset.warranty_end, today),
+        "ranges": asset_charts.RANGES,
+        "range_url": asset_charts.range_url,
+        "server": public_base(request),
+        **asset_tabs.helpers(),
+    }
+    if agent is None:
+        return page(request, "assets/show.html", user, section="overview", **shared)
+    shared.update(asset_tabs.load(ctx, actor, query))
+    if wants_fragment(request, "tab-results") and query.tab in asset_tabs.WITH_RESULTS:
+        return fragment(request, f"assets/tabs/{query.tab}_results.html", user, **shared)
+    if wants_fragment(request, "asset-tab"):
+        return fragment(request, "assets/_tab.html", user, oob_range=True, **shared)
+    live = live_context(ctx, actor, asset, org, agent, span)
+    return page(request, "assets/show.html", user, section="overview", **{**shared, **live})
 
 
 @router.get("/assets/{asset_id}/edit")

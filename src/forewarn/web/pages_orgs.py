@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import assets, orgs, sites
+from forewarn.services import agent_views, assets, orgs, sites
 from forewarn.services.pagination import MAX_LIMIT
 from forewarn.services.schemas import OrgCreate, OrgOut, OrgUpdate, known_timezones
 from forewarn.services.scope import require, require_owner
@@ -16,6 +16,7 @@ from forewarn.web import asset_list, org_form
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import FieldErrors, attempt, text
 from forewarn.web.humanize import zone
+from forewarn.web.pages_agents import agents_section
 from forewarn.web.pages_members import members_section
 from forewarn.web.render import fragment, page, see_other, wants_fragment
 from forewarn.web.session import PostedForm, SignedIn, WebId, WebUser, get_ctx
@@ -114,6 +115,7 @@ def show_org(request: Request, org_id: WebId, user: SignedIn) -> Response:
         "org": org,
         "table": table,
         "site_names": {s.id: s.name for s in org_sites},
+        "agent_status": agent_views.statuses(ctx, actor, [a.id for a in table.items]),
         "today": ctx.clock.now().astimezone(zone(org.timezone)).date(),
     }
     if wants_fragment(request, "asset-table"):
@@ -126,6 +128,7 @@ def show_org(request: Request, org_id: WebId, user: SignedIn) -> Response:
         sites=org_sites,
         tags=assets.tags_in_use(ctx, actor, org_id),
         members=members_section(ctx, actor, org_id),
+        agents=agents_section(ctx, actor, org_id),
         **shared,
     )
 

@@ -105,6 +105,7 @@ def _environment() -> jinja2.Environment:
         size_text=humanize.size_text,
         hours_text=humanize.hours_text,
         long_date=humanize.long_date,
+        local_time=humanize.local_time,
         lines=_lines,
         as_options=_as_options,
     )

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from forewarn.web import (
     errors,
     pages_account,
+    pages_agents,
     pages_assets,
     pages_auth,
     pages_import,
@@ -31,6 +32,7 @@ def install(app: FastAPI) -> None:
         pages_members,
         pages_sites,
         pages_assets,
+        pages_agents,
         pages_import,
         pages_account,
         pages_people,

@@ -66,8 +66,10 @@
 
   // An htmx request that needs a fresh login answers 401 with HX-Redirect; htmx follows it.
   // Other failures would otherwise pass silently: say so instead of leaving a stale table.
+  // A live region that polls (data-live) tries again on its next turn; no alert every 30 s.
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
+    if (event.detail.elt && event.detail.elt.closest("[data-live]")) return;
     if (status !== 401) {
       window.alert("The page could not be updated (error " + status + "). Please reload it.");
     }

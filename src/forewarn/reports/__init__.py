@@ -1,0 +1,1 @@
+"""Reports and their charts, rendered from data a service produced; no web or database access."""
