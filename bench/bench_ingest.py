@@ -35,7 +35,7 @@ from forewarn.wire import EnrollRequest
 
 HERE = Path(__file__).parent
 THREADS = 2
-CONNECTIONS = 64
+CONNECTIONS = int(os.environ.get("FW_CONNECTIONS", "64"))
 
 
 def free_port() -> int:
