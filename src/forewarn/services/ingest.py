@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from forewarn.domain.changes import diff_section
@@ -220,21 +220,38 @@ def _write_inventory(session: Session, ctx: Context, ref: AgentRef, batch: Batch
 
 
 def _touch_agents(session: Session, ctx: Context, items: list[tuple[AgentRef, Batch]]) -> None:
+    """Last seen, last seq, version and top processes of each agent; back online if it was not.
+
+    Bulk UPDATEs by primary key (executemany), not ORM objects: this runs for every group.
+    """
     now = ctx.clock.now()
     last: dict[int, Batch] = {}
     for ref, batch in items:
         if ref.agent_id not in last or batch.seq >= last[ref.agent_id].seq:
             last[ref.agent_id] = batch
-    for agent in session.scalars(select(Agent).where(Agent.id.in_(list(last)))):
-        batch = last[agent.id]
-        agent.last_seen_at = now
-        agent.last_seq = batch.seq
-        agent.version = batch.agent_version or agent.version
-        if agent.status != "online":
-            agent.status, agent.status_since = "online", now
-        top = next((s.top for s in reversed(batch.samples) if s.top), None)
+    plain: list[dict[str, Any]] = []
+    with_top: list[dict[str, Any]] = []
+    for agent_id, batch in last.items():
+        row: dict[str, Any] = {"id": agent_id, "last_seen_at": now, "last_seq": batch.seq}
+        if batch.agent_version:
+            row["version"] = batch.agent_version
+        top = next((smp.top for smp in reversed(batch.samples) if smp.top), None)
         if top:
-            agent.top = [p.model_dump() for p in top]
+            row["top"] = [p.model_dump() for p in top]
+        (with_top if top else plain).append(row)
+    for rows in (plain, with_top):
+        # executemany wants one shape per statement: group rows by the keys they set.
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            shapes.setdefault(tuple(sorted(row)), []).append(row)
+        for same in shapes.values():
+            session.execute(update(Agent), same)
+    session.execute(
+        update(Agent)
+        .where(Agent.id.in_(list(last)), Agent.status != "online")
+        .values(status="online", status_since=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _note_late_samples(session: Session, oldest: int | None) -> None:
@@ -281,9 +298,12 @@ def _store(
             statuses.append("stored")
         if fresh:
             now = ctx.clock.now()
-            session.add_all(
-                AgentBatch(agent_id=r.agent_id, batch_id=b.batch_id, received_at=now)
-                for r, b in fresh
+            session.execute(
+                insert(AgentBatch),
+                [
+                    {"agent_id": r.agent_id, "batch_id": b.batch_id, "received_at": now}
+                    for r, b in fresh
+                ],
             )
             _note_late_samples(session, _write_metrics(session, series, fresh, created))
             for ref, batch in fresh:
