@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,10 +30,31 @@ def insert_samples(session: Session, rows: Sequence[tuple[int, int, float]]) -> 
     ordered = sorted(rows)
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        sql = (
-            "INSERT INTO metric_raw (series_id, ts, value) VALUES (%s, %s, %s) "
+        _copy_samples(conn, ordered)
+        return
+    sql = "INSERT OR IGNORE INTO metric_raw (series_id, ts, value) VALUES (?, ?, ?)"
+    conn.exec_driver_sql(sql, ordered)
+
+
+def _copy_samples(conn: Connection, rows: list[tuple[int, int, float]]) -> None:
+    """COPY into a per-connection staging table, then one INSERT ... ON CONFLICT DO NOTHING.
+
+    psycopg's executemany sends a statement per row (measured: 720 batches/s, three quarters
+    of it there); COPY cannot skip duplicates itself, hence the staging table.
+    """
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        # Every time, not once per connection: a rolled-back transaction takes the table with it.
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS metric_stage "
+            "(series_id integer, ts integer, value double precision) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy("COPY metric_stage (series_id, ts, value) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            "INSERT INTO metric_raw (series_id, ts, value) "
+            "SELECT series_id, ts, value FROM metric_stage ORDER BY series_id, ts "
             "ON CONFLICT DO NOTHING"
         )
-    else:
-        sql = "INSERT OR IGNORE INTO metric_raw (series_id, ts, value) VALUES (?, ?, ?)"
-    conn.exec_driver_sql(sql, ordered)
+        cur.execute("DELETE FROM metric_stage")
