@@ -1,19 +1,16 @@
-"""Reads of agent data the dashboard needs in one go: statuses for a list, several sections."""
+"""Reads of agent data the dashboard needs in one go: the statuses of a list of assets."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from forewarn.services.context import Context
-from forewarn.services.errors import invalid
-from forewarn.services.scope import Actor, get_in_scope, scoped
-from forewarn.store.models import Agent, Asset, InventorySection
-from forewarn.wire import SECTIONS
+from forewarn.services.scope import Actor, scoped
+from forewarn.store.models import Agent
 
 # Ids per IN (...) list: well inside both engines' limits on bound parameters.
 _CHUNK = 500
@@ -62,33 +59,3 @@ def statuses(ctx: Context, actor: Actor, asset_ids: Iterable[int]) -> dict[int, 
                     interval=row.interval,
                 )
     return found
-
-
-def sections(
-    ctx: Context, actor: Actor, asset_id: int, names: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """Several inventory sections of one asset, each as `agents.inventory` answers it.
-
-    A section the agent never reported has data None.
-    """
-    wanted = list(dict.fromkeys(names))
-    unknown = [n for n in wanted if n not in SECTIONS]
-    if unknown:
-        raise invalid(f"unknown section {unknown[0]!r}; one of: {', '.join(SECTIONS)}")
-    out: dict[str, dict[str, Any]] = {
-        n: {"section": n, "updated_at": None, "data": None} for n in wanted
-    }
-    with ctx.db.read() as session:
-        get_in_scope(session, actor, Asset, asset_id)
-        rows = session.scalars(
-            select(InventorySection).where(
-                InventorySection.asset_id == asset_id, InventorySection.section.in_(wanted)
-            )
-        )
-        for row in rows:
-            out[row.section] = {
-                "section": row.section,
-                "updated_at": row.updated_at,
-                "data": row.data,
-            }
-    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -56,14 +57,34 @@ def top_processes(ctx: Context, actor: Actor, asset_id: int) -> list[dict[str, A
 
 def inventory(ctx: Context, actor: Actor, asset_id: int, section: str) -> dict[str, Any]:
     """The current state of one inventory section, and when it last changed."""
-    if section not in SECTIONS:
-        raise invalid(f"unknown section {section!r}; one of: {', '.join(SECTIONS)}")
+    return sections(ctx, actor, asset_id, [section])[section]
+
+
+def sections(
+    ctx: Context, actor: Actor, asset_id: int, names: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Several inventory sections of one asset in one read; one never reported has data None."""
+    wanted = list(dict.fromkeys(names))
+    unknown = [n for n in wanted if n not in SECTIONS]
+    if unknown:
+        raise invalid(f"unknown section {unknown[0]!r}; one of: {', '.join(SECTIONS)}")
+    out: dict[str, dict[str, Any]] = {
+        n: {"section": n, "updated_at": None, "data": None} for n in wanted
+    }
     with ctx.db.read() as session:
         get_in_scope(session, actor, Asset, asset_id)
-        row = session.get(InventorySection, (asset_id, section))
-        if row is None:
-            return {"section": section, "updated_at": None, "data": None}
-        return {"section": section, "updated_at": row.updated_at, "data": row.data}
+        rows = session.scalars(
+            select(InventorySection).where(
+                InventorySection.asset_id == asset_id, InventorySection.section.in_(wanted)
+            )
+        )
+        for row in rows:
+            out[row.section] = {
+                "section": row.section,
+                "updated_at": row.updated_at,
+                "data": row.data,
+            }
+    return out
 
 
 def changes(

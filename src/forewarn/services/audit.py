@@ -10,7 +10,6 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.clock import Clock
-from forewarn.domain.inventory import Role
 from forewarn.services.context import Context
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.schemas import AuditOut
@@ -78,8 +77,7 @@ def list_events(
     """Newest first. Owners see everything; an organization's admins see its events."""
     stmt = select(AuditEvent)
     if not actor.is_owner:
-        admin_of = [org for org, role in actor.roles.items() if role == Role.ADMIN]
-        stmt = stmt.where(AuditEvent.org_id.in_(admin_of))
+        stmt = stmt.where(AuditEvent.org_id.in_(actor.admin_of()))
     if org_id is not None:
         stmt = stmt.where(AuditEvent.org_id == org_id)
     if action:

@@ -34,6 +34,10 @@ class Actor:
             return Role.ADMIN
         return self.roles.get(org_id)
 
+    def admin_of(self) -> list[int]:
+        """The organizations whose people and trail this actor manages (owners: see is_owner)."""
+        return sorted(org for org, role in self.roles.items() if role == Role.ADMIN)
+
     def can(self, org_id: int, needed: Role) -> bool:
         held = self.role_in(org_id)
         return held is not None and role_allows(held, needed)

@@ -59,8 +59,7 @@ def _user_filter(actor: Actor) -> ColumnElement[bool]:
     """Owners see everyone; an organization's admins see its members; anyone sees themselves."""
     if actor.is_owner:
         return true()
-    admin_of = [org for org, role in actor.roles.items() if role == Role.ADMIN]
-    members = select(Membership.user_id).where(Membership.org_id.in_(admin_of))
+    members = select(Membership.user_id).where(Membership.org_id.in_(actor.admin_of()))
     return or_(User.id == actor.user_id, User.id.in_(members))
 
 
@@ -251,8 +250,9 @@ def list_memberships(
     stmt = scoped(select(Membership), actor, Membership.org_id)
     if not actor.is_owner:
         # Viewers and technicians see only their own membership; admins see their orgs' members.
-        admin_of = [org for org, role in actor.roles.items() if role == Role.ADMIN]
-        stmt = stmt.where(or_(Membership.user_id == actor.user_id, Membership.org_id.in_(admin_of)))
+        stmt = stmt.where(
+            or_(Membership.user_id == actor.user_id, Membership.org_id.in_(actor.admin_of()))
+        )
     if org_id is not None:
         stmt = stmt.where(Membership.org_id == org_id)
     if user_id is not None:

@@ -308,28 +308,29 @@ class MetricRaw(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
-class MetricRollup5m(Base):
+class _Rollup:
+    """One bucket of a series: (series, bucket start) -> min, max, mean and sample count."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(Integer, primary_key=True)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    avg: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class MetricRollup5m(_Rollup, Base):
+    """5-minute buckets, kept 30 days by default."""
+
     __tablename__ = "metric_5m"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ts: Mapped[int] = mapped_column(Integer, primary_key=True)
-    min: Mapped[float] = mapped_column(Float)
-    max: Mapped[float] = mapped_column(Float)
-    avg: Mapped[float] = mapped_column(Float)
-    count: Mapped[int] = mapped_column(Integer)
 
 
-class MetricRollup1h(Base):
+class MetricRollup1h(_Rollup, Base):
+    """1-hour buckets, kept 2 years by default."""
+
     __tablename__ = "metric_1h"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ts: Mapped[int] = mapped_column(Integer, primary_key=True)
-    min: Mapped[float] = mapped_column(Float)
-    max: Mapped[float] = mapped_column(Float)
-    avg: Mapped[float] = mapped_column(Float)
-    count: Mapped[int] = mapped_column(Integer)
 
 
 class InventorySection(Base):

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from forewarn.services import agent_views, agents
+from forewarn.services import agents
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.scope import Actor
@@ -198,7 +198,7 @@ def _contains(row: dict[str, Any], q: str, *fields: str) -> bool:
 
 def _overview(ctx: Context, actor: Actor, query: TabQuery) -> dict[str, Any]:
     names = ["system", "hardware", "interfaces", "disks", "time_sync"]
-    found = agent_views.sections(ctx, actor, query.asset_id, names)
+    found = agents.sections(ctx, actor, query.asset_id, names)
     system = found["system"]["data"]
     boot = system.get("boot_time") if system else None
     return {
