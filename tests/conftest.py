@@ -97,6 +97,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         secret_key="test-secret-key-not-for-production",
         run_jobs=False,
+        run_poller=False,
     )
 
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from forewarn.check_cli import CHECK_CONTEXT, check
 from forewarn.config import Settings
 from forewarn.services import bootstrap, enrollment, importing, orgs, users
 from forewarn.services.context import Context
@@ -41,6 +42,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(asset_app, name="asset")
 enroll_app = typer.Typer(help="Enrolment tokens that let machines join.", no_args_is_help=True)
 app.add_typer(enroll_app, name="enroll-token")
+app.command(context_settings=CHECK_CONTEXT)(check)
 
 out = Console()
 err = Console(stderr=True)
@@ -77,24 +79,46 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
+ROLES = ("api", "poller", "worker")
+
+
 @app.command()
 def serve(
     bind: Annotated[str | None, typer.Option(help="HOST:PORT (default FOREWARN_BIND)")] = None,
     local_agent: Annotated[
         bool, typer.Option(help="also enrol and run an agent for this machine")
     ] = False,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="what this process does, comma separated: api (HTTP and dashboard), poller "
+            "(runs due checks), worker (scheduled jobs). Several processes over one "
+            "PostgreSQL share the work."
+        ),
+    ] = "api,poller,worker",
 ) -> None:
     """Migrate the database, make sure an admin exists, and serve the API and dashboard."""
     import uvicorn
 
     from forewarn.api.app import create_app
 
+    roles = {r.strip() for r in role.split(",") if r.strip()}
+    if not roles or roles - set(ROLES):
+        raise fail(f"--role takes a comma-separated list of {', '.join(ROLES)}, not {role!r}", 2)
     settings = Settings()
+    settings.run_poller = settings.run_poller and "poller" in roles
+    settings.run_jobs = settings.run_jobs and "worker" in roles
     host, _, port = (bind or settings.bind).rpartition(":")
     if not host or not port.isdigit():
         raise fail(f"--bind must be HOST:PORT, not {bind!r}", 2)
     ctx = Context.from_settings(settings)
     bootstrap.migrate(ctx)
+    if "api" not in roles:
+        if local_agent:
+            raise fail("--local-agent needs the api role (the agent reports to it)", 2)
+        tune_gc()
+        _serve_background(ctx, roles)
+        return
     password = bootstrap.ensure_admin(ctx)
     if password:
         out.print(
@@ -102,7 +126,7 @@ def serve(
             f"[bold]{password}[/] — shown once; change it after logging in."
         )
     url = f"http://{host}:{port}"
-    out.print(f"Forewarn on {url}  (API docs at /api/docs)")
+    out.print(f"Forewarn on {url}  (API docs at /api/docs; roles: {', '.join(sorted(roles))})")
     agent = None
     if local_agent:
         from forewarn.local_agent import LocalAgent
@@ -118,6 +142,33 @@ def serve(
     finally:
         if agent:
             agent.stop()
+
+
+def _serve_background(ctx: Context, roles: set[str]) -> None:
+    """A poller and/or worker process without HTTP, until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from forewarn.services.jobs import Scheduler
+    from forewarn.services.poller import PollerThread
+
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    poller = PollerThread(ctx) if "poller" in roles else None
+    scheduler = Scheduler(ctx) if "worker" in roles else None
+    if poller:
+        poller.start()
+    if scheduler:
+        scheduler.start()
+    out.print(f"Forewarn {', '.join(sorted(roles))} running; stop with Ctrl-C.")
+    try:
+        done.wait()
+    finally:
+        if poller:
+            poller.stop()
+        if scheduler:
+            scheduler.stop()
 
 
 @app.command(

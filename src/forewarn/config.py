@@ -34,6 +34,18 @@ class Settings(BaseSettings):
     session_hours: int = 12
     # The all-in-one server runs the scheduled jobs (rollups, retention, offline detection).
     run_jobs: bool = True
+    # ... and the poller, which runs every due check (several pollers may share PostgreSQL).
+    run_poller: bool = True
+    poller_concurrency: int = Field(default=500, ge=1, le=20_000)
+    poller_per_host: int = Field(default=16, ge=1, le=10_000)
+    # Where Nagios plugins may be run from (FOREWARN_NAGIOS_PLUGIN_DIRS='["/a","/b"]').
+    nagios_plugin_dirs: list[str] = Field(
+        default_factory=lambda: [
+            "/usr/lib/nagios/plugins",
+            "/usr/lib/monitoring-plugins",
+            "/usr/local/lib/nagios/plugins",
+        ]
+    )
     # How long metric samples are kept, per resolution (raw, 5-minute and 1-hour rollups).
     retention_raw_days: int = Field(default=2, ge=1, le=3650)
     retention_5m_days: int = Field(default=30, ge=1, le=3650)

@@ -19,6 +19,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         from forewarn.agent.main import main as agent
 
         sys.exit(agent(args[1:], prog="forewarn agent"))
+    if args[:1] == ["check"]:
+        from forewarn.check_cli import app as check
+
+        check(args[1:], prog_name="forewarn check")
+        return
     from forewarn.cli import main as cli
 
     sys.argv = [sys.argv[0], *args]

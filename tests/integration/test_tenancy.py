@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from forewarn.services import assets, enrollment, sites, users
+from forewarn.services import assets, checks, enrollment, maintenance, policies, sites, users
 from forewarn.services.context import Context
 from forewarn.services.schemas import (
     AssetCreate,
+    CheckCreate,
     EnrollTokenCreate,
     InvitationCreate,
+    MaintenanceCreate,
+    PolicyCreate,
     SiteCreate,
 )
 from forewarn.services.scope import SYSTEM
@@ -35,6 +38,9 @@ class World:
     invitation_a: int
     token_a: int
     enroll_a: int
+    check_a: int
+    window_a: int
+    policy_a: int
     org_b: int
     viewer_b: Person
     owner: Person
@@ -52,6 +58,25 @@ def world(ctx: Context, owner: Person) -> World:
     invitation_a = users.invite(ctx, SYSTEM, InvitationCreate(org_id=org_a)).id
     token_a = users.list_tokens(ctx, SYSTEM).items[-1].id
     enroll_a = enrollment.create_token(ctx, SYSTEM, EnrollTokenCreate(org_id=org_a)).id
+    check_a = checks.create(
+        ctx, SYSTEM, CheckCreate(asset_id=asset_a, name="alpha-backup", type="heartbeat")
+    ).id
+    window_a = maintenance.create(
+        ctx,
+        SYSTEM,
+        MaintenanceCreate(
+            org_id=org_a, name="alpha-patching", start_local="2026-11-01T22:00", duration_min=60
+        ),
+    ).id
+    policy_a = policies.create(
+        ctx,
+        SYSTEM,
+        PolicyCreate(
+            org_id=org_a,
+            name="alpha-baseline",
+            checks=[{"name": "ping", "type": "ping", "target": "{host}"}],
+        ),
+    ).id
     org_b = make_org(ctx, "Bravo Bakery")
     viewer_b = make_person(ctx, "bravo-viewer", roles={org_b: "viewer"})
     return World(
@@ -63,6 +88,9 @@ def world(ctx: Context, owner: Person) -> World:
         invitation_a,
         token_a,
         enroll_a,
+        check_a,
+        window_a,
+        policy_a,
         org_b,
         viewer_b,
         owner,
@@ -223,6 +251,79 @@ REFUSED.update(
             f"/api/v1/assets/{w.asset_a}/changes",
             {},
         ),
+        ("POST", "/api/v1/checks"): lambda w: (
+            "POST",
+            "/api/v1/checks",
+            {"json": {"asset_id": w.asset_a, "name": "sneaky", "type": "heartbeat"}},
+        ),
+        ("GET", "/api/v1/checks/{check_id}"): lambda w: ("GET", f"/api/v1/checks/{w.check_a}", {}),
+        ("PATCH", "/api/v1/checks/{check_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/checks/{w.check_a}",
+            {"json": {"enabled": False}},
+        ),
+        ("DELETE", "/api/v1/checks/{check_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/checks/{w.check_a}",
+            {},
+        ),
+        ("GET", "/api/v1/checks/{check_id}/events"): lambda w: (
+            "GET",
+            f"/api/v1/checks/{w.check_a}/events",
+            {},
+        ),
+        ("GET", "/api/v1/assets/{asset_id}/effective-checks"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/effective-checks",
+            {},
+        ),
+        ("GET", "/api/v1/policies/{policy_id}"): lambda w: (
+            "GET",
+            f"/api/v1/policies/{w.policy_a}",
+            {},
+        ),
+        ("PATCH", "/api/v1/policies/{policy_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/policies/{w.policy_a}",
+            {"json": {"exclude": ["ping"]}},
+        ),
+        ("DELETE", "/api/v1/policies/{policy_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/policies/{w.policy_a}",
+            {},
+        ),
+        ("POST", "/api/v1/policies"): lambda w: (
+            "POST",
+            "/api/v1/policies",
+            {"json": {"org_id": w.org_a, "name": "sneaky"}},
+        ),
+        ("GET", "/api/v1/maintenance-windows"): lambda w: (
+            "GET",
+            "/api/v1/maintenance-windows",
+            {"params": {"org_id": w.org_a}},
+        ),
+        ("POST", "/api/v1/maintenance-windows"): lambda w: (
+            "POST",
+            "/api/v1/maintenance-windows",
+            {
+                "json": {
+                    "org_id": w.org_a,
+                    "name": "sneaky",
+                    "start_local": "2026-11-01T22:00:00",
+                    "duration_min": 60,
+                }
+            },
+        ),
+        ("DELETE", "/api/v1/maintenance-windows/{window_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/maintenance-windows/{w.window_a}",
+            {},
+        ),
+        ("GET", "/api/v1/checks/{check_id}/results"): lambda w: (
+            "GET",
+            f"/api/v1/checks/{w.check_a}/results",
+            {"params": {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}},
+        ),
     }
 )
 
@@ -244,6 +345,20 @@ LISTS: dict[tuple[str, str], Case] = {
         {"params": {"org_id": w.org_a}},
     ),
     ("GET", "/api/v1/agents"): lambda w: ("GET", "/api/v1/agents", {"params": {"org_id": w.org_a}}),
+    ("GET", "/api/v1/checks"): lambda w: ("GET", "/api/v1/checks", {"params": {"org_id": w.org_a}}),
+    ("GET", "/api/v1/policies"): lambda w: (
+        "GET",
+        "/api/v1/policies",
+        {"params": {"org_id": w.org_a}},
+    ),
+}
+
+# Heartbeat pings: the unguessable token in the URL is the credential (cron jobs cannot log
+# in); tests/integration/test_checks_api.py shows an unknown token changes nothing.
+PINGS = {
+    (method, path)
+    for path in ("/hb/{token}", "/hb/{token}/start", "/hb/{token}/fail")
+    for method in ("GET", "POST")
 }
 
 # About the caller alone, or public by design; anonymous callers are still checked below.
@@ -260,8 +375,10 @@ OWN_OR_PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
+    *PINGS,
 }
 PUBLIC = {
+    *PINGS,
     ("POST", "/api/v1/agent/enroll"),
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/invitations/{token}/accept"),
@@ -290,6 +407,10 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/assets?org_id={w.org_a}",
         f"/api/v1/invitations?org_id={w.org_a}",
         f"/api/v1/memberships?org_id={w.org_a}",
+        f"/api/v1/checks/{w.check_a}",
+        f"/api/v1/maintenance-windows?org_id={w.org_a}",
+        f"/api/v1/policies/{w.policy_a}",
+        f"/api/v1/assets/{w.asset_a}/effective-checks",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 
@@ -299,7 +420,7 @@ def test_every_route_has_a_case(client: TestClient) -> None:
     routes = {
         r
         for r in api_routes(client)
-        if r[1].startswith(("/api/", "/healthz", "/readyz", "/metrics"))
+        if r[1].startswith(("/api/", "/healthz", "/readyz", "/metrics", "/hb/"))
     }
     assert routes - decided == set(), "routes without a tenancy case"
     assert decided - routes <= {IMPORT_ROUTE}

@@ -100,5 +100,10 @@ def test_perfdata_round_trips(metrics):
     assert bad == ()
     assert [m.name for m in parsed] == [m.name for m in metrics]
     for a, b in zip(parsed, metrics, strict=True):
-        assert math.isclose(a.value, b.value, rel_tol=1e-9, abs_tol=1e-30)
+        assert math.isclose(a.value, b.value, rel_tol=0, abs_tol=1e-30)
         assert (a.unit, a.min) == (b.unit, b.min)
+
+
+def test_large_counters_stay_exact():
+    text = format_perfdata((Metric("in", 12345678901234.0, "c"), Metric("t", 0.00186493)))
+    assert text == "in=12345678901234c t=0.00186493"

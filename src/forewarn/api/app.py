@@ -13,11 +13,23 @@ from forewarn import __version__
 from forewarn.api import problem
 from forewarn.api.limits import BodySizeLimit
 from forewarn.api.metrics import RequestMetrics
-from forewarn.api.routers import agent, assets, audit, auth, health, imports, orgs, sites, users
+from forewarn.api.routers import (
+    agent,
+    assets,
+    audit,
+    auth,
+    checks,
+    health,
+    imports,
+    orgs,
+    sites,
+    users,
+)
 from forewarn.config import Settings
 from forewarn.services.context import Context
 from forewarn.services.ingest import AgentCache, IngestWriter
 from forewarn.services.jobs import Scheduler
+from forewarn.services.poller import PollerThread
 
 
 def create_app(ctx: Context | None = None, settings: Settings | None = None) -> FastAPI:
@@ -38,11 +50,18 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.state.agent_cache = AgentCache()
     app.state.registry = CollectorRegistry()
     problem.install(app)
-    for router in (auth, orgs, sites, assets, imports, users, audit, agent, health):
+    for router in (auth, orgs, sites, assets, imports, users, audit, agent, checks, health):
         app.include_router(router.router)
+    app.include_router(checks.pings)
+    app.include_router(checks.maintenance_router)
+    app.include_router(checks.policies_router)
+    app.include_router(checks.asset_checks_router)
     _mount_web(app)
     _document_errors(app)
-    # Outermost first: size limits apply before anything parses; metrics see every answer.
+    # Each one added wraps those before it, so the last added runs first: size limits apply
+    # before anything parses, metrics see every answer, and the agents' check-in lane answers
+    # inside both, before the router.
+    app.add_middleware(agent.CheckinLane)
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
     return app
@@ -50,14 +69,19 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work lives as long as the app: the ingest writer and the job scheduler."""
+    """Background work lives as long as the app: ingest writer, job scheduler, poller."""
     ctx: Context = app.state.ctx
     scheduler = Scheduler(ctx) if ctx.settings.run_jobs else None
+    poller = PollerThread(ctx) if ctx.settings.run_poller else None
     if scheduler:
         scheduler.start()
+    if poller:
+        poller.start()
     try:
         yield
     finally:
+        if poller:
+            poller.stop()
         if scheduler:
             scheduler.stop()
         app.state.ingest.stop()

@@ -216,7 +216,8 @@ def evaluate(
         transitions.append(Transition(kind, at, old, status, quiet))
     if hard_change:
         transitions.append(Transition(Kind.HARD, at, prev.hard_status, status, _quiet(state, ctx)))
-    elif status is not old or soft_recovery:
+    elif status is not old or soft_recovery or prev.pending:
+        # The first result opens the timeline even when it is OK (uptime starts there).
         transitions.append(Transition(Kind.SOFT, at, old, status, Quiet.SOFT))
 
     retrying = problem and not state.is_hard

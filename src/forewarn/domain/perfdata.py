@@ -113,13 +113,19 @@ def _label(name: str) -> str:
 
 
 def _num(v: float | None) -> str:
-    return "" if v is None else f"{v:.12g}"
+    """Shortest exact text: whole numbers as integers (byte counters beyond 10^12 stay exact),
+    others as Python's shortest round-trip repr."""
+    if v is None:
+        return ""
+    if v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v)
 
 
 def format_perfdata(metrics: tuple[Metric, ...]) -> str:
     out = []
     for m in metrics:
-        fields = [f"{m.value:.12g}{m.unit}", m.warn or "", m.crit or "", _num(m.min), _num(m.max)]
+        fields = [f"{_num(m.value)}{m.unit}", m.warn or "", m.crit or "", _num(m.min), _num(m.max)]
         while len(fields) > 1 and fields[-1] == "":
             fields.pop()
         out.append(f"{_label(m.name)}={';'.join(fields)}")

@@ -1,7 +1,9 @@
 """Agentless checks, one module each.
 
-Every probe module exposes `async def run(target: str, params: Mapping, timeout: float) ->
-Result` and `def validate(target: str, params: Mapping) -> None`, which raises ValueError
-with a clear reason for a bad definition (checked when a check is saved, before it ever runs).
-Probes import only `forewarn.domain`; they never touch the database or the clock.
+Every probe module has a pydantic `Params` model (unknown fields refused), a
+`validate(target, params) -> Params` that raises ValueError with a clear reason for a bad
+definition (checked when a check is saved, before it ever runs), and
+`async def run(target, params: Params, timeout) -> Result` that never raises and finishes
+within its timeout. Shared resources (an aiohttp session, an SNMP engine) are passed in by
+`runner.run_probe`. Probes import only `forewarn.domain`; never the database or the clock.
 """

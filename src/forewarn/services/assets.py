@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
-from forewarn.services import audit
+from forewarn.services import audit, policies
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate
@@ -51,6 +51,7 @@ def add_asset(session: Session, ctx: Context, actor: Actor, data: AssetCreate) -
     )
     session.add(asset)
     flush_or_conflict(session, _CLASH)
+    policies.sync(session, ctx, [asset.id])
     audit.record(
         session,
         ctx.clock,
@@ -124,9 +125,13 @@ def update(ctx: Context, actor: Actor, asset_id: int, data: AssetUpdate) -> Asse
             _check_site(session, asset.org_id, changes["site_id"])
         if changes.get("tags") is not None:
             _set_tags(asset, changes.pop("tags"))
+        retag = data.tags is not None or "site_id" in changes or "hostname" in changes
         apply_changes(asset, changes, nullable=_NULLABLE)
         asset.updated_at = ctx.clock.now()
         flush_or_conflict(session, _CLASH)
+        if retag:
+            # Site, tags and host name decide which policy checks apply and their targets.
+            policies.sync(session, ctx, [asset.id])
         audit.record(
             session,
             ctx.clock,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -20,8 +21,17 @@ from forewarn.services.scope import Actor
 from forewarn.store.models import ApiToken, LoginFailure, LoginLockout, User
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so timing does not tell who exists.
-_DUMMY_HASH = _hasher.hash("not a real password, only here to spend the time")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so timing does not tell who exists.
+
+    Made on first use: hashing costs ~200 ms, which every command and test paid at import.
+    """
+    return _hasher.hash("not a real password, only here to spend the time")
+
+
 TOKEN_PREFIX = "fw_"
 
 
@@ -132,7 +142,7 @@ def authenticate(ctx: Context, username: str, password: str, address: str = "") 
         raise throttled(wait)
     with ctx.db.transaction() as session:
         user = session.scalar(select(User).where(User.username == username))
-        ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+        ok = verify_password(user.password_hash if user else _dummy_hash(), password)
         if user is not None and ok and user.is_active:
             user.last_login_at = now
             audit.record(session, ctx.clock, actor_for(user, address), "auth.login")

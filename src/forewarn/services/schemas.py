@@ -466,3 +466,196 @@ class AgentOut(BaseModel):
     last_seen_at: datetime | None
     status: str
     status_since: datetime
+
+
+# --- checks (issue 4) ---------------------------------------------------------------------
+
+CheckType = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,16}$")]
+
+
+class CheckTiming(Strict):
+    interval_s: int = Field(60, ge=10, le=86_400, description="seconds between runs")
+    retry_interval_s: int = Field(
+        20, ge=1, le=3_600, description="seconds between retries of a soft problem"
+    )
+    max_attempts: int = Field(3, ge=1, le=10, description="results before a problem is hard")
+    timeout_s: float = Field(10.0, ge=0.5, le=120, description="hard limit on one run")
+
+
+class CheckCreate(CheckTiming):
+    asset_id: Id
+    name: Name
+    type: CheckType
+    target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    parent_id: Id | None = None
+
+
+class CheckUpdate(Strict):
+    name: Name | None = None
+    target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    params: dict[str, Any] | None = None
+    enabled: bool | None = None
+    parent_id: Id | None = None
+    interval_s: int | None = Field(None, ge=10, le=86_400)
+    retry_interval_s: int | None = Field(None, ge=1, le=3_600)
+    max_attempts: int | None = Field(None, ge=1, le=10)
+    timeout_s: float | None = Field(None, ge=0.5, le=120)
+
+
+class CheckStateOut(BaseModel):
+    display: str  # pending | ok | warning | critical | unknown | unreachable
+    status: str
+    is_hard: bool
+    attempt: int
+    flapping: bool
+    message: str
+    details: str
+    since: datetime | None
+    last_at: datetime | None
+    next_due_at: datetime | None
+    duration_ms: float
+
+
+class CheckOut(BaseModel):
+    id: int
+    org_id: int
+    asset_id: int
+    name: str
+    type: str
+    target: str
+    params: dict[str, Any]
+    interval_s: int
+    retry_interval_s: int
+    max_attempts: int
+    timeout_s: float
+    enabled: bool
+    parent_id: int | None
+    source: str
+    push_path: str | None  # heartbeat checks: the path the job calls, e.g. /hb/<token>
+    state: CheckStateOut
+
+
+class CheckEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    check_id: int
+    at: datetime
+    kind: str
+    old: int
+    new: int
+    quiet: str
+    message: str
+
+
+class ResultOut(BaseModel):
+    ts: int
+    status: int
+
+
+class MaintenanceCreate(Strict):
+    org_id: Id
+    site_id: Id | None = None
+    asset_id: Id | None = None
+    name: Name
+    start_local: datetime = Field(
+        description="first start, wall-clock time in the organization's time zone (no offset)"
+    )
+    duration_min: int = Field(ge=1, le=31 * 24 * 60)
+    repeat: str = Field("none", pattern="^(none|daily|weekly|monthly)$")
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default_factory=list, max_length=7, description="ISO weekdays for weekly: 1=Mon..7=Sun"
+    )
+    until: date | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> MaintenanceCreate:
+        if self.site_id is not None and self.asset_id is not None:
+            raise ValueError("a window covers the organization, one site or one asset")
+        if self.start_local.tzinfo is not None:
+            raise ValueError("start_local is a wall-clock time without an offset")
+        return self
+
+
+class MaintenanceOut(BaseModel):
+    id: int
+    org_id: int
+    site_id: int | None
+    asset_id: int | None
+    name: str
+    start_local: datetime
+    duration_min: int
+    repeat: str
+    weekdays: list[int]
+    until: date | None
+    active_now: bool
+    next_start: datetime | None  # UTC
+
+
+class PolicyCheck(Strict):
+    """A check in a policy. With `type` it defines a check; with only `name` (and the fields to
+    change) it overrides one defined by a broader policy. `target` may use {host} and {name}."""
+
+    name: Name
+    type: CheckType | None = None
+    target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    params: dict[str, Any] | None = None
+    interval_s: int | None = Field(None, ge=10, le=86_400)
+    retry_interval_s: int | None = Field(None, ge=1, le=3_600)
+    max_attempts: int | None = Field(None, ge=1, le=10)
+    timeout_s: float | None = Field(None, ge=0.5, le=120)
+    enabled: bool | None = None
+
+
+class PolicyCreate(Strict):
+    name: Name
+    org_id: Id | None = Field(None, description="none: the provider's policy (owners only)")
+    site_id: Id | None = None
+    asset_id: Id | None = None
+    tag: Tag | None = None
+    checks: list[PolicyCheck] = Field(default_factory=list, max_length=200)
+    exclude: list[Name] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PolicyCreate:
+        narrowed = [x for x in (self.site_id, self.asset_id, self.tag) if x is not None]
+        if len(narrowed) > 1:
+            raise ValueError("a policy applies to an organization, a site, a tag or an asset")
+        if self.org_id is None and (self.site_id or self.asset_id):
+            raise ValueError("a site or asset policy belongs to that organization: give org_id")
+        names = [c.name for c in self.checks]
+        if len(set(names)) != len(names):
+            raise ValueError("a policy names each check once")
+        if set(names) & set(self.exclude):
+            raise ValueError("a policy cannot both define and exclude the same check")
+        return self
+
+
+class PolicyUpdate(Strict):
+    name: Name | None = None
+    checks: list[PolicyCheck] | None = Field(None, max_length=200)
+    exclude: list[Name] | None = Field(None, max_length=200)
+
+
+class PolicyOut(BaseModel):
+    id: int
+    org_id: int | None
+    name: str
+    level: str
+    site_id: int | None
+    asset_id: int | None
+    tag: str | None
+    checks: list[dict[str, Any]]
+    exclude: list[str]
+
+
+class EffectiveCheckOut(BaseModel):
+    name: str
+    type: str | None
+    target: str
+    state: str  # applied | excluded | manual (a manual check of that name wins) | invalid
+    detail: str
+    check_id: int | None
+    sources: list[dict[str, Any]]  # [{policy_id, policy_name, action}], broad to specific

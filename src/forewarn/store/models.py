@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import DateTime as sa_DateTime
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from forewarn.store.types import UTCDateTime
@@ -374,3 +375,142 @@ class KeyValue(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Check(Base):
+    """What to watch on an asset and how often (issue 4). The probe type names the module."""
+
+    __tablename__ = "checks"
+    __table_args__ = (UniqueConstraint("asset_id", "name", name="uq_checks_asset_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(2000), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    interval_s: Mapped[int] = mapped_column(Integer, default=60)
+    retry_interval_s: Mapped[int] = mapped_column(Integer, default=20)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    timeout_s: Mapped[float] = mapped_column(Float, default=10.0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the parent is in a hard problem, this check's failures are "unreachable".
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id", ondelete="SET NULL"))
+    # Where the definition came from: "manual" or "policy:<id>".
+    source: Mapped[str] = mapped_column(String(32), default="manual")
+    # Push checks (heartbeat): the secret part of the check's URL.
+    push_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CheckStateRow(Base):
+    """The current state of a check, and its place in the schedule (with a poller's lease)."""
+
+    __tablename__ = "check_states"
+    __table_args__ = (Index("ix_check_states_due", "next_due_at"),)
+
+    check_id: Mapped[int] = mapped_column(
+        ForeignKey("checks.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    hard_status: Mapped[int] = mapped_column(Integer, default=0)
+    is_hard: Mapped[bool] = mapped_column(Boolean, default=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    since: Mapped[datetime | None]
+    hard_since: Mapped[datetime | None]
+    last_at: Mapped[datetime | None]
+    # The last results' statuses, oldest first, one digit each (for flapping).
+    history: Mapped[str] = mapped_column(String(32), default="")
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    next_due_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    # Push checks: the last /start ping, to measure how long the job ran.
+    started_at: Mapped[datetime | None]
+
+
+class CheckResult(Base):
+    """Raw results: (check, epoch second) -> status. Numbers go to metric series, text to the
+    state and events, so a result costs a few bytes (kept as long as raw metric samples)."""
+
+    __tablename__ = "check_results"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    check_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[int] = mapped_column(Integer)
+
+
+class CheckEvent(Base):
+    """A check's timeline: every status change (soft or hard) and flapping start/end."""
+
+    __tablename__ = "check_events"
+    __table_args__ = (Index("ix_check_events_check_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))  # soft | hard | flapping_started | ...
+    old: Mapped[int] = mapped_column(Integer)
+    new: Mapped[int] = mapped_column(Integer)
+    # Why it was not notified (soft, flapping, unreachable, maintenance); "" = notify.
+    quiet: Mapped[str] = mapped_column(String(16), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class MaintenanceWindow(Base):
+    """Planned work: checks keep running, nothing is notified, uptime leaves it out."""
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    # Scope inside the organization: all of it, one site, or one asset.
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    start_local: Mapped[datetime] = mapped_column(sa_DateTime(timezone=False))
+    duration_min: Mapped[int] = mapped_column(Integer)
+    repeat: Mapped[str] = mapped_column(String(16), default="none")
+    weekdays: Mapped[str] = mapped_column(String(16), default="")  # "1,3,5"
+    until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+
+class Policy(Base):
+    """Checks defined once for many assets: the provider, an organization, a site, a tag or
+    one asset. More specific levels override or exclude what broader ones define."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: the provider's own policy, for every organization (owners only).
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    # provider | org | site | tag | asset
+    level: Mapped[str] = mapped_column(String(16))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    tag: Mapped[str | None] = mapped_column(String(64))
+    # [{"name", "type", "target", "params", "interval_s", ...}]: new or overriding checks.
+    checks: Mapped[list[Any]] = mapped_column(JSON)
+    # Names of checks from broader levels that do not apply here.
+    exclude: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -22,7 +22,8 @@ log = logging.getLogger("forewarn.web")
 
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 
-_NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics")
+# Machine endpoints answer problem+json, never an HTML page (heartbeat pings come from cron).
+_NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/hb/")
 
 _MESSAGES = {
     403: (

@@ -1,0 +1,108 @@
+"""Judging the passive checks, which read the database instead of probing a network.
+
+- heartbeat: claimed when its period + grace passed; critical unless a ping arrived meanwhile;
+- agent: the asset's agent data (online state, a metric's recent mean, a service's state)
+  judged by `probes.agent.evaluate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forewarn.domain.observation import Observation, Result, Status
+from forewarn.probes import agent as agent_probe
+from forewarn.services.context import Context
+from forewarn.services.ingest import labels_key
+from forewarn.store.models import Agent, CheckStateRow, InventorySection, MetricRaw, MetricSeries
+
+if TYPE_CHECKING:
+    from forewarn.services.poller import Claimed
+
+
+def judge(ctx: Context, claimed: Sequence[Claimed]) -> list[Observation]:
+    now = ctx.clock.now()
+    out: list[Observation] = []
+    with ctx.db.read() as session:
+        for c in claimed:
+            result = (
+                _heartbeat(session, c, now) if c.type == "heartbeat" else _agent(session, c, now)
+            )
+            if result is not None:
+                out.append(Observation(c.check_id, now, result))
+    return out
+
+
+def _heartbeat(session: Session, c: Claimed, now: datetime) -> Result | None:
+    st = session.get(CheckStateRow, c.check_id)
+    if st is None:
+        return None
+    if st.next_due_at > now:
+        return None  # a ping arrived after the claim and moved the deadline
+    period = c.params.get("period_s", 86_400)
+    if st.last_at is None:
+        return Result(Status.CRITICAL, f"no ping received (expected every {_span(period)})")
+    ago = (now - st.last_at).total_seconds()
+    return Result(Status.CRITICAL, f"no ping for {_span(ago)} (expected every {_span(period)})")
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 86_400:
+        return f"{seconds / 86_400:.1f} d"
+    if seconds >= 3_600:
+        return f"{seconds / 3_600:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+def _agent(session: Session, c: Claimed, now: datetime) -> Result:
+    try:
+        params = agent_probe.validate(c.target, c.params)
+    except ValueError as exc:
+        return Result(Status.UNKNOWN, f"bad check definition: {exc}")
+    agent = session.scalars(select(Agent).where(Agent.asset_id == c.asset_id)).first()
+    if agent is None:
+        return agent_probe.evaluate(params, agent_probe.AgentFacts(online=None))
+    facts: dict[str, Any] = {
+        "online": agent.status == "online",
+        "last_seen_s": (now - agent.last_seen_at).total_seconds() if agent.last_seen_at else None,
+    }
+    if params.kind == "metric":
+        facts["metric_mean"] = _mean(session, c.asset_id, params, now)
+    elif params.kind == "service":
+        row = session.get(InventorySection, (c.asset_id, "services"))
+        items = row.data if row is not None and isinstance(row.data, list) else []
+        facts["services"] = {s.get("name"): s.get("state") for s in items if isinstance(s, dict)}
+    return agent_probe.evaluate(params, agent_probe.AgentFacts(**facts))
+
+
+def _mean(
+    session: Session, asset_id: int, params: agent_probe.Params, now: datetime
+) -> float | None:
+    sid = session.scalar(
+        select(MetricSeries.id).where(
+            MetricSeries.asset_id == asset_id,
+            MetricSeries.name == params.metric,
+            MetricSeries.labels_key == labels_key(params.labels),
+        )
+    )
+    if sid is None:
+        return None
+    since = int((now - timedelta(seconds=params.window_s)).timestamp())
+    if params.window_s == 0:
+        value = session.scalar(
+            select(MetricRaw.value)
+            .where(MetricRaw.series_id == sid)
+            .order_by(MetricRaw.ts.desc())
+            .limit(1)
+        )
+    else:
+        value = session.scalar(
+            select(func.avg(MetricRaw.value)).where(
+                MetricRaw.series_id == sid, MetricRaw.ts >= since
+            )
+        )
+    return float(value) if value is not None else None

@@ -1,0 +1,293 @@
+"""The poller: runs every due check on time, many at once, and records what it saw.
+
+Due checks are *claimed* with a lease in the database: one UPDATE marks up to N due, unleased
+checks as this poller's until the lease ends (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+several pollers over one database never take the same check; SQLite runs a write statement
+alone). Recording a result releases the lease and sets the next due time; a poller that dies
+simply lets its leases run out and another takes its checks over.
+
+Inside one poller, probes run as asyncio tasks under a global concurrency bound and a
+per-host bound, each with a hard timeout; results are recorded in groups from a worker
+thread so the event loop never waits for the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+from sqlalchemy import Integer, bindparam, select, text
+
+from forewarn.domain.observation import Observation, Result, Status
+from forewarn.probes import registry
+from forewarn.probes.runner import Resources, run_probe
+from forewarn.services import agent_checks, results
+from forewarn.services.context import Context
+from forewarn.services.ingest import SeriesCache
+from forewarn.store.models import Check
+from forewarn.store.types import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+# A claimed check not recorded within this long is free for any poller again. Longer than the
+# largest check timeout (120 s) plus a recording delay.
+LEASE_S = 150
+
+
+@dataclass(frozen=True)
+class Claimed:
+    check_id: int
+    type: str
+    target: str
+    params: dict[str, Any]
+    timeout_s: float
+    asset_id: int
+    updated_at: datetime
+    last_at: datetime | None
+
+
+def _claim_sql(dialect: str) -> str:
+    lock = " FOR UPDATE OF cs SKIP LOCKED" if dialect == "postgresql" else ""
+    return (
+        "UPDATE check_states SET lease_owner = :owner, lease_until = :until "
+        "WHERE check_id IN ("
+        " SELECT cs.check_id FROM check_states cs JOIN checks c ON c.id = cs.check_id"
+        " WHERE c.enabled = :true AND cs.next_due_at <= :now"
+        " AND (cs.lease_until IS NULL OR cs.lease_until < :now)"
+        f" ORDER BY cs.next_due_at LIMIT :n{lock}) "
+        # Re-checked here: on SQLite another process may have leased a row since the SELECT.
+        "AND (lease_until IS NULL OR lease_until < :now) "
+        "RETURNING check_id, last_at"
+    )
+
+
+def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[Claimed]:
+    """Lease up to `limit` due checks to `owner`; answer their definitions."""
+    until = now + timedelta(seconds=LEASE_S)
+    with ctx.db.transaction() as session:
+        stmt = (
+            text(_claim_sql(session.get_bind().dialect.name))
+            .bindparams(
+                bindparam("now", now, type_=UTCDateTime()),
+                bindparam("until", until, type_=UTCDateTime()),
+                bindparam("owner", owner),
+                bindparam("n", limit),
+                bindparam("true", True),
+            )
+            .columns(check_id=Integer(), last_at=UTCDateTime())
+        )
+        last = {r.check_id: r.last_at for r in session.execute(stmt)}
+        if not last:
+            return []
+        checks = session.scalars(select(Check).where(Check.id.in_(list(last)))).all()
+        return [
+            Claimed(
+                c.id, c.type, c.target, c.params, c.timeout_s, c.asset_id, c.updated_at, last[c.id]
+            )
+            for c in checks
+        ]
+
+
+def host_of(check_type: str, target: str) -> str:
+    """The host a check talks to, for the per-host limit ("" when none)."""
+    if check_type in ("http", "prometheus"):
+        return urlsplit(target).hostname or ""
+    if check_type in ("heartbeat", "agent", "nagios"):
+        return ""
+    host = target.rsplit(":", 1)[0] if target.count(":") == 1 else target
+    return host.strip("[]")
+
+
+class Poller:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        owner: str | None = None,
+        concurrency: int = 500,
+        per_host: int = 16,
+        batch: int = 1_000,
+        flush_s: float = 0.2,
+        idle_s: float = 1.0,
+        drain_s: float = 10.0,
+    ) -> None:
+        self.ctx = ctx
+        self.owner = owner or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.batch = batch
+        self.flush_s = flush_s
+        self.idle_s = idle_s
+        self.drain_s = drain_s
+        self.series = SeriesCache()
+        self.resources = Resources()
+        self._params: dict[int, tuple[datetime, BaseModel]] = {}
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self.per_host)
+        )
+        self._slots = asyncio.Semaphore(concurrency)
+        self._pending: list[Observation] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self.ran = 0  # checks run, for tests and the benchmark
+
+    def _model(self, c: Claimed) -> BaseModel:
+        cached = self._params.get(c.check_id)
+        if cached is not None and cached[0] == c.updated_at:
+            return cached[1]
+        model = registry.validate(
+            c.type, c.target, c.params, plugin_dirs=self.ctx.settings.nagios_plugin_dirs
+        )
+        self._params[c.check_id] = (c.updated_at, model)
+        return model
+
+    async def _run_one(self, c: Claimed) -> None:
+        try:
+            host = host_of(c.type, c.target)
+            async with self._hosts[host] if host else _nothing():
+                try:
+                    params = self._model(c)
+                except ValueError as exc:
+                    result, ms = Result(Status.UNKNOWN, f"bad check definition: {exc}"), 0.0
+                else:
+                    result, ms = await run_probe(
+                        c.type, c.target, params, c.timeout_s, self.resources
+                    )
+            self._pending.append(Observation(c.check_id, self.ctx.clock.now(), result, ms))
+            self.ran += 1
+        finally:
+            self._slots.release()
+
+    async def _start(self, claimed: list[Claimed]) -> None:
+        passive = [c for c in claimed if c.type in registry.PASSIVE]
+        if passive:
+            obs = await asyncio.to_thread(agent_checks.judge, self.ctx, passive)
+            self._pending.extend(obs)
+            self.ran += len(obs)
+        for c in claimed:
+            if c.type in registry.PASSIVE:
+                continue
+            await self._slots.acquire()
+            task = asyncio.create_task(self._run_one(c))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def flush(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending[: self.batch], self._pending[self.batch :]
+            try:
+                await asyncio.to_thread(
+                    results.record, self.ctx, group, series=self.series, lease_owner=self.owner
+                )
+            except Exception:
+                # The leases run out and the checks run again: nothing is lost but one result.
+                log.exception("recording %d check results failed", len(group))
+
+    async def _flusher(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(self.flush_s)
+            await self.flush()
+
+    async def tick(self) -> int:
+        """Claim everything due now, run it to the end and record it; answer how many ran.
+
+        One step of `run`, for tests and simulations that move a manual clock.
+        """
+        before = self.ran
+        while True:
+            claimed = await asyncio.to_thread(
+                claim, self.ctx, self.owner, self.ctx.clock.now(), self.batch
+            )
+            await self._start(claimed)
+            if len(claimed) < self.batch:
+                break
+        if self._running:
+            await asyncio.wait(set(self._running))
+        await self.flush()
+        return self.ran - before
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run due checks until `stop` is set; then finish what is running."""
+        flusher = asyncio.create_task(self._flusher(stop))
+        try:
+            while not stop.is_set():
+                free = self._slots._value
+                claimed: list[Claimed] = []
+                if free > 0:
+                    try:
+                        claimed = await asyncio.to_thread(
+                            claim, self.ctx, self.owner, self.ctx.clock.now(), min(free, self.batch)
+                        )
+                    except Exception:
+                        log.exception("claiming due checks failed")
+                await self._start(claimed)
+                if len(claimed) < max(1, min(free, self.batch)):
+                    # Nothing more due now: wait a little (or until stopped).
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.idle_s * random.uniform(0.5, 1))
+        finally:
+            # Let running checks finish briefly; the rest are cancelled and their leases run
+            # out, so another poller (or this one, restarted) runs them again.
+            if self._running:
+                await asyncio.wait(set(self._running), timeout=self.drain_s)
+            for task in list(self._running):
+                task.cancel()
+            stop.set()
+            await flusher
+            await self.flush()
+            await self.resources.close()
+
+
+class _nothing:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class PollerThread:
+    """A poller on its own event loop in a thread, beside the API's loop in one process."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.poller = Poller(
+            ctx,
+            concurrency=ctx.settings.poller_concurrency,
+            per_host=ctx.settings.poller_per_host,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="forewarn-poller", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await self.poller.run(self._stop)
+
+        try:
+            asyncio.run(main())
+        except Exception:
+            log.exception("the poller stopped on an error")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)

@@ -1,0 +1,284 @@
+"""Checks from definition to state: validation, the poller's leases, the state machine on
+real results, the timeline, heartbeats and agent checks — on both database engines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from forewarn.domain.clock import SystemClock
+from forewarn.services import assets, checks
+from forewarn.services.context import Context
+from forewarn.services.errors import ServiceError
+from forewarn.services.poller import LEASE_S, Poller, claim
+from forewarn.services.schemas import AssetCreate, CheckCreate, CheckUpdate
+from forewarn.services.scope import SYSTEM
+from forewarn.store.models import CheckEvent, CheckResult, MetricSeries
+from tests.conftest import make_org
+
+
+class CountingServer:
+    """A TCP server on loopback that accepts, counts and closes connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self._stop = False
+        self._t = threading.Thread(target=self._serve, daemon=True)
+        self._t.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.count += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self._t.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def server() -> Iterator[CountingServer]:
+    s = CountingServer()
+    yield s
+    s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def asset_id(ctx: Context) -> int:
+    org = make_org(ctx, "Acme")
+    return assets.create(
+        ctx, SYSTEM, AssetCreate(org_id=org, name="router", kind="network_device")
+    ).id
+
+
+def new_check(ctx: Context, asset_id: int, name: str, **kw: object) -> int:
+    data = {"asset_id": asset_id, "name": name, "type": "tcp", **kw}
+    return checks.create(ctx, SYSTEM, CheckCreate.model_validate(data)).id
+
+
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({"type": "nosuch"}, "unknown check type"),
+        ({"type": "tcp", "target": "no-port-here"}, "tcp check"),
+        ({"type": "tcp", "target": "127.0.0.1:80", "params": {"bogus": 1}}, "bogus"),
+        ({"type": "heartbeat", "target": "x"}, "no target"),
+        ({"type": "agent", "params": {"kind": "metric", "metric": "cpu.percent"}}, "threshold"),
+    ],
+)
+def test_bad_definitions_are_refused_and_nothing_is_stored(ctx, asset_id, kw, says):
+    with pytest.raises(ServiceError) as err:
+        new_check(ctx, asset_id, "bad", **kw)
+    assert err.value.status == 422
+    assert says in str(err.value)
+    assert checks.list_(ctx, SYSTEM, asset_id=asset_id).items == []
+
+
+def test_schema_refuses_negative_interval(ctx, asset_id):
+    with pytest.raises(ValueError, match="interval_s"):
+        CheckCreate.model_validate(
+            {"asset_id": asset_id, "name": "x", "type": "tcp", "interval_s": -5}
+        )
+
+
+def test_a_failing_target_goes_soft_then_hard_and_recovers(ctx, clock, asset_id, server):
+    port = free_port()  # nothing listens here
+    cid = new_check(
+        ctx,
+        asset_id,
+        "mail",
+        target=f"127.0.0.1:{port}",
+        interval_s=10,
+        retry_interval_s=2,
+        max_attempts=3,
+        timeout_s=2,
+    )
+    poller = Poller(ctx, owner="p1")
+
+    async def steps() -> list[str]:
+        seen = []
+        for _ in range(3):
+            assert await poller.tick() == 1
+            out = checks.get(ctx, SYSTEM, cid).state
+            seen.append(f"{out.display}/{'hard' if out.is_hard else 'soft'}/{out.attempt}")
+            clock.advance(2)
+        assert await poller.tick() == 0  # not due: back at the 10 s interval
+        checks.update(ctx, SYSTEM, cid, CheckUpdate(target=f"127.0.0.1:{server.port}"))
+        assert await poller.tick() == 1  # a changed target runs at once
+        seen.append(checks.get(ctx, SYSTEM, cid).state.display)
+        return seen
+
+    seen = asyncio.run(steps())
+    assert seen == ["critical/soft/1", "critical/soft/2", "critical/hard/3", "ok"]
+    state = checks.get(ctx, SYSTEM, cid).state
+    assert "refused" in checks.events(ctx, SYSTEM, cid).items[-1].message or state.message
+    kinds = [(e.kind, e.old, e.new, e.quiet) for e in checks.events(ctx, SYSTEM, cid).items]
+    assert kinds == [
+        ("hard", 2, 0, ""),  # recovery, notified
+        ("hard", 0, 2, ""),  # the hard problem, notified
+        ("soft", 0, 2, "soft"),  # first failure, quiet
+    ]
+    with ctx.db.read() as s:
+        assert s.scalar(select(func.count()).where(CheckResult.check_id == cid)) == 4
+        names = set(s.scalars(select(MetricSeries.name).where(MetricSeries.asset_id == asset_id)))
+    assert "check.time" in names
+
+
+def test_parent_down_makes_children_unreachable(ctx, clock, asset_id):
+    dead = f"127.0.0.1:{free_port()}"
+    parent = new_check(ctx, asset_id, "router", target=dead, max_attempts=1, timeout_s=1)
+    child = new_check(
+        ctx, asset_id, "web", target=dead, max_attempts=1, timeout_s=1, parent_id=parent
+    )
+    poller = Poller(ctx, owner="p1")
+
+    async def go() -> None:
+        await poller.tick()  # both fail; the parent was not yet hard when judged together
+        clock.advance(60)
+        await poller.tick()
+
+    asyncio.run(go())
+    assert checks.get(ctx, SYSTEM, parent).state.display == "critical"
+    assert checks.get(ctx, SYSTEM, child).state.display == "unreachable"
+    with pytest.raises(ServiceError, match="itself"):
+        checks.update(ctx, SYSTEM, parent, CheckUpdate(parent_id=child))
+
+
+def test_a_dead_pollers_leases_run_out_and_another_takes_over(ctx, clock, asset_id, server):
+    for i in range(5):
+        new_check(ctx, asset_id, f"c{i}", target=f"127.0.0.1:{server.port}")
+    taken = claim(ctx, "dead-poller", clock.now(), 100)
+    assert len(taken) == 5
+    assert claim(ctx, "other", clock.now(), 100) == []  # leased, not due for others
+    clock.advance(LEASE_S + 1)
+    assert asyncio.run(Poller(ctx, owner="other").tick()) == 5
+    assert server.count == 5
+
+
+def test_heartbeat_turns_critical_when_late_and_ok_on_ping(ctx, clock, asset_id):
+    cid = new_check(
+        ctx, asset_id, "backup", type="heartbeat", params={"period_s": 3600, "grace_s": 600}
+    )
+    poller = Poller(ctx, owner="p1")
+    out = checks.get(ctx, SYSTEM, cid)
+    assert out.push_path and out.push_path.startswith("/hb/")
+    clock.advance(3599)
+    assert asyncio.run(poller.tick()) == 0
+    clock.advance(602)
+    assert asyncio.run(poller.tick()) == 1
+    state = checks.get(ctx, SYSTEM, cid).state
+    assert (state.display, state.is_hard) == ("critical", True)
+    assert "no ping received" in state.message
+
+
+PG_ONLY = "the claim race between processes is only real on PostgreSQL"
+
+
+@pytest.mark.slow
+def test_two_pollers_share_one_database_without_running_a_check_twice(
+    database_url, settings, asset_id, server
+):
+    n = 300
+    base = Context.from_settings(settings, SystemClock())
+    for i in range(n):
+        new_check(base, asset_id, f"svc{i}", target=f"127.0.0.1:{server.port}", interval_s=3600)
+
+    async def both() -> tuple[int, int]:
+        a = Poller(Context.from_settings(settings, SystemClock()), owner="A", batch=40)
+        b = Poller(Context.from_settings(settings, SystemClock()), owner="B", batch=40)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(p.run(stop)) for p in (a, b)]
+        for _ in range(100):  # bounded: at most 10 s
+            await asyncio.sleep(0.1)
+            if a.ran + b.ran >= n:
+                break
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return a.ran, b.ran
+
+    ran_a, ran_b = asyncio.run(both())
+    assert ran_a + ran_b == n
+    assert ran_a > 0 and ran_b > 0, "both pollers should have taken a share"
+    assert server.count == n
+    with base.db.read() as s:
+        per_check = s.execute(
+            select(CheckResult.check_id, func.count()).group_by(CheckResult.check_id)
+        ).all()
+        assert len(per_check) == n and all(c == 1 for _, c in per_check)
+        assert s.scalar(select(func.count()).select_from(CheckEvent)) == n
+    with contextlib.suppress(Exception):
+        base.db.dispose()
+
+
+def test_deleting_a_check_removes_its_results(ctx, clock, asset_id, server):
+    cid = new_check(ctx, asset_id, "x", target=f"127.0.0.1:{server.port}")
+    asyncio.run(Poller(ctx, owner="p").tick())
+    checks.delete(ctx, SYSTEM, cid)
+    with ctx.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(CheckResult)) == 0
+    with pytest.raises(ServiceError):
+        checks.get(ctx, SYSTEM, cid)
+    _ = timedelta
+
+
+def test_maintenance_keeps_checking_but_notifies_nothing(ctx, clock, asset_id):
+    org_id = checks.get(ctx, SYSTEM, new_check(ctx, asset_id, "probe", target="127.0.0.1:1")).org_id
+    # 09:00 UTC on 2026-11-02 is 10:00 in Berlin: the window runs 09:30-11:30 local time.
+    from forewarn.services import maintenance, orgs
+    from forewarn.services.schemas import MaintenanceCreate, OrgUpdate
+
+    orgs.update(ctx, SYSTEM, org_id, OrgUpdate(timezone="Europe/Berlin"))
+    win = maintenance.create(
+        ctx,
+        SYSTEM,
+        MaintenanceCreate(
+            org_id=org_id, name="patching", start_local="2026-11-02T09:30", duration_min=120
+        ),
+    )
+    assert win.active_now
+    cid = new_check(
+        ctx, asset_id, "dead", target=f"127.0.0.1:{free_port()}", max_attempts=1, timeout_s=1
+    )
+    asyncio.run(Poller(ctx, owner="p").tick())
+    assert checks.get(ctx, SYSTEM, cid).state.display == "critical"
+    [event] = checks.events(ctx, SYSTEM, cid).items
+    assert (event.kind, event.quiet) == ("hard", "maintenance")
+    clock.advance(hours=2)  # the window is over: the recovery or the next change notifies
+    assert not maintenance.list_(ctx, SYSTEM, org_id)[0].active_now
+    with pytest.raises(ServiceError):
+        maintenance.create(
+            ctx,
+            SYSTEM,
+            MaintenanceCreate(
+                org_id=org_id,
+                name="x",
+                start_local="2026-11-02T09:30",
+                duration_min=60,
+                repeat="weekly",
+                until="2025-01-01",
+            ),
+        )
