@@ -514,3 +514,124 @@ class Policy(Base):
     exclude: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Finding(Base):
+    """A risk that persists until fixed or accepted: an unknown device on the network, a
+    disabled firewall, a warranty that ends. One open finding per (org, rule, key)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("org_id", "rule", "key", name="uq_findings_org_rule_key"),
+        Index("ix_findings_org_status", "org_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64))  # e.g. "network.unknown_device"
+    key: Mapped[str] = mapped_column(String(300))  # what it is about, unique per rule
+    severity: Mapped[str] = mapped_column(String(16))  # info | low | medium | high | critical
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|resolved|accepted
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class DiscoveryNetwork(Base):
+    """A network an admin allowed Forewarn to sweep for an organization."""
+
+    __tablename__ = "discovery_networks"
+    __table_args__ = (UniqueConstraint("org_id", "cidr", name="uq_discovery_networks_org_cidr"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    cidr: Mapped[str] = mapped_column(String(64))
+    # SNMP v2c communities to try on found devices (secrets; encrypted at rest).
+    snmp_communities: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class DiscoveryRun(Base):
+    """One sweep of a network: when, how far it got, what it found."""
+
+    __tablename__ = "discovery_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    network_id: Mapped[int] = mapped_column(ForeignKey("discovery_networks.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
+    addresses: Mapped[int] = mapped_column(Integer, default=0)  # addresses swept
+    found: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class DiscoveredDevice(Base):
+    """A device seen on a swept network, adopted as an asset, ignored, or still to decide."""
+
+    __tablename__ = "discovered_devices"
+    __table_args__ = (
+        UniqueConstraint("network_id", "address", name="uq_discovered_devices_network_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    network_id: Mapped[int] = mapped_column(ForeignKey("discovery_networks.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(32), default="")
+    hostname: Mapped[str] = mapped_column(String(255), default="")  # reverse DNS
+    sys_name: Mapped[str] = mapped_column(String(255), default="")
+    sys_descr: Mapped[str] = mapped_column(Text, default="")
+    open_ports: Mapped[list[Any]] = mapped_column(JSON)
+    kind_guess: Mapped[str] = mapped_column(String(32), default="other")
+    state: Mapped[str] = mapped_column(String(16), default="new")  # new | adopted | ignored
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class StatusPage(Base):
+    """An organization's public status page (opt-in): chosen checks, uptime, incident notes."""
+
+    __tablename__ = "status_pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
+    )
+    slug: Mapped[str] = mapped_column(String(64), unique=True)  # the public link's secret part
+    title: Mapped[str] = mapped_column(String(200))
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [{"check_id": 1, "label": "Website"}], in display order.
+    items: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StatusNote(Base):
+    """An incident note on a status page: what happened, what is being done."""
+
+    __tablename__ = "status_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(
+        ForeignKey("status_pages.id", ondelete="CASCADE"), index=True
+    )
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
