@@ -1,7 +1,8 @@
 """Scheduled jobs of the all-in-one server: rollups, retention, offline detection.
 
 One thread runs each job at its interval; a job that fails is logged and tried again at its
-next turn. (Several servers over one PostgreSQL will claim jobs with leases: a later step.)
+next turn. Several worker processes over one database share the jobs: each turn of a job is
+claimed first (one conditional UPDATE of its row in server_state), so it runs once in all.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
 
 from forewarn.services import agents, metrics
 from forewarn.services.context import Context
+from forewarn.store.bulk import insert_ignore
+from forewarn.store.models import KeyValue
 
 log = logging.getLogger("forewarn.jobs")
 
@@ -33,6 +39,28 @@ def default_jobs() -> list[Job]:
         Job("retention", 3600, lambda ctx: metrics.enforce_retention(ctx)),
         Job("batch-ids", 3600, agents.prune_batch_ids),
     ]
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def claim(ctx: Context, name: str, every: float) -> bool:
+    """Take this turn of a job for this process; False when another took it already.
+
+    The row holds when the job is next due; the UPDATE only succeeds for the first process to
+    find it due, on either engine.
+    """
+    now = ctx.clock.now()
+    key = f"job:{name}"
+    with ctx.db.transaction() as session:
+        insert_ignore(session, KeyValue.__table__, [{"key": key, "value": ""}])  # type: ignore[arg-type]
+        result = session.execute(
+            update(KeyValue)
+            .where(KeyValue.key == key, KeyValue.value <= _stamp(now))
+            .values(value=_stamp(now + timedelta(seconds=every * 0.9)))
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 class Scheduler:
@@ -57,7 +85,8 @@ class Scheduler:
                 continue
             job.next_at = now + job.every
             try:
-                job.run(self.ctx)
+                if claim(self.ctx, job.name, job.every):
+                    job.run(self.ctx)
             except Exception:
                 log.exception("job %s failed", job.name)
 

@@ -19,6 +19,7 @@ from forewarn.services.ingest import ROLLUP_LOW_WATER
 from forewarn.services.scope import Actor, get_in_scope
 from forewarn.store.models import (
     Asset,
+    CheckResult,
     KeyValue,
     MetricRaw,
     MetricRollup1h,
@@ -189,10 +190,12 @@ def enforce_retention(ctx: Context, retention: Retention | None = None) -> dict[
         "metric_raw": int((now - timedelta(days=r.raw_days)).timestamp()),
         "metric_5m": int((now - timedelta(days=r.rollup_5m_days)).timestamp()),
         "metric_1h": int((now - timedelta(days=r.rollup_1h_days)).timestamp()),
+        # Raw check results live as long as raw samples; uptime reads the timeline instead.
+        "check_results": int((now - timedelta(days=r.raw_days)).timestamp()),
     }
     deleted = {}
     with ctx.db.transaction() as session:
-        for model in (MetricRaw, MetricRollup5m, MetricRollup1h):
+        for model in (MetricRaw, MetricRollup5m, MetricRollup1h, CheckResult):
             table = model.__tablename__
             result = session.execute(delete(model).where(model.ts < cut[table]))
             deleted[table] = int(result.rowcount or 0)  # type: ignore[attr-defined]
