@@ -109,3 +109,50 @@ def test_update_revalidates_and_viewer_cannot_edit(
         headers=owner.headers,
     )
     assert dup.status_code == 409
+
+
+def test_secrets_in_params_are_sealed_at_rest_masked_in_answers_and_kept_on_edit(
+    client: TestClient, owner: Person, asset_id: int, ctx
+):
+    from sqlalchemy import select
+
+    from forewarn.services.poller import Poller, claim
+    from forewarn.store.models import Check
+
+    body = {
+        "asset_id": asset_id,
+        "name": "switch",
+        "type": "snmp",
+        "target": "10.0.0.2",
+        "params": {
+            "version": "3",
+            "user": "monitor",
+            "auth_protocol": "SHA",
+            "auth_key": "auth-secret-123",
+            "priv_protocol": "AES",
+            "priv_key": "priv-secret-456",
+        },
+    }
+    r = client.post("/api/v1/checks", json=body, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    shown = r.json()["params"]
+    assert shown["auth_key"] == shown["priv_key"] == "********"
+    assert "secret" not in r.text
+    with ctx.db.read() as s:
+        stored = s.scalar(select(Check.params).where(Check.id == r.json()["id"]))
+    assert stored["auth_key"].startswith("fernet:") and "auth-secret" not in str(stored)
+    # An edit that sends the mask back keeps the stored secret; a new value replaces it.
+    edit = {**shown, "user": "monitor2", "priv_key": "new-priv-789"}
+    r2 = client.patch(
+        f"/api/v1/checks/{r.json()['id']}", json={"params": edit}, headers=owner.headers
+    )
+    assert r2.status_code == 200, r2.text
+    [claimed] = claim(ctx, "t", ctx.clock.now(), 10)
+    model = Poller(ctx, owner="t")._model(claimed)
+    assert (model.user, model.auth_key, model.priv_key) == (
+        "monitor2",
+        "auth-secret-123",
+        "new-priv-789",
+    )
+    audit = client.get("/api/v1/audit-events", headers=owner.headers).text
+    assert "auth-secret" not in audit and "new-priv" not in audit

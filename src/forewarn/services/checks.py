@@ -19,7 +19,7 @@ from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
 from forewarn.domain.uptime import Uptime, uptime
 from forewarn.probes import registry
-from forewarn.services import audit
+from forewarn.services import audit, secret_params
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate, paginate_desc
@@ -101,7 +101,7 @@ def to_out(check: Check, st: CheckStateRow | None) -> CheckOut:
         name=check.name,
         type=check.type,
         target=check.target,
-        params=check.params,
+        params=secret_params.masked(check.params),
         interval_s=check.interval_s,
         retry_interval_s=check.retry_interval_s,
         max_attempts=check.max_attempts,
@@ -140,7 +140,7 @@ def first_due(check: Check, now: datetime) -> datetime:
 def add(session: Session, ctx: Context, asset: Asset, data: CheckCreate, source: str) -> Check:
     """Insert a validated check and its initial state (shared by the API and policies)."""
     now = ctx.clock.now()
-    params = validate_definition(ctx, data.type, data.target, data.params)
+    params = secret_params.seal(ctx, validate_definition(ctx, data.type, data.target, data.params))
     check = Check(
         org_id=asset.org_id,
         asset_id=asset.id,
@@ -234,8 +234,13 @@ def update(ctx: Context, actor: Actor, check_id: int, data: CheckUpdate) -> Chec
         changes = data.model_dump(exclude_unset=True)
         if "target" in changes or "params" in changes:
             target = changes.get("target", check.target)
-            params = changes.get("params", check.params)
-            changes["params"] = validate_definition(ctx, check.type, target, params)
+            stored = check.params
+            params = secret_params.unmask(ctx, changes.get("params", stored), stored)
+            if "params" not in changes:
+                params = secret_params.open_params(ctx, stored)
+            changes["params"] = secret_params.seal(
+                ctx, validate_definition(ctx, check.type, target, params)
+            )
         if "parent_id" in changes:
             _check_parent(session, check, changes["parent_id"])
         was_enabled = check.enabled

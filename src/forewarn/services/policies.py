@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
 from forewarn.domain.policy import RANKS, Effective, PolicyDef, effective, render_target
-from forewarn.services import audit, checks
+from forewarn.services import audit, checks, secret_params
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError, invalid, not_found
 from forewarn.services.schemas import (
@@ -64,7 +64,10 @@ def _out(p: Policy) -> PolicyOut:
         site_id=p.site_id,
         asset_id=p.asset_id,
         tag=p.tag,
-        checks=list(p.checks),
+        checks=[
+            {**c, "params": secret_params.masked(c["params"])} if c.get("params") else c
+            for c in p.checks
+        ],
         exclude=list(p.exclude),
     )
 
@@ -93,6 +96,27 @@ def _dump_checks(data: list[Any]) -> list[dict[str, Any]]:
     return [c.model_dump(exclude_none=True) for c in data]
 
 
+def _seal_checks(
+    ctx: Context, items: list[dict[str, Any]], stored: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Secrets in the checks' params encrypted; a masked one keeps what was stored."""
+    before = {c["name"]: c.get("params") or {} for c in stored or []}
+    out = []
+    for item in items:
+        if item.get("params"):
+            plain = secret_params.unmask(ctx, item["params"], before.get(item["name"]))
+            item = {**item, "params": secret_params.seal(ctx, plain)}
+        out.append(item)
+    return out
+
+
+def _opened(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**c, "params": secret_params.open_params(ctx, c["params"])} if c.get("params") else c
+        for c in items
+    ]
+
+
 def create(ctx: Context, actor: Actor, data: PolicyCreate) -> PolicyOut:
     now = ctx.clock.now()
     items = _dump_checks(data.checks)
@@ -107,6 +131,7 @@ def create(ctx: Context, actor: Actor, data: PolicyCreate) -> PolicyOut:
             if asset is None or asset.org_id != data.org_id:
                 raise invalid("asset not found in this organization")
         _validate_checks(ctx, items)
+        items = _seal_checks(ctx, items)
         policy = Policy(
             org_id=data.org_id,
             name=data.name,
@@ -175,8 +200,8 @@ def update(ctx: Context, actor: Actor, policy_id: int, data: PolicyUpdate) -> Po
         if changes.get("name") is not None:
             policy.name = changes["name"]
         if data.checks is not None:
-            items = _dump_checks(data.checks)
-            _validate_checks(ctx, items)
+            items = _seal_checks(ctx, _dump_checks(data.checks), policy.checks)
+            _validate_checks(ctx, _opened(ctx, items))
             policy.checks = items
         if data.exclude is not None:
             policy.exclude = list(data.exclude)
@@ -265,8 +290,11 @@ def _tags_of(session: Session, asset_ids: list[int]) -> dict[int, set[str]]:
     return tags
 
 
-def _desired(asset: Asset, e: Effective) -> CheckCreate:
+def _desired(ctx: Context, asset: Asset, e: Effective) -> CheckCreate:
+    """The check a policy entry makes for an asset, its secrets in clear."""
     d = {k: e.definition[k] for k in _CHECK_FIELDS if e.definition.get(k) is not None}
+    if "params" in d:
+        d["params"] = secret_params.open_params(ctx, d["params"])
     if "type" not in d:
         raise invalid("overrides a check no broader policy defines")
     d["target"] = render_target(d.get("target", ""), host=asset.hostname, name=asset.name)
@@ -309,7 +337,7 @@ def _sync_one(
         if e.excluded or (current is not None and current.source == "manual"):
             continue
         try:
-            desired = _desired(asset, e)
+            desired = _desired(ctx, asset, e)
             params = checks.validate_definition(ctx, desired.type, desired.target, desired.params)
         except (ServiceError, ValueError):
             continue  # shown as invalid in the effective view; never a broken check
@@ -318,9 +346,11 @@ def _sync_one(
         if current is None:
             checks.add(session, ctx, asset, desired, source)
             continue
-        fields = desired.model_dump(exclude={"asset_id", "name", "parent_id"})
-        fields["params"] = params
+        fields = desired.model_dump(exclude={"asset_id", "name", "parent_id", "params"})
         changed = {k: v for k, v in fields.items() if getattr(current, k) != v}
+        # Sealed values differ at every encryption: compare the params in clear.
+        if secret_params.open_params(ctx, current.params) != params:
+            changed["params"] = secret_params.seal(ctx, params)
         if current.source != source:
             changed["source"] = source
         if changed:
@@ -358,7 +388,7 @@ def effective_checks(ctx: Context, actor: Actor, asset_id: int) -> list[Effectiv
                 state, detail = "manual", "a check made by hand of the same name applies instead"
             else:
                 try:
-                    d = _desired(asset, e)
+                    d = _desired(ctx, asset, e)
                     checks.validate_definition(ctx, d.type, d.target, d.params)
                 except ServiceError as exc:
                     state, detail = "invalid", exc.detail

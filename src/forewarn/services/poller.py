@@ -32,7 +32,7 @@ from sqlalchemy import Integer, bindparam, select, text
 from forewarn.domain.observation import Observation, Result, Status
 from forewarn.probes import registry
 from forewarn.probes.runner import Resources, run_probe
-from forewarn.services import agent_checks, results
+from forewarn.services import agent_checks, results, secret_params
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
 from forewarn.store.models import Check
@@ -146,7 +146,10 @@ class Poller:
         if cached is not None and cached[0] == c.updated_at:
             return cached[1]
         model = registry.validate(
-            c.type, c.target, c.params, plugin_dirs=self.ctx.settings.nagios_plugin_dirs
+            c.type,
+            c.target,
+            secret_params.open_params(self.ctx, c.params),
+            plugin_dirs=self.ctx.settings.nagios_plugin_dirs,
         )
         self._params[c.check_id] = (c.updated_at, model)
         return model
