@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from forewarn.services import assets, checks, enrollment, maintenance, policies, sites, users
+from forewarn.services import (
+    assets,
+    checks,
+    enrollment,
+    maintenance,
+    policies,
+    sites,
+    status_pages,
+    users,
+)
 from forewarn.services.context import Context
 from forewarn.services.schemas import (
     AssetCreate,
@@ -23,6 +32,7 @@ from forewarn.services.schemas import (
     MaintenanceCreate,
     PolicyCreate,
     SiteCreate,
+    StatusNoteCreate,
 )
 from forewarn.services.scope import SYSTEM
 from tests.conftest import Person, make_org, make_person
@@ -41,6 +51,7 @@ class World:
     check_a: int
     window_a: int
     policy_a: int
+    note_a: int
     org_b: int
     viewer_b: Person
     owner: Person
@@ -77,6 +88,7 @@ def world(ctx: Context, owner: Person) -> World:
             checks=[{"name": "ping", "type": "ping", "target": "{host}"}],
         ),
     ).id
+    note_a = status_pages.add_note(ctx, SYSTEM, org_a, StatusNoteCreate(title="alpha-outage")).id
     org_b = make_org(ctx, "Bravo Bakery")
     viewer_b = make_person(ctx, "bravo-viewer", roles={org_b: "viewer"})
     return World(
@@ -91,6 +103,7 @@ def world(ctx: Context, owner: Person) -> World:
         check_a,
         window_a,
         policy_a,
+        note_a,
         org_b,
         viewer_b,
         owner,
@@ -297,6 +310,26 @@ REFUSED.update(
             "/api/v1/policies",
             {"json": {"org_id": w.org_a, "name": "sneaky"}},
         ),
+        ("GET", "/api/v1/orgs/{org_id}/status-page"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/status-page",
+            {},
+        ),
+        ("PATCH", "/api/v1/orgs/{org_id}/status-page"): lambda w: (
+            "PATCH",
+            f"/api/v1/orgs/{w.org_a}/status-page",
+            {"json": {"published": True}},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/status-page/notes"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/status-page/notes",
+            {"json": {"title": "sneaky"}},
+        ),
+        ("PATCH", "/api/v1/orgs/{org_id}/status-page/notes/{note_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/orgs/{w.org_a}/status-page/notes/{w.note_a}",
+            {"json": {"resolved": True}},
+        ),
         ("GET", "/api/v1/maintenance-windows"): lambda w: (
             "GET",
             "/api/v1/maintenance-windows",
@@ -376,9 +409,12 @@ OWN_OR_PUBLIC = {
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     *PINGS,
+    ("GET", "/api/v1/public/status/{slug}"),
 }
 PUBLIC = {
     *PINGS,
+    # A status page is public once its organization published it; unpublished is not found.
+    ("GET", "/api/v1/public/status/{slug}"),
     ("POST", "/api/v1/agent/enroll"),
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/invitations/{token}/accept"),
@@ -411,6 +447,7 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/maintenance-windows?org_id={w.org_a}",
         f"/api/v1/policies/{w.policy_a}",
         f"/api/v1/assets/{w.asset_a}/effective-checks",
+        f"/api/v1/orgs/{w.org_a}/status-page",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

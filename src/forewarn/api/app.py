@@ -23,6 +23,7 @@ from forewarn.api.routers import (
     imports,
     orgs,
     sites,
+    status,
     users,
 )
 from forewarn.config import Settings
@@ -56,12 +57,15 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(checks.maintenance_router)
     app.include_router(checks.policies_router)
     app.include_router(checks.asset_checks_router)
+    app.include_router(status.router)
+    app.include_router(status.public)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply
     # before anything parses, metrics see every answer, and the agents' check-in lane answers
     # inside both, before the router.
     app.add_middleware(agent.CheckinLane)
+    agent.quiet_access_log()
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
     return app

@@ -659,3 +659,66 @@ class EffectiveCheckOut(BaseModel):
     detail: str
     check_id: int | None
     sources: list[dict[str, Any]]  # [{policy_id, policy_name, action}], broad to specific
+
+
+class StatusItem(Strict):
+    check_id: Id
+    label: Name
+
+
+class StatusPageUpdate(Strict):
+    title: Name | None = None
+    published: bool | None = None
+    items: list[StatusItem] | None = Field(None, max_length=50)
+
+
+class StatusNoteCreate(Strict):
+    title: Name
+    body: Text = ""
+    resolved: bool = False
+
+
+class StatusNoteUpdate(Strict):
+    title: Name | None = None
+    body: Text | None = None
+    resolved: bool | None = None
+
+
+class StatusNoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    title: str
+    body: str
+    resolved: bool
+
+
+class StatusPageOut(BaseModel):
+    org_id: int
+    slug: str
+    title: str
+    published: bool
+    items: list[StatusItem]
+    public_path: str
+    notes: list[StatusNoteOut]
+
+
+class DayBar(BaseModel):
+    day: date
+    ratio: float | None  # None: no data that day
+
+
+class PublicItem(BaseModel):
+    label: str
+    state: str  # operational | degraded | down | maintenance | unknown
+    uptime_90d: float | None
+    days: list[DayBar]
+
+
+class PublicStatus(BaseModel):
+    title: str
+    overall: str  # operational | degraded | down | maintenance | unknown
+    items: list[PublicItem]
+    notes: list[StatusNoteOut]
+    updated_at: datetime
