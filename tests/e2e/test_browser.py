@@ -188,3 +188,45 @@ def test_invited_person_joins_and_sees_the_org_read_only(server: str, browser: B
     expect(guest.get_by_text("Welcome, Lena.")).to_be_visible()
     expect(guest.get_by_role("link", name="Add asset")).to_have_count(0)
     assert errors == [], errors
+
+
+def test_add_a_tcp_check_and_see_its_state_on_a_phone(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
+    # A loopback port that accepts connections (the kernel completes them from the backlog).
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        errors: list[str] = []
+        page = _page(browser, errors)
+        _sign_in(page, server, "admin", ADMIN_PASSWORD)
+        _create_org(page, server, "Quay Dental")
+        page.get_by_role("link", name="Add asset").click()
+        page.get_by_label("Name", exact=True).fill("dental-fs01")
+        page.get_by_role("button", name="Add asset").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("dental-fs01")
+
+        checks = page.locator("#asset-checks")
+        checks.get_by_role("link", name="Add check").click()  # the section arrives by htmx
+        page.get_by_label("Name", exact=True).fill("File share port")
+        # Another type swaps in its own settings (htmx), then back.
+        page.get_by_label("Type").select_option("heartbeat")
+        expect(page.get_by_label("Expected every (s)")).to_have_value("86400")
+        page.get_by_label("Type").select_option("tcp")
+        page.get_by_label("Host and port").fill(f"127.0.0.1:{port}")
+        page.get_by_role("button", name="Add check").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("File share port")
+        # The poller runs it at once; the state box refreshes itself every 10 s.
+        state = page.locator("#check-state .state-word").first
+        expect(state).to_have_text("OK", timeout=25_000)
+
+        page.set_viewport_size({"width": 375, "height": 800})
+        page.reload()
+        expect(page.locator("#uptime .bar")).to_have_count(90)
+        page.screenshot(path=str(tmp_path / "check-375.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375 + 2, f"the check page is {width} px wide at 375 px"
+        page.get_by_role("link", name="dental-fs01").first.click()
+        expect(checks.locator(".state-word").first).to_have_text("OK")
+        box = checks.bounding_box()
+        assert box and box["x"] + box["width"] <= 375, "the checks section is wider than 375 px"
+        assert errors == [], errors

@@ -89,10 +89,17 @@ def test_status_page_lifecycle(client: TestClient, owner: Person, ctx, clock):
     for private in ("secret-web-01", "10.9.9.9", "detail text"):
         assert private not in text
 
+    html = client.get(page["public_path"])
+    assert html.status_code == 200
+    assert "Website" in html.text and "Operational" in html.text
+    assert "secret-web-01" not in html.text and "10.9.9.9" not in html.text
+
     note = client.post(
         f"{base}/notes", json={"title": "Website slow", "body": "Investigating"}, headers=h
     )
     assert note.status_code == 201
     assert client.get(public).json()["notes"][0]["title"] == "Website slow"
+    assert "Website slow" in client.get(page["public_path"]).text
     client.patch(base, json={"published": False}, headers=h)
     assert client.get(public).status_code == 404
+    assert client.get(page["public_path"]).status_code == 404

@@ -7,8 +7,10 @@ interval or an unknown SNMP version is a 422 that says so and nothing is stored.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import delete as delete_
@@ -33,7 +35,14 @@ from forewarn.services.schemas import (
     ResultOut,
 )
 from forewarn.services.scope import Actor, get_in_scope, scoped
-from forewarn.store.models import Asset, Check, CheckEvent, CheckResult, CheckStateRow
+from forewarn.store.models import (
+    Asset,
+    Check,
+    CheckEvent,
+    CheckResult,
+    CheckStateRow,
+    Organization,
+)
 
 _CLASH = "this asset already has a check of that name"
 
@@ -348,11 +357,50 @@ def status_changes(
     return out + [(at, Status(new)) for at, new in rows]
 
 
-def uptime_of(
-    session: Session,
-    check_id: int,
-    frm: datetime,
-    to: datetime,
-    maintenance: list[tuple[datetime, datetime]],
-) -> Uptime:
-    return uptime(status_changes(session, check_id, frm, to), frm, to, maintenance)
+@dataclass(frozen=True)
+class UptimeReport:
+    """A check's uptime: the last 24 h, 7 and 30 days, and each local calendar day."""
+
+    last_24h: Uptime
+    last_7d: Uptime
+    last_30d: Uptime
+    days: list[tuple[date, Uptime]]
+
+
+def uptime_report_in(
+    session: Session, check: Check, site_id: int | None, tz: str, now: datetime, days: int = 90
+) -> UptimeReport:
+    """Two reads (the status timeline and the maintenance windows) for the whole period;
+    every day is then a slice of them."""
+    from forewarn.services import maintenance
+
+    zone = ZoneInfo(tz)
+    first = now.astimezone(zone).date() - timedelta(days=days - 1)
+    frm = min(datetime.combine(first, time(), zone).astimezone(UTC), now - timedelta(days=30))
+    changes = status_changes(session, check.id, frm, now)
+    windows = maintenance.windows_of(session, [check.org_id])
+    holes = maintenance.intervals(windows, check.org_id, site_id, check.asset_id, frm, now)
+    out = []
+    for i in range(days):
+        day = first + timedelta(days=i)
+        start = datetime.combine(day, time(), zone).astimezone(UTC)
+        end = min(datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC), now)
+        out.append((day, uptime(changes, start, end, holes)))
+
+    def last(span: timedelta) -> Uptime:
+        return uptime(changes, now - span, now, holes)
+
+    return UptimeReport(
+        last(timedelta(hours=24)), last(timedelta(days=7)), last(timedelta(days=30)), out
+    )
+
+
+def uptime_report(ctx: Context, actor: Actor, check_id: int, days: int = 90) -> UptimeReport:
+    """A check's uptime in its organization's calendar, maintenance left out."""
+    with ctx.db.read() as session:
+        check = get_in_scope(session, actor, Check, check_id)
+        asset = session.get(Asset, check.asset_id)
+        org = session.get(Organization, check.org_id)
+        tz = org.timezone if org is not None else "UTC"
+        site_id = asset.site_id if asset is not None else None
+        return uptime_report_in(session, check, site_id, tz, ctx.clock.now(), days)

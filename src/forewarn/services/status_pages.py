@@ -8,15 +8,13 @@ notes the provider wrote. Never asset names, targets or messages.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
-from forewarn.domain.uptime import Uptime, uptime
 from forewarn.services import audit, checks, maintenance
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid, not_found
@@ -43,25 +41,6 @@ from forewarn.store.models import (
 
 DAYS = 90
 _WORST = ["operational", "unknown", "maintenance", "degraded", "down"]
-
-
-def daily_uptime(
-    session: Session, check: Check, site_id: int | None, tz: str, now: datetime, days: int
-) -> list[tuple[date, Uptime]]:
-    """Uptime per local calendar day for the last `days` days (today so far included)."""
-    zone = ZoneInfo(tz)
-    first = now.astimezone(zone).date() - timedelta(days=days - 1)
-    frm = datetime.combine(first, time(), zone).astimezone(UTC)
-    changes = checks.status_changes(session, check.id, frm, now)
-    windows = maintenance.windows_of(session, [check.org_id])
-    holes = maintenance.intervals(windows, check.org_id, site_id, check.asset_id, frm, now)
-    out = []
-    for i in range(days):
-        day = first + timedelta(days=i)
-        start = datetime.combine(day, time(), zone).astimezone(UTC)
-        end = min(datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC), now)
-        out.append((day, uptime(changes, start, end, holes)))
-    return out
 
 
 def _page(session: Session, org_id: int, now: datetime) -> StatusPage:
@@ -194,7 +173,7 @@ def public(ctx: Context, slug: str) -> PublicStatus:
             site_id = session.scalar(select(Asset.site_id).where(Asset.id == check.asset_id))
             st = session.get(CheckStateRow, check.id)
             maint = maintenance.active(windows, check.org_id, site_id, check.asset_id, now)
-            days = daily_uptime(session, check, site_id, tz, now, DAYS)
+            days = checks.uptime_report_in(session, check, site_id, tz, now, DAYS).days
             up = sum(u.up for _, u in days)
             judged = up + sum(u.down for _, u in days)
             items.append(

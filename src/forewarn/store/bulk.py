@@ -43,6 +43,7 @@ def _copy_samples(conn: Connection, rows: list[tuple[int, int, float]]) -> None:
     of it there); COPY cannot skip duplicates itself, hence the staging table.
     """
     raw = conn.connection.driver_connection
+    assert raw is not None  # a live connection inside the transaction
     with raw.cursor() as cur:
         # Every time, not once per connection: a rolled-back transaction takes the table with it.
         cur.execute(

@@ -13,11 +13,15 @@ from forewarn.web import (
     pages_agents,
     pages_assets,
     pages_auth,
+    pages_checks,
     pages_import,
+    pages_maintenance,
     pages_members,
     pages_orgs,
     pages_people,
+    pages_problems,
     pages_sites,
+    pages_status,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,6 +40,10 @@ def install(app: FastAPI) -> None:
         pages_import,
         pages_account,
         pages_people,
+        pages_checks,
+        pages_problems,
+        pages_maintenance,
+        pages_status,
     )
     for module in modules:
         app.include_router(module.router)
