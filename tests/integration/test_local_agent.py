@@ -72,6 +72,30 @@ def test_serve_with_local_agent_reports_this_machine(tmp_path: Path) -> None:
                 continue
         assert packages, "this machine's agent reported no packages within a minute"
         assert "bash" in {p["name"] for p in packages}
+        # The server's own poller runs checks: one on the agent's data, one over the network.
+        asset_id = assets["items"][0]["id"]
+        made = [
+            call(port, "/api/v1/checks", token, body=b)
+            for b in (
+                {
+                    "asset_id": asset_id,
+                    "name": "agent",
+                    "type": "agent",
+                    "params": {"kind": "online"},
+                },
+                {"asset_id": asset_id, "name": "web", "type": "tcp", "target": f"127.0.0.1:{port}"},
+            )
+        ]
+        assert [status for status, _ in made] == [201, 201], made
+        states: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and states != ["ok", "ok"]:
+            time.sleep(0.5)
+            states = [
+                call(port, f"/api/v1/checks/{c['id']}", token)[1]["state"]["display"]
+                for _, c in made
+            ]
+        assert states == ["ok", "ok"], states
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(20)
