@@ -19,9 +19,11 @@ from forewarn.web import (
     pages_members,
     pages_orgs,
     pages_people,
+    pages_policies,
     pages_problems,
     pages_sites,
     pages_status,
+    pages_status_admin,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -44,6 +46,8 @@ def install(app: FastAPI) -> None:
         pages_problems,
         pages_maintenance,
         pages_status,
+        pages_policies,
+        pages_status_admin,
     )
     for module in modules:
         app.include_router(module.router)
