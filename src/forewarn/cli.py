@@ -17,7 +17,7 @@ from rich.text import Text
 
 from forewarn.check_cli import CHECK_CONTEXT, check
 from forewarn.config import Settings
-from forewarn.services import bootstrap, enrollment, importing, orgs, users
+from forewarn.services import bootstrap, discovery, enrollment, importing, orgs, users
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.schemas import (
@@ -400,6 +400,75 @@ def _import_summary(report: ImportReport) -> str:
     if report.skipped:
         parts.append(f"skipped {report.skipped} bad row{'s' if report.skipped != 1 else ''}")
     return "; ".join(parts)
+
+
+# --- network discovery (issue 4) -------------------------------------------------------------
+
+discover_app = typer.Typer(help="Network discovery: sweep client networks.", no_args_is_help=True)
+app.add_typer(discover_app, name="discover")
+
+
+@discover_app.command("add")
+def discover_add(
+    cidr: Annotated[str, typer.Argument(help="e.g. 192.168.1.0/24; at most a /22")],
+    org: Annotated[str, typer.Option(help="organization id or slug")],
+    site: Annotated[int | None, typer.Option(help="site that adopted devices go to")] = None,
+    community: Annotated[
+        list[str] | None, typer.Option(help="SNMP v2c community to try (repeatable)")
+    ] = None,
+) -> None:
+    """Allow a network to be swept for an organization."""
+    ctx = _context()
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
+        data = discovery.NetworkCreate(
+            org_id=org_id, cidr=cidr, site_id=site, snmp_communities=community or []
+        )
+        net = discovery.create_network(ctx, SYSTEM, data)
+    except ValidationError as exc:
+        raise fail(_explain(exc), 2) from exc
+    except ServiceError as exc:
+        raise fail(exc.detail, 2 if exc.status in (404, 422) else 1) from exc
+    out.print(f"network {net.cidr} added (id {net.id}); sweep it: forewarn discover run {net.id}")
+
+
+@discover_app.command("list")
+def discover_list(org: Annotated[str, typer.Option(help="organization id or slug")]) -> None:
+    """The networks entered for an organization."""
+    ctx = _context()
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
+    except ServiceError as exc:
+        raise fail(exc.detail, 2) from exc
+    table = Table("id", "network", "site", "communities")
+    for n in discovery.list_networks(ctx, SYSTEM, org_id=org_id, limit=500).items:
+        table.add_row(str(n.id), n.cidr, str(n.site_id or ""), str(n.snmp_communities))
+    out.print(table)
+
+
+@discover_app.command("run")
+def discover_run(network: Annotated[int, typer.Argument(help="id from discover list")]) -> None:
+    """Sweep one network now (bounded: 200 probes/s, 120 s at most) and show what is on it."""
+    ctx = _context()
+    try:
+        run = discovery.run(ctx, SYSTEM, network)
+    except ServiceError as exc:
+        raise fail(exc.detail, 2 if exc.status == 404 else 1) from exc
+    if run.status != "done":
+        raise fail(f"run {run.id} failed: {run.error}")
+    table = Table("address", "MAC", "name", "open TCP ports", "kind", "state")
+    cursor: str | None = None
+    while True:
+        page = discovery.list_devices(ctx, SYSTEM, network_id=network, limit=500, cursor=cursor)
+        for d in page.items:
+            ports = " ".join(map(str, d.open_ports))
+            name = Text(d.sys_name or d.hostname)  # device-supplied: never read as markup
+            table.add_row(d.address, d.mac, name, ports, d.kind_guess, d.state)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    out.print(table)
+    err.print(f"run {run.id}: {run.addresses} addresses swept, {run.found} found, {run.new} new")
 
 
 def main() -> None:

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from forewarn.probes import discover
 from forewarn.services import (
     assets,
     checks,
+    discovery,
     enrollment,
     maintenance,
     policies,
@@ -55,6 +57,8 @@ class World:
     org_b: int
     viewer_b: Person
     owner: Person
+    network_a: int = 0
+    device_a: int = 0
 
 
 @pytest.fixture
@@ -91,7 +95,7 @@ def world(ctx: Context, owner: Person) -> World:
     note_a = status_pages.add_note(ctx, SYSTEM, org_a, StatusNoteCreate(title="alpha-outage")).id
     org_b = make_org(ctx, "Bravo Bakery")
     viewer_b = make_person(ctx, "bravo-viewer", roles={org_b: "viewer"})
-    return World(
+    world = World(
         org_a,
         site_a,
         asset_a,
@@ -108,6 +112,21 @@ def world(ctx: Context, owner: Person) -> World:
         viewer_b,
         owner,
     )
+    _discovery_of_a(ctx, world)
+    return world
+
+
+def _discovery_of_a(ctx: Context, w: World) -> None:
+    """A network of A with two recorded runs (no sweep): a device, and a finding for it."""
+    net = discovery.create_network(
+        ctx, SYSTEM, discovery.NetworkCreate(org_id=w.org_a, cidr="10.99.0.0/24")
+    )
+    seen = [discover.Host("10.99.0.2", True, mac="02:00:00:99:00:02")]
+    for hosts in (seen[:0], seen):
+        run = discovery.start(ctx, SYSTEM, net.id)
+        discovery.finish(ctx, run.run_id, discover.SweepResult(net.cidr, 254, hosts))
+    w.network_a = net.id
+    w.device_a = discovery.list_devices(ctx, SYSTEM, network_id=net.id).items[0].id
 
 
 IMPORT_ROUTE = ("POST", "/api/v1/orgs/{org_id}/assets/import")  # lands with the CSV import
@@ -360,6 +379,37 @@ REFUSED.update(
     }
 )
 
+# Network discovery (issue 4): refused before anything is swept.
+REFUSED.update(
+    {
+        ("POST", "/api/v1/discovery/networks"): lambda w: (
+            "POST",
+            "/api/v1/discovery/networks",
+            {"json": {"org_id": w.org_a, "cidr": "10.66.0.0/24"}},
+        ),
+        ("DELETE", "/api/v1/discovery/networks/{network_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/discovery/networks/{w.network_a}",
+            {},
+        ),
+        ("POST", "/api/v1/discovery/networks/{network_id}/run"): lambda w: (
+            "POST",
+            f"/api/v1/discovery/networks/{w.network_a}/run",
+            {},
+        ),
+        ("POST", "/api/v1/discovery/devices/{device_id}/adopt"): lambda w: (
+            "POST",
+            f"/api/v1/discovery/devices/{w.device_a}/adopt",
+            {"json": {"name": "Pwned"}},
+        ),
+        ("POST", "/api/v1/discovery/devices/{device_id}/ignore"): lambda w: (
+            "POST",
+            f"/api/v1/discovery/devices/{w.device_a}/ignore",
+            {},
+        ),
+    }
+)
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -385,6 +435,30 @@ LISTS: dict[tuple[str, str], Case] = {
         {"params": {"org_id": w.org_a}},
     ),
 }
+LISTS.update(
+    {
+        ("GET", "/api/v1/discovery/networks"): lambda w: (
+            "GET",
+            "/api/v1/discovery/networks",
+            {"params": {"org_id": w.org_a}},
+        ),
+        ("GET", "/api/v1/discovery/runs"): lambda w: (
+            "GET",
+            "/api/v1/discovery/runs",
+            {"params": {"org_id": w.org_a}},
+        ),
+        ("GET", "/api/v1/discovery/devices"): lambda w: (
+            "GET",
+            "/api/v1/discovery/devices",
+            {"params": {"org_id": w.org_a}},
+        ),
+        ("GET", "/api/v1/findings"): lambda w: (
+            "GET",
+            "/api/v1/findings",
+            {"params": {"org_id": w.org_a}},
+        ),
+    }
+)
 
 # Heartbeat pings: the unguessable token in the URL is the credential (cron jobs cannot log
 # in); tests/integration/test_checks_api.py shows an unknown token changes nothing.
@@ -448,6 +522,10 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/policies/{w.policy_a}",
         f"/api/v1/assets/{w.asset_a}/effective-checks",
         f"/api/v1/orgs/{w.org_a}/status-page",
+        f"/api/v1/discovery/networks?org_id={w.org_a}",
+        f"/api/v1/discovery/runs?org_id={w.org_a}",
+        f"/api/v1/discovery/devices?org_id={w.org_a}",
+        f"/api/v1/findings?org_id={w.org_a}",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

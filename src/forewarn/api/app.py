@@ -19,6 +19,7 @@ from forewarn.api.routers import (
     audit,
     auth,
     checks,
+    discovery,
     health,
     imports,
     orgs,
@@ -59,6 +60,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(checks.asset_checks_router)
     app.include_router(status.router)
     app.include_router(status.public)
+    app.include_router(discovery.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply

@@ -28,7 +28,7 @@ from forewarn.services.schemas import (
     PolicyOut,
     PolicyUpdate,
 )
-from forewarn.services.scope import Actor, get_in_scope, require, require_owner
+from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, require_owner
 from forewarn.store.models import Asset, AssetTag, Check, CheckStateRow, Policy, Site
 
 # The fields a policy check may set on the check it makes.
@@ -72,11 +72,11 @@ def _out(p: Policy) -> PolicyOut:
     )
 
 
-def _require_may_edit(actor: Actor, org_id: int | None) -> None:
+def _require_may_edit(session: Session, actor: Actor, org_id: int | None) -> None:
     if org_id is None:
         require_owner(actor)
     else:
-        require(actor, org_id, Role.ADMIN)
+        get_org_in_scope(session, actor, org_id, Role.ADMIN)
 
 
 def _validate_checks(ctx: Context, items: list[dict[str, Any]]) -> None:
@@ -121,7 +121,7 @@ def create(ctx: Context, actor: Actor, data: PolicyCreate) -> PolicyOut:
     now = ctx.clock.now()
     items = _dump_checks(data.checks)
     with ctx.db.transaction() as session:
-        _require_may_edit(actor, data.org_id)
+        _require_may_edit(session, actor, data.org_id)
         if data.site_id is not None:
             site = session.get(Site, data.site_id)
             if site is None or site.org_id != data.org_id:
