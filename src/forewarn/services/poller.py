@@ -14,13 +14,13 @@ thread so the event loop never waits for the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,12 +90,18 @@ def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[Claimed]:
         last = {r.check_id: r.last_at for r in session.execute(stmt)}
         if not last:
             return []
-        checks = session.scalars(select(Check).where(Check.id.in_(list(last)))).all()
+        defs = select(
+            Check.id,
+            Check.type,
+            Check.target,
+            Check.params,
+            Check.timeout_s,
+            Check.asset_id,
+            Check.updated_at,
+        ).where(Check.id.in_(list(last)))
         return [
-            Claimed(
-                c.id, c.type, c.target, c.params, c.timeout_s, c.asset_id, c.updated_at, last[c.id]
-            )
-            for c in checks
+            Claimed(cid, kind, target, params, timeout, asset, updated, last[cid])
+            for cid, kind, target, params, timeout, asset, updated in session.execute(defs)
         ]
 
 
@@ -137,6 +143,7 @@ class Poller:
             lambda: asyncio.Semaphore(self.per_host)
         )
         self._slots = asyncio.Semaphore(concurrency)
+        self._freed = asyncio.Event()
         self._pending: list[Observation] = []
         self._running: set[asyncio.Task[None]] = set()
         self.ran = 0  # checks run, for tests and the benchmark
@@ -170,6 +177,7 @@ class Poller:
             self.ran += 1
         finally:
             self._slots.release()
+            self._freed.set()
 
     async def _start(self, claimed: list[Claimed]) -> None:
         passive = [c for c in claimed if c.type in registry.PASSIVE]
@@ -223,21 +231,30 @@ class Poller:
         """Claim and run due checks until `stop` is set; then finish what is running."""
         flusher = asyncio.create_task(self._flusher(stop))
         try:
+            # Claim in groups: when all slots are busy, wait for a quarter of them to free up
+            # (not for the idle interval: that capped a busy poller at concurrency/idle_s).
+            group = max(1, min(self.batch, self.concurrency // 4))
+            busy = False
             while not stop.is_set():
-                free = self._slots._value
+                free = self.concurrency - len(self._running)
+                if busy and free < group:
+                    self._freed.clear()
+                    await _first(self._freed.wait(), stop.wait(), timeout=0.05)
+                    continue
+                want = min(free, self.batch)
                 claimed: list[Claimed] = []
-                if free > 0:
+                if want > 0:
                     try:
                         claimed = await asyncio.to_thread(
-                            claim, self.ctx, self.owner, self.ctx.clock.now(), min(free, self.batch)
+                            claim, self.ctx, self.owner, self.ctx.clock.now(), want
                         )
                     except Exception:
                         log.exception("claiming due checks failed")
                 await self._start(claimed)
-                if len(claimed) < max(1, min(free, self.batch)):
+                busy = want > 0 and len(claimed) == want
+                if not busy and want > 0:
                     # Nothing more due now: wait a little (or until stopped).
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.idle_s * random.uniform(0.5, 1))
+                    await _first(stop.wait(), timeout=self.idle_s * random.uniform(0.5, 1))
         finally:
             # Let running checks finish briefly; the rest are cancelled and their leases run
             # out, so another poller (or this one, restarted) runs them again.
@@ -249,6 +266,16 @@ class Poller:
             await flusher
             await self.flush()
             await self.resources.close()
+
+
+async def _first(*waits: Coroutine[Any, Any, Any], timeout: float) -> None:
+    """Until the first of `waits` finishes or `timeout` passes; the rest are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
 
 
 class _nothing:
