@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     run_poller: bool = True
     poller_concurrency: int = Field(default=500, ge=1, le=20_000)
     poller_per_host: int = Field(default=16, ge=1, le=10_000)
+    # Judge and store check results in a child process (the second core); off: in-process.
+    poller_record_in_child: bool = True
     # Discovery never sweeps loopback unless this is set (a lab on one machine).
     discovery_allow_loopback: bool = False
     # Where Nagios plugins may be run from (FOREWARN_NAGIOS_PLUGIN_DIRS='["/a","/b"]').

@@ -282,3 +282,32 @@ def test_maintenance_keeps_checking_but_notifies_nothing(ctx, clock, asset_id):
                 until="2025-01-01",
             ),
         )
+
+
+@pytest.mark.slow
+def test_recording_in_a_child_process_stores_every_result(settings, asset_id, server):
+    """The recorder child (the second core) stores what the poller ran, and stops cleanly."""
+    base = Context.from_settings(settings, SystemClock())
+    for i in range(50):
+        new_check(base, asset_id, f"c{i}", target=f"127.0.0.1:{server.port}", interval_s=3600)
+
+    async def go() -> int:
+        p = Poller(
+            Context.from_settings(settings, SystemClock()), owner="rec", record_in_child=True
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(p.run(stop))
+        for _ in range(100):  # bounded: 10 s
+            await asyncio.sleep(0.1)
+            if p.ran >= 50:
+                break
+        stop.set()
+        await task  # closes the recorder after it stored what it was sent
+        return p.ran
+
+    assert asyncio.run(go()) == 50
+    with base.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(CheckResult)) == 50
+        states = checks.list_(base, SYSTEM, asset_id=asset_id, limit=100).items
+    assert {c.state.display for c in states} == {"ok"}
+    base.db.dispose()

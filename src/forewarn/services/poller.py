@@ -19,7 +19,7 @@ import random
 import socket
 import threading
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +35,7 @@ from forewarn.probes.runner import Resources, run_probe
 from forewarn.services import agent_checks, results, secret_params
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
+from forewarn.services.recorder import Recorder
 from forewarn.store.models import Check
 from forewarn.store.types import UTCDateTime
 
@@ -127,6 +128,7 @@ class Poller:
         flush_s: float = 0.2,
         idle_s: float = 1.0,
         drain_s: float = 10.0,
+        record_in_child: bool = False,
     ) -> None:
         self.ctx = ctx
         self.owner = owner or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -136,14 +138,18 @@ class Poller:
         self.flush_s = flush_s
         self.idle_s = idle_s
         self.drain_s = drain_s
+        # Recording on the second core (services.recorder); tests record in-process.
+        self.recorder = Recorder(ctx.settings, self.owner) if record_in_child else None
         self.series = SeriesCache()
         self.resources = Resources()
         self._params: dict[int, tuple[datetime, BaseModel]] = {}
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.per_host)
         )
-        self._slots = asyncio.Semaphore(concurrency)
         self._freed = asyncio.Event()
+        self._freed_claimer = asyncio.Event()
+        self._queued = asyncio.Event()
+        self._queue: deque[Claimed] = deque()
         self._pending: list[Observation] = []
         self._running: set[asyncio.Task[None]] = set()
         self.ran = 0  # checks run, for tests and the benchmark
@@ -176,8 +182,12 @@ class Poller:
             self._pending.append(Observation(c.check_id, self.ctx.clock.now(), result, ms))
             self.ran += 1
         finally:
-            self._slots.release()
+            # Out of the running set before waking the loop, which counts free slots by it.
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
             self._freed.set()
+            self._freed_claimer.set()
 
     async def _start(self, claimed: list[Claimed]) -> None:
         passive = [c for c in claimed if c.type in registry.PASSIVE]
@@ -188,15 +198,23 @@ class Poller:
         for c in claimed:
             if c.type in registry.PASSIVE:
                 continue
-            await self._slots.acquire()
-            task = asyncio.create_task(self._run_one(c))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            while len(self._running) >= self.concurrency:
+                self._freed.clear()
+                await self._freed.wait()
+            self._launch(c)
+
+    def _launch(self, c: Claimed) -> None:
+        task = asyncio.create_task(self._run_one(c))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def flush(self) -> None:
         while self._pending:
             group, self._pending = self._pending[: self.batch], self._pending[self.batch :]
             try:
+                if self.recorder is not None:
+                    await asyncio.to_thread(self.recorder.send, group)
+                    continue
                 await asyncio.to_thread(
                     results.record, self.ctx, group, series=self.series, lease_owner=self.owner
                 )
@@ -227,37 +245,54 @@ class Poller:
         await self.flush()
         return self.ran - before
 
+    async def _claimer(self, stop: asyncio.Event) -> None:
+        """Keep a queue of claimed checks ahead of the free slots, so a slot that frees up
+        starts its next check at once instead of waiting for the database (whose writer may
+        be busy recording). Passive checks are judged as soon as they are claimed."""
+        ahead = 2 * self.concurrency
+        group = max(1, min(self.batch, self.concurrency // 4))
+        while not stop.is_set():
+            want = min(self.batch, ahead - len(self._queue) - len(self._running))
+            if want < group:
+                self._freed_claimer.clear()
+                await _first(self._freed_claimer.wait(), stop.wait(), timeout=0.05)
+                continue
+            try:
+                claimed = await asyncio.to_thread(
+                    claim, self.ctx, self.owner, self.ctx.clock.now(), want
+                )
+            except Exception:
+                log.exception("claiming due checks failed")
+                claimed = []
+            passive = [c for c in claimed if c.type in registry.PASSIVE]
+            if passive:
+                obs = await asyncio.to_thread(agent_checks.judge, self.ctx, passive)
+                self._pending.extend(obs)
+                self.ran += len(obs)
+            self._queue.extend(c for c in claimed if c.type not in registry.PASSIVE)
+            self._queued.set()
+            if len(claimed) < want:
+                # Nothing more due now: wait a little (or until stopped).
+                await _first(stop.wait(), timeout=self.idle_s * random.uniform(0.5, 1))
+
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run due checks until `stop` is set; then finish what is running."""
         flusher = asyncio.create_task(self._flusher(stop))
+        claimer = asyncio.create_task(self._claimer(stop))
         try:
-            # Claim in groups: when all slots are busy, wait for a quarter of them to free up
-            # (not for the idle interval: that capped a busy poller at concurrency/idle_s).
-            group = max(1, min(self.batch, self.concurrency // 4))
-            busy = False
             while not stop.is_set():
-                free = self.concurrency - len(self._running)
-                if busy and free < group:
-                    self._freed.clear()
-                    await _first(self._freed.wait(), stop.wait(), timeout=0.05)
-                    continue
-                want = min(free, self.batch)
-                claimed: list[Claimed] = []
-                if want > 0:
-                    try:
-                        claimed = await asyncio.to_thread(
-                            claim, self.ctx, self.owner, self.ctx.clock.now(), want
-                        )
-                    except Exception:
-                        log.exception("claiming due checks failed")
-                await self._start(claimed)
-                busy = want > 0 and len(claimed) == want
-                if not busy and want > 0:
-                    # Nothing more due now: wait a little (or until stopped).
-                    await _first(stop.wait(), timeout=self.idle_s * random.uniform(0.5, 1))
+                while self._queue and len(self._running) < self.concurrency:
+                    self._launch(self._queue.popleft())
+                self._freed.clear()
+                self._queued.clear()
+                await _first(
+                    self._freed.wait(), self._queued.wait(), stop.wait(), timeout=self.idle_s
+                )
         finally:
             # Let running checks finish briefly; the rest are cancelled and their leases run
-            # out, so another poller (or this one, restarted) runs them again.
+            # out, so another poller (or this one, restarted) runs them again. Claimed checks
+            # not started are left to their leases likewise.
+            await claimer
             if self._running:
                 await asyncio.wait(set(self._running), timeout=self.drain_s)
             for task in list(self._running):
@@ -266,6 +301,8 @@ class Poller:
             await flusher
             await self.flush()
             await self.resources.close()
+            if self.recorder is not None:
+                await asyncio.to_thread(self.recorder.close)
 
 
 async def _first(*waits: Coroutine[Any, Any, Any], timeout: float) -> None:
@@ -295,6 +332,7 @@ class PollerThread:
             ctx,
             concurrency=ctx.settings.poller_concurrency,
             per_host=ctx.settings.poller_per_host,
+            record_in_child=ctx.settings.poller_record_in_child,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
