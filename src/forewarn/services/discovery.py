@@ -19,13 +19,14 @@ as an API worker or a scheduled job, not from inside a running event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.device_kind import Clues, DeviceKind, Guess, describe_ports, guess
@@ -46,7 +47,7 @@ from forewarn.services.schemas import (
     Name,
     Strict,
 )
-from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, scoped
+from forewarn.services.scope import SYSTEM, Actor, get_in_scope, get_org_in_scope, scoped
 from forewarn.store.models import (
     Asset,
     Check,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     import dns.asyncresolver
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 RULE = "network.unknown_device"
 SEVERITY = "medium"
 # A run still "running" this long after its start belongs to a process that stopped.
@@ -886,3 +888,33 @@ def list_findings(
     with ctx.db.read() as session:
         page = paginate_desc(session, stmt, Finding.id, limit, cursor)
         return Page([FindingOut.model_validate(f) for f in page.items], page.next_cursor)
+
+
+# ---- schedule ---------------------------------------------------------------------------------
+
+SWEEP_EVERY = timedelta(hours=24)
+
+
+def sweep_due(ctx: Context) -> RunOut | None:
+    """The scheduled job: sweep the one network whose last run is oldest, if that was more
+    than a day ago (or never). One per turn keeps a turn within a sweep's bound (120 s)."""
+    now = ctx.clock.now()
+    with ctx.db.read() as session:
+        last = (
+            select(DiscoveryRun.network_id, func.max(DiscoveryRun.started_at).label("at"))
+            .group_by(DiscoveryRun.network_id)
+            .subquery()
+        )
+        row = session.execute(
+            select(DiscoveryNetwork.id, last.c.at)
+            .outerjoin(last, last.c.network_id == DiscoveryNetwork.id)
+            .order_by(last.c.at.is_not(None), last.c.at, DiscoveryNetwork.id)
+            .limit(1)
+        ).first()
+    if row is None or (row.at is not None and now - row.at < SWEEP_EVERY):
+        return None
+    try:
+        return run(ctx, SYSTEM, row.id)
+    except ServiceError as exc:  # a run already going (409) or the network just deleted
+        log.info("scheduled sweep of network %s skipped: %s", row.id, exc.detail)
+        return None

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from forewarn.services import agents, metrics
+from forewarn.services import agents, discovery, metrics
 from forewarn.services.context import Context
 from forewarn.store.bulk import insert_ignore
 from forewarn.store.models import KeyValue
@@ -38,6 +38,8 @@ def default_jobs() -> list[Job]:
         Job("rollup", 60, metrics.rollup),
         Job("retention", 3600, lambda ctx: metrics.enforce_retention(ctx)),
         Job("batch-ids", 3600, agents.prune_batch_ids),
+        # Each network is swept once a day; one network per turn (a sweep takes up to 120 s).
+        Job("discovery", 600, discovery.sweep_due),
     ]
 
 
