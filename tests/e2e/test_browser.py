@@ -230,3 +230,38 @@ def test_add_a_tcp_check_and_see_its_state_on_a_phone(
         box = checks.bounding_box()
         assert box and box["x"] + box["width"] <= 375, "the checks section is wider than 375 px"
         assert errors == [], errors
+
+
+def test_add_a_network_to_discover_and_fit_a_phone(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
+    # No sweep here: a sweep sends traffic, which only the netns lab of test_discovery may.
+    errors: list[str] = []
+    page = _page(browser, errors)
+    _sign_in(page, server, "admin", ADMIN_PASSWORD)
+    _create_org(page, server, "Dune Opticians")
+    page.get_by_role("link", name="Discovery").click()
+    expect(page.get_by_text("No networks to sweep yet.")).to_be_visible()
+
+    page.get_by_label("Network", exact=True).fill("10.0.0.0/16")
+    page.get_by_label("SNMP communities").fill("public")
+    page.get_by_role("button", name="Add network").click()
+    expect(page.locator("#f-cidr-error")).to_contain_text("(a /22)")
+    expect(page.get_by_label("SNMP communities")).to_have_value("public")
+    # The browser logs the refused form's 422 as an error; that one was expected.
+    assert [e for e in errors if "422" not in e] == [], errors
+    errors.clear()
+    page.get_by_label("Network", exact=True).fill("10.213.0.0/24")
+    page.get_by_role("button", name="Add network").click()
+    expect(page.get_by_text("Added the network 10.213.0.0/24.")).to_be_visible()
+    row = page.locator("#networks tbody tr").first
+    expect(row).to_contain_text("1 community")
+    expect(row.get_by_role("button", name="Sweep now")).to_be_enabled()
+    expect(row.locator(".sweep-busy")).to_be_hidden()
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.reload()
+    page.screenshot(path=str(tmp_path / "discovery-375.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375 + 2, f"the discovery page is {width} px wide at 375 px"
+    assert errors == [], errors

@@ -14,6 +14,8 @@ from forewarn.web import (
     pages_assets,
     pages_auth,
     pages_checks,
+    pages_discovery,
+    pages_findings,
     pages_import,
     pages_maintenance,
     pages_members,
@@ -48,6 +50,8 @@ def install(app: FastAPI) -> None:
         pages_status,
         pages_policies,
         pages_status_admin,
+        pages_discovery,
+        pages_findings,
     )
     for module in modules:
         app.include_router(module.router)
