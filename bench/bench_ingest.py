@@ -6,6 +6,10 @@ points each, on SQLite and, with FOREWARN_BENCH_DATABASE_URL, on PostgreSQL. The
 FastAPI endpoint that parses the same batch with the same pydantic model and stores nothing,
 measured in the same run. Needs wrk (apt-get install wrk).
 
+Beside the rates: the CPU each server used per check-in (the process and its children, such
+as forewarn's ingest writer), and what else ran on the machine meanwhile: a busy neighbour
+moves the rates by tens of per cent, so a run with other load is flagged.
+
     .venv/bin/python bench/bench_ingest.py [--agents 3000] [--seconds 15] [--points 60]
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -90,6 +95,48 @@ def wait_up(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
                 return
             time.sleep(0.1)
     raise SystemExit("server not up within 30 s")
+
+
+def _ticks(path: str) -> float:
+    """utime + stime of a /proc/<pid>/stat, in seconds."""
+    with open(path) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds of a server process and its direct children (an ingest writer, say)."""
+    total = _ticks(f"/proc/{pid}/stat")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rpartition(")")[2].split()[1]) == pid:
+                    total += _ticks(f"/proc/{entry}/stat")
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def machine_busy() -> float:
+    """CPU seconds all processes of the machine have used since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(port: int, seconds: int, env: dict[str, str], pid: int) -> dict[str, float]:
+    """wrk's figures, plus the server's CPU per check-in and the machine's other load."""
+    before = (server_cpu(pid), machine_busy(), resource.getrusage(resource.RUSAGE_CHILDREN))
+    result = run_wrk(port, seconds, env)
+    server = server_cpu(pid) - before[0]
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk = ru.ru_utime + ru.ru_stime - before[2].ru_utime - before[2].ru_stime
+    result["cpu_us"] = 1e6 * server / max(1.0, result["requests"])
+    result["cores"] = server / result["seconds"]
+    result["other"] = (machine_busy() - before[1] - server - wrk) / result["seconds"]
+    return result
 
 
 def run_wrk(port: int, seconds: int, env: dict[str, str]) -> dict[str, float]:
@@ -179,7 +226,7 @@ def main() -> None:
             "/docs",
         )
         try:
-            anchor = run_wrk(port, args.seconds, env)
+            anchor = measure(port, args.seconds, env, bare.pid)
         finally:
             bare.terminate()
             bare.wait(10)
@@ -197,7 +244,7 @@ def main() -> None:
             run_wrk(port, max(5, args.agents // 300), env)
             with ctx.db.read() as s:
                 before = int(s.scalar(select(func.count()).select_from(MetricRaw)) or 0)
-            real = run_wrk(port, args.seconds, env)
+            real = measure(port, args.seconds, env, server.pid)
             with ctx.db.read() as s:
                 stored = int(s.scalar(select(func.count()).select_from(MetricRaw)) or 0) - before
         finally:
@@ -212,22 +259,30 @@ def main() -> None:
     )
     print(
         f"{'':46} {'check-ins/s':>12} {'samples/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
+        f" {'CPU us/check-in':>16} {'cores':>6}"
     )
     print(
         f"{'anchor: bare endpoint (parse only)':46} {anchor['rps']:12.0f} "
         f"{anchor['rps'] * args.points:10.0f} {anchor['p50']:7.1f} {anchor['p99']:7.1f} "
-        f"{anchor['errors']:7d}"
+        f"{anchor['errors']:7.0f} {anchor['cpu_us']:16.0f} {anchor['cores']:6.2f}"
     )
     print(
         f"{'forewarn serve: parse, authenticate, store':46} {real['rps']:12.0f} "
         f"{stored / real['seconds']:10.0f} {real['p50']:7.1f} {real['p99']:7.1f} "
-        f"{real['errors']:7d}"
+        f"{real['errors']:7.0f} {real['cpu_us']:16.0f} {real['cores']:6.2f}"
     )
     print(
         f"ratio to the bare endpoint: {real['rps'] / anchor['rps']:.0%}; "
         f"rows stored {stored} for {real['requests']} check-ins "
         f"(≈ {real['rps'] * 60:,.0f} agents at a 60 s interval)"
     )
+    if ctx.db.dialect != "sqlite":
+        print(f"the database server (and anything else) used {real['other']:.2f} cores meanwhile")
+    elif max(anchor["other"], real["other"]) > 0.1:
+        print(
+            f"warning: other processes used up to {max(anchor['other'], real['other']):.2f} "
+            "cores of the machine during the runs: the rates are low by about that share"
+        )
 
 
 if __name__ == "__main__":

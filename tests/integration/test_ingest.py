@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,11 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from forewarn.services import agents, enrollment, metrics
+from forewarn.services import agents, enrollment, ingest, metrics
 from forewarn.services.context import Context
+from forewarn.services.ingest import AgentRef, SeriesCache, checkin_of
 from forewarn.services.schemas import EnrollTokenCreate
 from forewarn.services.scope import SYSTEM
 from forewarn.store.models import AgentBatch, InventoryChange, MetricRaw
+from forewarn.wire import Batch
 from tests.conftest import Person, make_org
 
 PACKAGES = [
@@ -296,3 +300,60 @@ def test_rollups_and_retention(client: TestClient, ctx: Context, agent: dict[str
     assert resolution == "1h"
     assert hourly[hour] == [4.5, 0.0, 9.0]
     assert hourly[hour - 3600] == [50.0, 50.0, 50.0]
+
+
+def test_a_batch_twice_in_one_group_is_stored_once(
+    client: TestClient, ctx: Context, agent: dict[str, Any]
+) -> None:
+    """Retries can land in the same transaction as the original: the second is a duplicate."""
+    ref = AgentRef(agent["agent_id"], agent["asset_id"], agent["org_id"], 60)
+    body = Batch.model_validate(batch(1, [sample(ctx.clock.now().timestamp(), 1.0)]))
+    c = checkin_of(ref, body)
+    series = SeriesCache()
+    assert ingest.store(ctx.db, ctx.clock.now(), series, [c, c]) == ["stored", "duplicate"]
+    assert ingest.store(ctx.db, ctx.clock.now(), series, [c]) == ["duplicate"]
+    assert raw_rows(ctx) == 2
+
+
+def test_a_writer_process_that_dies_loses_and_doubles_nothing(
+    client: TestClient, ctx: Context, agent: dict[str, Any]
+) -> None:
+    t = ctx.clock.now().timestamp()
+    assert send(client, agent["agent_token"], batch(1, [sample(t, 1.0)])).status_code == 200
+    writer = client.app.state.ingest  # type: ignore[attr-defined]
+    pid = writer.writer_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    body = batch(2, [sample(t + 60, 2.0)])
+    answers = [send(client, agent["agent_token"], body) for _ in range(2)]
+    # The dead writer's group is refused (whether it was stored is unknown to the server);
+    # the agent sends the same batch again and a new writer stores it.
+    assert answers[0].status_code == 503, answers[0].text
+    assert answers[0].headers["content-type"] == "application/problem+json"
+    assert answers[0].headers["retry-after"] == "1"
+    assert answers[1].status_code == 200, answers[1].text
+    assert answers[1].json()["status"] == "stored"
+    assert writer.writer_pid not in (None, pid)
+    assert raw_rows(ctx) == 4
+
+
+def test_the_checkin_lane_keeps_the_size_limit_and_the_metrics(
+    client: TestClient, ctx: Context, agent: dict[str, Any]
+) -> None:
+    """The check-in is answered beside the router, still inside the app's middleware."""
+    token = agent["agent_token"]
+    big = b"x" * (ctx.settings.max_body_bytes + 1)
+    r = client.post(
+        "/api/v1/agent/checkin", content=big, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert (
+        send(client, token, batch(1, [sample(ctx.clock.now().timestamp(), 1)])).status_code == 200
+    )
+    exposition = client.get("/metrics").text
+    assert 'route="/api/v1/agent/checkin",status="200"' in exposition
+    r = send(client, "fwa_forged", batch(2, []))
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["www-authenticate"] == "Bearer"

@@ -67,6 +67,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     # before anything parses, metrics see every answer, and the agents' check-in lane answers
     # inside both, before the router.
     app.add_middleware(agent.CheckinLane)
+    agent.quiet_access_log()
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
     return app

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+# Rows per multi-row INSERT on SQLite (3 parameters each, well under its 32,766 limit).
+_CHUNK = 256
 
 
 def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -19,24 +23,66 @@ def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]
     session.execute(stmt.on_conflict_do_nothing(), list(rows))
 
 
-def insert_samples(session: Session, rows: Sequence[tuple[int, int, float]]) -> None:
-    """(series_id, ts, value) rows into metric_raw through the driver's executemany.
+def insert_new(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]
+) -> set[tuple[Any, ...]]:
+    """INSERT rows, skipping any whose key exists; answer the keys of the rows inserted.
 
-    Sorted by key first: clustered tables (WITHOUT ROWID, the primary key index) take sorted
-    rows several times faster. A repeated (series, second) keeps the first value.
+    One statement claims and tells apart (ON CONFLICT DO NOTHING ... RETURNING), where a
+    SELECT first would cost a round trip and leave a window between the two.
     """
     if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    returning = stmt.on_conflict_do_nothing().returning(*(table.c[k] for k in key))
+    return {tuple(row) for row in session.execute(returning, list(rows))}
+
+
+def insert_samples(session: Session, rows: Sequence[tuple[int, int, float]]) -> None:
+    """(series_id, ts, value) rows into metric_raw, sorted by key first.
+
+    Clustered tables (WITHOUT ROWID, the primary key index) take sorted rows faster. A
+    repeated (series, second) keeps the first value.
+    """
+    insert_sample_values(session, [x for row in sorted(rows) for x in row])
+
+
+def insert_sample_values(session: Session, flat: list[float]) -> None:
+    """Rows given flat, series_id, ts, value, series_id, ts, ...: no tuple per row.
+
+    A repeated (series, second) keeps the first value. On SQLite the rows go in as
+    multi-row INSERTs of a few fixed sizes, each prepared once per connection: an
+    executemany costs a statement step per row (measured: 71 us per 60-row check-in
+    against 48 us), and preparing a statement of n rows costs about as much as running it,
+    so sizes are powers of two and the driver's statement cache keeps them.
+    """
+    if not flat:
         return
-    ordered = sorted(rows)
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        _copy_samples(conn, ordered)
+        _copy_samples(conn, flat)
         return
-    sql = "INSERT OR IGNORE INTO metric_raw (series_id, ts, value) VALUES (?, ?, ?)"
-    conn.exec_driver_sql(sql, ordered)
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a live connection inside the transaction
+    cur = raw.cursor()
+    try:
+        start, end = 0, len(flat)
+        while start < end:
+            rows = min(_CHUNK, 1 << (((end - start) // 3).bit_length() - 1))
+            cur.execute(_sqlite_insert(rows), flat[start : start + 3 * rows])
+            start += 3 * rows
+    finally:
+        cur.close()
 
 
-def _copy_samples(conn: Connection, rows: list[tuple[int, int, float]]) -> None:
+@cache
+def _sqlite_insert(rows: int) -> str:
+    values = ",".join(["(?,?,?)"] * rows)
+    return f"INSERT OR IGNORE INTO metric_raw (series_id, ts, value) VALUES {values}"
+
+
+def _copy_samples(conn: Connection, flat: list[float]) -> None:
     """COPY into a per-connection staging table, then one INSERT ... ON CONFLICT DO NOTHING.
 
     psycopg's executemany sends a statement per row (measured: 720 batches/s, three quarters
@@ -51,8 +97,9 @@ def _copy_samples(conn: Connection, rows: list[tuple[int, int, float]]) -> None:
             "(series_id integer, ts integer, value double precision) ON COMMIT DELETE ROWS"
         )
         with cur.copy("COPY metric_stage (series_id, ts, value) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            write = copy.write_row
+            for i in range(0, len(flat), 3):
+                write(flat[i : i + 3])
         cur.execute(
             "INSERT INTO metric_raw (series_id, ts, value) "
             "SELECT series_id, ts, value FROM metric_stage ORDER BY series_id, ts "

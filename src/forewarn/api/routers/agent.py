@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import zlib
 from datetime import datetime
 from enum import StrEnum
@@ -26,7 +27,7 @@ from forewarn.api.pages import PageOut, page_out
 from forewarn.api.problem import problem
 from forewarn.services import agents, enrollment, metrics
 from forewarn.services.errors import ServiceError, invalid, unauthorized
-from forewarn.services.ingest import AgentRef, IngestWriter
+from forewarn.services.ingest import AgentRef, IngestFailed, IngestWriter
 from forewarn.services.schemas import (
     AgentOut,
     EnrollTokenCreate,
@@ -117,7 +118,12 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise invalid(f"batch refused: {where}: {first['msg']}", errors) from exc
     writer: IngestWriter = state.ingest
-    status = await writer.store(ref, batch)
+    try:
+        status = await writer.store(ref, batch)
+    except IngestFailed as exc:  # the writer logged why; the agent keeps the batch
+        raise ServiceError(
+            str(exc), status=503, title="Service unavailable", headers={"Retry-After": "1"}
+        ) from exc
     return writer.answer(ref, batch, status)
 
 
@@ -173,6 +179,32 @@ class CheckinLane:
             await send({"type": "http.response.body", "body": body})
             return
         await response(scope, receive, send)
+
+
+class _QuietCheckins(logging.Filter):
+    """Leaves answered check-ins out of the access log; refused ones are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's access line: (client, method, path, http version, status)
+        args = record.args
+        return not (
+            isinstance(args, tuple)
+            and len(args) == 5
+            and args[2] == CHECKIN_PATH
+            and isinstance(args[4], int)
+            and args[4] < 400
+        )
+
+
+_quiet_checkins = _QuietCheckins()
+
+
+def quiet_access_log() -> None:
+    """One line per agent per minute is noise at fleet scale, and cost a quarter of the
+    check-in's HTTP time (bench_ingest: 40 us of 150 per request). /metrics still counts
+    every check-in by status. Idempotent: the filter is one object.
+    """
+    logging.getLogger("uvicorn.access").addFilter(_quiet_checkins)
 
 
 async def _read_body(receive: Receive) -> bytes:
