@@ -14,6 +14,7 @@ thread so the event loop never waits for the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -291,8 +292,11 @@ class Poller:
         finally:
             # Let running checks finish briefly; the rest are cancelled and their leases run
             # out, so another poller (or this one, restarted) runs them again. Claimed checks
-            # not started are left to their leases likewise.
-            await claimer
+            # not started are left to their leases likewise. (Cancelled, not awaited: when
+            # the loop above ended on an error, `stop` is not set and it would never end.)
+            claimer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await claimer
             if self._running:
                 await asyncio.wait(set(self._running), timeout=self.drain_s)
             for task in list(self._running):
