@@ -223,12 +223,15 @@ def test_agent_delivers_its_backlog_after_an_outage(serve: Serve, tmp_path: Path
         held = agent_status(serve, state)["buffer"]["depth"]
         assert held >= 6, "the agent kept collecting while the server was down"
         serve.start()
-        deadline = time.monotonic() + 60
+        deadline, depth = time.monotonic() + 60, held
         while time.monotonic() < deadline:
-            if agent_status(serve, state)["buffer"]["depth"] == 0:
+            # The agent keeps collecting every 0.5 s: judge the depth seen, not a re-read that
+            # may catch the batch it just collected and has not sent yet.
+            depth = agent_status(serve, state)["buffer"]["depth"]
+            if depth == 0:
                 break
             time.sleep(0.5)
-        assert agent_status(serve, state)["buffer"]["depth"] == 0, "backlog not delivered"
+        assert depth == 0, "backlog not delivered"
     finally:
         agent.terminate()
         agent.wait(20)
