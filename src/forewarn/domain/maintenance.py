@@ -83,6 +83,17 @@ class Window:
         return any(True for _ in self.occurrences(at, at + timedelta(microseconds=1)))
 
 
+def covers(
+    window_site_id: int | None, window_asset_id: int | None, site_id: int | None, asset_id: int
+) -> bool:
+    """Whether a window of an organization covers an asset of it: one asset, one site, or all."""
+    if window_asset_id is not None:
+        return window_asset_id == asset_id
+    if window_site_id is not None:
+        return window_site_id == site_id
+    return True
+
+
 def merge(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
     """Sorted, non-overlapping union of intervals."""
     out: list[tuple[datetime, datetime]] = []

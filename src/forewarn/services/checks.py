@@ -21,7 +21,7 @@ from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
 from forewarn.domain.uptime import Uptime, uptime
 from forewarn.probes import registry
-from forewarn.services import audit, secret_params
+from forewarn.services import audit, maintenance, secret_params
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate, paginate_desc
@@ -183,20 +183,29 @@ def add(session: Session, ctx: Context, asset: Asset, data: CheckCreate, source:
     return check
 
 
+def add_by_hand(
+    session: Session, ctx: Context, actor: Actor, asset: Asset, data: CheckCreate
+) -> Check:
+    """A check someone asked for (the API, an adopted device), recorded in the audit log.
+    Policy-made checks go through `add` alone: the policy change is what is audited."""
+    check = add(session, ctx, asset, data, "manual")
+    audit.record(
+        session,
+        ctx.clock,
+        actor,
+        "check.create",
+        entity="check",
+        entity_id=check.id,
+        org_id=check.org_id,
+        after=audit.snapshot(check),
+    )
+    return check
+
+
 def create(ctx: Context, actor: Actor, data: CheckCreate) -> CheckOut:
     with ctx.db.transaction() as session:
         asset = get_in_scope(session, actor, Asset, data.asset_id, Role.TECHNICIAN)
-        check = add(session, ctx, asset, data, "manual")
-        audit.record(
-            session,
-            ctx.clock,
-            actor,
-            "check.create",
-            entity="check",
-            entity_id=check.id,
-            org_id=check.org_id,
-            after=audit.snapshot(check),
-        )
+        check = add_by_hand(session, ctx, actor, asset, data)
         return to_out(check, session.get(CheckStateRow, check.id))
 
 
@@ -372,8 +381,6 @@ def uptime_report_in(
 ) -> UptimeReport:
     """Two reads (the status timeline and the maintenance windows) for the whole period;
     every day is then a slice of them."""
-    from forewarn.services import maintenance
-
     zone = ZoneInfo(tz)
     first = now.astimezone(zone).date() - timedelta(days=days - 1)
     frm = min(datetime.combine(first, time(), zone).astimezone(UTC), now - timedelta(days=30))

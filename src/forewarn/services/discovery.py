@@ -826,20 +826,8 @@ def _add_checks(
     for spec in suggested_checks(asset.kind, device.address, device.open_ports, community):
         if spec["name"] in have:
             continue  # a policy already gives the asset a check of that name
-        check = checks.add(
-            session, ctx, asset, CheckCreate(asset_id=asset.id, **spec), source="manual"
-        )
-        audit.record(
-            session,
-            ctx.clock,
-            actor,
-            "check.create",
-            entity="check",
-            entity_id=check.id,
-            org_id=check.org_id,
-            after=audit.snapshot(check),
-        )
-        made.append(check)
+        spec_data = CheckCreate(asset_id=asset.id, **spec)
+        made.append(checks.add_by_hand(session, ctx, actor, asset, spec_data))
     return made
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
-from forewarn.domain.maintenance import Repeat, Window, merge
+from forewarn.domain.maintenance import Repeat, Window, covers, merge
 from forewarn.services import audit
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
@@ -29,13 +29,7 @@ class Scoped:
     window: Window
 
     def covers(self, org_id: int, site_id: int | None, asset_id: int) -> bool:
-        if org_id != self.org_id:
-            return False
-        if self.asset_id is not None:
-            return self.asset_id == asset_id
-        if self.site_id is not None:
-            return self.site_id == site_id
-        return True
+        return org_id == self.org_id and covers(self.site_id, self.asset_id, site_id, asset_id)
 
 
 def to_window(row: MaintenanceWindow, tz: str) -> Window:

@@ -10,6 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from forewarn.domain.maintenance import covers as maintenance_covers
 from forewarn.domain.observation import Status
 from forewarn.reports.charts import ChartSeries, Threshold, line_chart
 from forewarn.services import assets, checks, maintenance, metrics
@@ -213,11 +214,8 @@ def parent_options(
 
 
 def covers(window: MaintenanceOut, asset: AssetOut) -> bool:
-    if window.asset_id is not None:
-        return window.asset_id == asset.id
-    if window.site_id is not None:
-        return window.site_id == asset.site_id
-    return True
+    """The services' rule (domain.maintenance.covers), for a window and asset as shown."""
+    return maintenance_covers(window.site_id, window.asset_id, asset.site_id, asset.id)
 
 
 def active_windows(ctx: Context, actor: Actor, asset: AssetOut) -> list[MaintenanceOut]:
