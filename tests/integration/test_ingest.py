@@ -6,7 +6,9 @@ import gzip
 import json
 import os
 import signal
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -323,9 +325,18 @@ def test_a_writer_process_that_dies_loses_and_doubles_nothing(
     writer = client.app.state.ingest  # type: ignore[attr-defined]
     pid = writer.writer_pid
     assert pid is not None
-    os.kill(pid, signal.SIGKILL)
     body = batch(2, [sample(t + 60, 2.0)])
-    answers = [send(client, agent["agent_token"], body) for _ in range(2)]
+    # The writer dies while it holds the group: stopped first, so the group is surely sent
+    # to it before it is killed (killed idle, the server would notice and start another).
+    os.kill(pid, signal.SIGSTOP)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(send, client, agent["agent_token"], body)
+        deadline = time.monotonic() + 10
+        while not writer._storing:
+            assert time.monotonic() < deadline, "the group never reached the writer"
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        answers = [first.result(timeout=10), send(client, agent["agent_token"], body)]
     # The dead writer's group is refused (whether it was stored is unknown to the server);
     # the agent sends the same batch again and a new writer stores it.
     assert answers[0].status_code == 503, answers[0].text
