@@ -416,13 +416,21 @@ def discover_add(
     community: Annotated[
         list[str] | None, typer.Option(help="SNMP v2c community to try (repeatable)")
     ] = None,
+    agent: Annotated[
+        int | None,
+        typer.Option(help="id of an agent on that network that sweeps it for the server"),
+    ] = None,
 ) -> None:
     """Allow a network to be swept for an organization."""
     ctx = _context()
     try:
         org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
         data = discovery.NetworkCreate(
-            org_id=org_id, cidr=cidr, site_id=site, snmp_communities=community or []
+            org_id=org_id,
+            cidr=cidr,
+            site_id=site,
+            snmp_communities=community or [],
+            agent_id=agent,
         )
         net = discovery.create_network(ctx, SYSTEM, data)
     except ValidationError as exc:
@@ -440,9 +448,10 @@ def discover_list(org: Annotated[str, typer.Option(help="organization id or slug
         org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
     except ServiceError as exc:
         raise fail(exc.detail, 2) from exc
-    table = Table("id", "network", "site", "communities")
+    table = Table("id", "network", "site", "communities", "swept by")
     for n in discovery.list_networks(ctx, SYSTEM, org_id=org_id, limit=500).items:
-        table.add_row(str(n.id), n.cidr, str(n.site_id or ""), str(n.snmp_communities))
+        by = f"agent {n.agent_id}" if n.agent_id else "server"
+        table.add_row(str(n.id), n.cidr, str(n.site_id or ""), str(n.snmp_communities), by)
     out.print(table)
 
 
@@ -454,6 +463,12 @@ def discover_run(network: Annotated[int, typer.Argument(help="id from discover l
         run = discovery.run(ctx, SYSTEM, network)
     except ServiceError as exc:
         raise fail(exc.detail, 2 if exc.status == 404 else 1) from exc
+    if run.status == "running":
+        out.print(
+            f"run {run.id}: the network's agent sweeps it after its next check-in; see the "
+            "result on the discovery page or GET /api/v1/discovery/runs"
+        )
+        return
     if run.status != "done":
         raise fail(f"run {run.id} failed: {run.error}")
     table = Table("address", "MAC", "name", "open TCP ports", "kind", "state")

@@ -198,6 +198,82 @@ class Inventory(Wire):
 SECTIONS = tuple(name for name in Inventory.model_fields if name != "full")
 
 
+# ---- what the server asks the agent to watch -----------------------------------------------
+
+ConfigRev = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{0,32}$")]
+CheckId = Annotated[int, Field(ge=1, le=2**62)]
+MAX_WATCHES = 500
+
+
+class ProcessWatch(Wire):
+    """Count the processes named `name` (or whose command line contains it, with cmdline)."""
+
+    check: CheckId
+    name: ShortStr
+    cmdline: bool = False
+
+
+class LogWatch(Wire):
+    """Count the new lines of a log file that match a regular expression (Python syntax)."""
+
+    check: CheckId
+    path: Str
+    pattern: Str
+    ignore_case: bool = False
+
+
+class SweepTask(Wire):
+    """A discovery run the server asks this agent to make of a network it can reach."""
+
+    run: CheckId
+    network: ShortStr = Field(description="CIDR, checked by the server and again by the agent")
+    ports: list[Port] = Field(default_factory=list, max_length=64)
+    communities: list[ShortStr] = Field(default_factory=list, max_length=8)
+
+
+class AgentConfig(Wire):
+    """What the server wants this agent to watch besides its usual metrics.
+
+    Sent in a check-in answer when the batch's `config_rev` is not the server's; the agent
+    replaces what it had with this whole document and reports the new rev from then on.
+    """
+
+    rev: ConfigRev
+    processes: list[ProcessWatch] = Field(default_factory=list, max_length=MAX_WATCHES)
+    logs: list[LogWatch] = Field(default_factory=list, max_length=MAX_WATCHES)
+    sweeps: list[SweepTask] = Field(default_factory=list, max_length=10)
+
+
+class SweepHost(Wire):
+    address: ShortStr
+    answered_ping: bool = False
+    mac: ShortStr = ""
+    open_ports: list[Port] = Field(default_factory=list, max_length=64)
+    hostname: ShortStr = ""
+    sys_name: ShortStr = ""
+    sys_descr: Str = ""
+    sys_object_id: ShortStr = ""
+
+
+class SweepReport(Wire):
+    """What the agent's sweep found, or why it failed (`error`)."""
+
+    run: CheckId
+    error: Str = ""
+    addresses: Count = 0
+    seconds: Annotated[float, Field(ge=0, le=86_400)] = 0.0
+    hosts: list[SweepHost] = Field(default_factory=list, max_length=1024)
+
+
+class WatchReading(Wire):
+    """Words to go with a watch's numbers: the last matching log line, or why it failed."""
+
+    check: CheckId
+    ts: Epoch
+    line: Str = ""
+    error: Str = ""
+
+
 # ---- check-in -------------------------------------------------------------------------------
 
 
@@ -211,6 +287,9 @@ class Batch(Wire):
     sent_at: Epoch
     samples: list[Sample] = Field(default_factory=list, max_length=MAX_SAMPLES)
     inventory: Inventory | None = None
+    config_rev: ConfigRev = Field("", description="the AgentConfig rev this agent runs")
+    watch: list[WatchReading] = Field(default_factory=list, max_length=MAX_WATCHES)
+    sweeps: list[SweepReport] = Field(default_factory=list, max_length=10)
 
 
 class BatchAnswer(Wire):
@@ -218,3 +297,4 @@ class BatchAnswer(Wire):
     status: Literal["stored", "duplicate"]
     interval: int = DEFAULT_INTERVAL
     server_time: float
+    config: AgentConfig | None = Field(None, description="present when the agent's rev is old")

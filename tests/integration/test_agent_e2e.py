@@ -66,7 +66,7 @@ class Server:
         conn.request(method, path, json.dumps(body) if body else None, headers)
         response = conn.getresponse()
         data = response.read()
-        assert response.status == 200, f"{method} {path}: {response.status} {data[:500]!r}"
+        assert response.status in (200, 201), f"{method} {path}: {response.status} {data[:500]!r}"
         return json.loads(data)
 
 
@@ -95,6 +95,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "FOREWARN_SECRET_KEY": "e2e-secret-key",
         "FOREWARN_BIND": f"127.0.0.1:{port}",
         "FOREWARN_AGENT_STATE_DIR": str(tmp_path / "agent"),
+        # The agent's discovery test sweeps this machine's own loopback address.
+        "FOREWARN_DISCOVERY_ALLOW_LOOPBACK": "true",
     }
     env.pop("FOREWARN_DATABASE_URL", None)
     log = (tmp_path / "serve.log").open("wb")
@@ -193,6 +195,106 @@ def test_the_agent_stops_cleanly_on_sigterm(server: Server) -> None:
     assert agent.returncode == 0, stderr
     assert "stopped" in stderr
     assert (state_dir / "buffer.db").exists()
+
+
+def wait_for_state(server: Server, check_id: int, wanted: str, timeout: float = 45) -> Any:
+    """The check's state once its message contains `wanted` (the poller judges every 10 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = server.api(f"/api/v1/checks/{check_id}")["state"]
+        if state and wanted in state["message"]:
+            return state
+        assert time.monotonic() < deadline, f"check {check_id}: {state}"
+        time.sleep(0.5)
+
+
+def test_process_and_log_checks_are_watched_by_the_real_agent(
+    server: Server, tmp_path: Path
+) -> None:
+    token = enrolment_token(server)
+    server.forewarn("agent", "enroll", "--server", server.url, "--token", token)
+    state_dir = Path(server.env["FOREWARN_AGENT_STATE_DIR"])
+    asset_id = json.loads((state_dir / "agent.json").read_text())["asset_id"]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app_log = logs / "app.log"
+    app_log.write_text("ERROR from before the watch: history, not news\n")
+    marker = f"forewarn-e2e-{os.getpid()}"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", marker])
+    common = {"asset_id": asset_id, "type": "agent", "interval_s": 10, "max_attempts": 1}
+    proc_check = server.api(
+        "/api/v1/checks",
+        {
+            **common,
+            "name": "worker running",
+            "params": {"kind": "process", "process": marker, "cmdline": True},
+        },
+    )["id"]
+    log_check = server.api(
+        "/api/v1/checks",
+        {
+            **common,
+            "name": "app errors",
+            "params": {"kind": "log", "path": str(app_log), "pattern": "ERROR", "window_s": 60},
+        },
+    )["id"]
+    try:
+
+        def agent_once() -> None:
+            done = server.forewarn("agent", "run", "--once", "--log-dir", str(logs), check=False)
+            assert done.returncode == 0, done.stderr
+
+        agent_once()  # learns its watches from the answer
+        agent_once()  # counts: the worker runs; the log is read from its end
+        wait_for_state(server, proc_check, f"1 process with command lines containing '{marker}'")
+        wait_for_state(server, log_check, "0 lines matching 'ERROR'")
+
+        with app_log.open("a") as fh:
+            fh.write("INFO all fine\nERROR payment gateway timeout\n")
+        sleeper.kill()
+        sleeper.wait(timeout=10)
+        agent_once()
+        state = wait_for_state(server, log_check, "last: ERROR payment gateway timeout")
+        assert state["status"] == "critical"
+        assert "1 line matching 'ERROR'" in state["message"]
+        state = wait_for_state(server, proc_check, "0 processes")
+        assert state["status"] == "critical"
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=10)
+
+
+def test_the_agent_sweeps_a_network_for_the_server(server: Server) -> None:
+    token = enrolment_token(server)
+    server.forewarn("agent", "enroll", "--server", server.url, "--token", token)
+    enrolled = json.loads((Path(server.env["FOREWARN_AGENT_STATE_DIR"]) / "agent.json").read_text())
+    network = server.api(
+        "/api/v1/discovery/networks",
+        {"org_id": enrolled["org_id"], "cidr": "127.0.0.1/32", "agent_id": enrolled["agent_id"]},
+    )
+    run = server.api(f"/api/v1/discovery/networks/{network['id']}/run", {})
+    assert run["status"] == "running"  # waiting for the agent
+
+    agent = subprocess.Popen(
+        [str(BIN / "forewarn-agent"), "run", "--interval", "1"],
+        env=server.env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            runs = server.api(f"/api/v1/discovery/runs?network_id={network['id']}")["items"]
+            if runs[0]["status"] != "running":
+                break
+            assert time.monotonic() < deadline, "the agent did not report its sweep in 60 s"
+            time.sleep(0.5)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _, stderr = agent.communicate(timeout=20)
+    assert runs[0]["status"] == "done", (runs[0], stderr[-2000:])
+    assert runs[0]["addresses"] == 1
+    assert "sweeping 127.0.0.1/32 for discovery run" in stderr
 
 
 def test_agent_commands_load_none_of_the_server_libraries() -> None:

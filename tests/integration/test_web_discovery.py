@@ -161,6 +161,43 @@ def test_sweep_now_shows_the_run_and_a_failed_one_says_why(
     assert "Failed" in row and "no route to 10.9.0.0/24" in row
 
 
+def test_a_network_swept_by_an_agent_on_the_client_s_site(
+    client: TestClient, ctx: Context, org_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_ingest import enroll
+
+    agent = enroll(client, ctx, org_id)
+    csrf = signed_in(client, "admin")
+    form = html.unescape(client.get(f"/orgs/{org_id}/discovery").text)
+    assert f'<option value="{agent["agent_id"]}">fs01</option>' in form
+
+    r = client.post(
+        f"/orgs/{org_id}/discovery/networks",
+        data={"csrf_token": csrf, "cidr": "192.168.77.0/24", "agent_id": str(agent["agent_id"])},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    (net,) = discovery.list_networks(ctx, SYSTEM, org_id=org_id).items
+    assert net.agent_id == agent["agent_id"]
+
+    async def never(*_: Any, **__: Any) -> discover.SweepResult:
+        raise AssertionError("the server must not sweep an agent's network")
+
+    monkeypatch.setattr(discover, "sweep", never)
+    r = client.post(f"/orgs/{org_id}/discovery/networks/{net.id}/sweep", data={"csrf_token": csrf})
+    assert "Asked the agent to sweep 192.168.77.0/24" in r.text
+    row = r.text[r.text.index(f'id="network-{net.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "swept by the agent on fs01" in row and "Running" in row
+
+    bad = client.post(
+        f"/orgs/{org_id}/discovery/networks",
+        data={"csrf_token": csrf, "cidr": "192.168.78.0/24", "agent_id": "99999"},
+    )
+    assert bad.status_code == 422
+    assert _error(bad.text, "agent_id").endswith("</span>No such agent in this organization.")
+
+
 def test_technicians_see_no_network_buttons_and_are_refused(
     client: TestClient, ctx: Context, org_id: int
 ) -> None:

@@ -31,7 +31,9 @@ import pytest
 from forewarn.agent.buffer import Buffer
 from forewarn.agent.client import Client, Retry
 from forewarn.agent.runner import Outcome, Runner, Schedule, Sources
+from forewarn.agent.watch import Watcher
 from forewarn.domain.clock import ManualClock
+from forewarn.wire import Batch
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,6 +58,7 @@ class FakeServer:
     default: str = "ok"
     plan: list[str] = field(default_factory=list)
     interval: int = 60
+    config: dict[str, Any] | None = None  # the watch configuration answered, if any
     requests: list[Request] = field(default_factory=list)
     stored: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,6 +101,7 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             elif answer == "ok":
                 answer_body = {"batch_id": batch["batch_id"], "status": status}
                 answer_body |= {"interval": server.interval, "server_time": time.time()}
+                answer_body["config"] = server.config
                 self.reply(200, answer_body)
             else:
                 code = int(answer)
@@ -178,7 +182,9 @@ class Harness:
 def make_runner(tmp_path: Path, clock: ManualClock, server: FakeServer) -> Iterator[Any]:
     opened: list[Buffer] = []
 
-    def make(schedule: Schedule | None = None, url: str | None = None) -> Harness:
+    def make(
+        schedule: Schedule | None = None, url: str | None = None, watcher: Watcher | None = None
+    ) -> Harness:
         buffer = Buffer(tmp_path / "buffer.db", clock=lambda: clock.now().timestamp())
         opened.append(buffer)
         sleeps: list[float] = []
@@ -196,6 +202,7 @@ def make_runner(tmp_path: Path, clock: ManualClock, server: FakeServer) -> Itera
             clock=clock,
             sleep=sleep,
             rng=random.Random(7),
+            watcher=watcher,
         )
         return Harness(runner, buffer, sleeps, machine)
 
@@ -553,3 +560,45 @@ def test_backoff_stays_at_its_cap_after_days_of_failures(make_runner: Any) -> No
     h.runner.failures = 5_000  # about 17 days at the 5-minute cap
 
     assert 150 <= h.runner.backoff_delay() <= 300
+
+
+def test_watches_from_the_server_are_counted_and_kept_across_a_restart(
+    make_runner: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """The answer's configuration is applied, its rev reported, and its points sent in
+    samples of their own (here more than one sample can hold), all of it a valid batch."""
+    table = [("nginx", "nginx: worker"), ("nginx", "nginx: master")]
+    processes = [{"check": i, "name": "nginx" if i % 2 else "absent"} for i in range(1, 501)]
+    logs = []
+    for i in range(501, 521):
+        (tmp_path / f"{i}.log").write_text("")
+        logs.append({"check": i, "path": str(tmp_path / f"{i}.log"), "pattern": "E"})
+    server.config = {"rev": "c0ffee", "processes": processes, "logs": logs, "sweeps": []}
+
+    def watcher() -> Watcher:
+        return Watcher([str(tmp_path)], processes=lambda cmdline: table)
+
+    h = make_runner(watcher=watcher())
+
+    h.runner.run(max_ticks=2)
+
+    first, second = server.stored
+    assert "config_rev" not in first and second["config_rev"] == "c0ffee"
+    counts = {
+        int(p["labels"]["check"]): p["value"]
+        for sample in second["samples"]
+        for p in sample["points"]
+        if p["name"] == "watch.process_count"
+    }
+    assert len(counts) == 500 and counts[1] == 2 and counts[2] == 0
+    matches = [
+        p for s in second["samples"] for p in s["points"] if p["name"] == "watch.log_matches"
+    ]
+    assert len(matches) == 20
+    assert all(len(s["points"]) <= 500 for s in second["samples"])
+    Batch.model_validate(second)
+    # A restarted agent goes on with what it was told, without asking again.
+    server.config = None
+    again = make_runner(watcher=watcher())
+    again.runner.run(max_ticks=1)
+    assert server.stored[-1]["config_rev"] == "c0ffee"

@@ -33,6 +33,12 @@ from forewarn.agent.runner import (
     full_inventory,
     real_sources,
 )
+from forewarn.agent.sweeps import Sweeper
+from forewarn.agent.watch import (
+    LOG_DIRS_ENV,
+    Watcher,
+    log_dirs_from_env,
+)
 from forewarn.domain.clock import SystemClock
 
 OK, FAILURE, USAGE = 0, 1, 2
@@ -110,7 +116,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     max_bytes = int(args.buffer_max_mb * 1024 * 1024)
     with _exclusive(directory), Buffer(state.buffer_file(directory), max_bytes=max_bytes) as buffer:
         client = _client(enrolment)
-        runner = Runner(buffer, client, real_sources(), schedule=_schedule(args, enrolment))
+        runner = Runner(
+            buffer,
+            client,
+            real_sources(),
+            schedule=_schedule(args, enrolment),
+            watcher=Watcher(args.log_dir or log_dirs_from_env()),
+            sweeper=Sweeper(directory / "sweeps"),
+        )
         try:
             return _run(runner, enrolment, directory, once=args.once)
         finally:
@@ -435,6 +448,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BYTES / 1024 / 1024,
         metavar="MB",
         help="bound of the unsent backlog; past it the oldest metrics go first (default 50)",
+    )
+    p.add_argument(
+        "--log-dir",
+        action="append",
+        metavar="DIR",
+        help="a directory whose files log checks may read (repeatable; default /var/log, "
+        f"or ${LOG_DIRS_ENV} as DIR:DIR)",
     )
     p.set_defaults(command=cmd_run)
 

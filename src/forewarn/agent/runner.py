@@ -29,11 +29,14 @@ from typing import Any, Protocol
 from forewarn.agent import AGENT_VERSION
 from forewarn.agent.buffer import Buffer
 from forewarn.agent.client import Refused, Retry, Unauthorized
+from forewarn.agent.sweeps import META_DONE, Sweeper
+from forewarn.agent.watch import META_CONFIG, META_STATE, Taken, Watcher
 from forewarn.domain.clock import Clock, SystemClock
 
 log = logging.getLogger("forewarn.agent")
 
 WIRE_VERSION = 1
+SAMPLE_POINTS = 500  # wire.MAX_POINTS: the most points one sample may carry
 # Bounds on the interval a server may set: never a busy loop, never silent for hours.
 MIN_INTERVAL = 10
 MAX_INTERVAL = 3600
@@ -129,15 +132,26 @@ def build_batch(
     now: float,
     samples: list[dict[str, Any]],
     inventory: Inventory | None,
+    *,
+    config_rev: str = "",
+    watch: list[dict[str, Any]] | None = None,
+    sweeps: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A check-in batch without its batch_id and seq (the buffer assigns those)."""
-    return {
+    batch: dict[str, Any] = {
         "v": WIRE_VERSION,
         "agent_version": AGENT_VERSION,
         "sent_at": now,
         "samples": samples,
         "inventory": inventory,
     }
+    if config_rev:
+        batch["config_rev"] = config_rev
+    if watch:
+        batch["watch"] = watch
+    if sweeps:
+        batch["sweeps"] = sweeps
+    return batch
 
 
 def full_inventory(inventory: Inventory) -> Inventory:
@@ -172,6 +186,8 @@ class Runner:
         clock: Clock | None = None,
         sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
+        watcher: Watcher | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
         self.buffer = buffer
         self.sender = sender
@@ -192,6 +208,12 @@ class Runner:
         self._hashes: Hashes = json.loads(buffer.get_meta("inventory_hashes") or "{}")
         self._inventory_at = _float_or_none(buffer.get_meta("inventory_at"))
         self._full_inventory_at = _float_or_none(buffer.get_meta("full_inventory_at"))
+        self.watcher = watcher
+        if watcher is not None:
+            watcher.restore(buffer.get_meta(META_CONFIG), buffer.get_meta(META_STATE))
+        self.sweeper = sweeper
+        if sweeper is not None:
+            sweeper.restore(buffer.get_meta(META_DONE))
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -208,6 +230,8 @@ class Runner:
     def close(self) -> None:
         if self._waker:
             self._waker.close()
+        if self.sweeper is not None:
+            self.sweeper.stop()
 
     def run(self, *, max_ticks: int | None = None) -> Outcome:
         """Loop until stop(), a refused credential, or `max_ticks` collections."""
@@ -247,16 +271,34 @@ class Runner:
         """Take a sample (and the inventory when due) and buffer them as one batch."""
         now = self._now()
         samples = self._take_sample(now)
+        watched = self._take_watches(now)
+        if watched is not None:
+            # Samples of their own: a sample holds at most 500 points, and the machine's
+            # metrics may already fill most of that.
+            points = watched.points
+            samples += [
+                {"ts": now, "points": points[i : i + SAMPLE_POINTS]}
+                for i in range(0, len(points), SAMPLE_POINTS)
+            ]
         taken = self._take_inventory(now)
         payload = taken.payload if taken else None
-        if not samples and payload is None:
+        readings = watched.readings if watched else []
+        reports = self._take_sweeps()
+        if not samples and payload is None and not readings and not reports:
             if taken:  # nothing changed: remember that it was checked
                 self.buffer.set_meta(taken.remember())
                 self._remember_inventory(taken)
             return
+        remember = taken.remember() if taken else {}
+        if watched is not None and self.watcher is not None:
+            remember[META_STATE] = json.dumps(watched.state, separators=(",", ":"))
+        if reports and self.sweeper is not None:
+            remember[META_DONE] = self.sweeper.remember(reports)
+        rev = self.watcher.rev if self.watcher else ""
         try:
             self.buffer.append(
-                build_batch(now, samples, payload), remember=taken.remember() if taken else None
+                build_batch(now, samples, payload, config_rev=rev, watch=readings, sweeps=reports),
+                remember=remember or None,
             )
         except sqlite3.Error:
             # A full or broken disk: this batch is lost, but sending what is buffered may
@@ -270,6 +312,8 @@ class Runner:
             return
         if taken:
             self._remember_inventory(taken)
+        if watched is not None and self.watcher is not None:
+            self.watcher.commit(watched)
 
     def drain(self, deadline: float) -> _Drain:
         """Send buffered batches oldest first until empty, a failure, or `deadline`."""
@@ -306,6 +350,7 @@ class Runner:
             return False
         self.buffer.acknowledge(batch_id)
         self._apply_interval(answer.get("interval"))
+        self._apply_config(answer.get("config"))
         if self.failures:
             log.info("check-in works again after %d failed attempts", self.failures)
             self.failures = 0
@@ -320,6 +365,31 @@ class Runner:
             # One broken collector must not stop the agent; the log says which.
             log.exception("metrics sample failed")
             return []
+
+    def _take_watches(self, now: float) -> Taken | None:
+        if self.watcher is None:
+            return None
+        try:
+            return self.watcher.take(now)
+        except Exception:
+            log.exception("watching processes and logs failed")
+            return None
+
+    def _take_sweeps(self) -> list[dict[str, Any]]:
+        if self.sweeper is None or self.watcher is None:
+            return []
+        try:
+            return self.sweeper.poll(self.watcher.config.sweeps)
+        except Exception:
+            log.exception("running the discovery sweeps failed")
+            return []
+
+    def _apply_config(self, doc: object) -> None:
+        if self.watcher is None or doc is None:
+            return
+        kept = self.watcher.apply(doc)
+        if kept is not None:
+            self.buffer.set_meta({META_CONFIG: kept})
 
     def _take_inventory(self, now: float) -> _InventoryTaken | None:
         """The inventory part of the next batch when one is due."""

@@ -1,8 +1,8 @@
 """Judging the passive checks, which read the database instead of probing a network.
 
 - heartbeat: claimed when its period + grace passed; critical unless a ping arrived meanwhile;
-- agent: the asset's agent data (online state, a metric's recent mean, a service's state)
-  judged by `probes.agent.evaluate`.
+- agent: the asset's agent data (online state, a metric's recent mean, a service's state, a
+  watched process's count, a watched log's matches) judged by `probes.agent.evaluate`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,17 @@ from forewarn.domain.observation import Observation, Result, Status
 from forewarn.probes import agent as agent_probe
 from forewarn.services.context import Context
 from forewarn.services.ingest import labels_key
-from forewarn.store.models import Agent, CheckStateRow, InventorySection, MetricRaw, MetricSeries
+from forewarn.store.models import (
+    Agent,
+    AgentWatch,
+    CheckStateRow,
+    InventorySection,
+    MetricRaw,
+    MetricSeries,
+)
+
+# A process count older than this many agent intervals is not "now".
+_FRESH_INTERVALS = 3
 
 if TYPE_CHECKING:
     from forewarn.services.poller import Claimed
@@ -76,23 +86,83 @@ def _agent(session: Session, c: Claimed, now: datetime) -> Result:
         row = session.get(InventorySection, (c.asset_id, "services"))
         items = row.data if row is not None and isinstance(row.data, list) else []
         facts["services"] = {s.get("name"): s.get("state") for s in items if isinstance(s, dict)}
+    elif params.kind in ("process", "log"):
+        facts.update(_watch(session, c, params, agent.interval, now))
     return agent_probe.evaluate(params, agent_probe.AgentFacts(**facts))
+
+
+def _watch(
+    session: Session, c: Claimed, params: agent_probe.Params, interval: int, now: datetime
+) -> dict[str, Any]:
+    """The agent's numbers for a watched process (latest count) or log (matches summed over
+    the window), and its words (last matching line, an error)."""
+    facts: dict[str, Any] = {}
+    labels = {"check": str(c.check_id)}
+    if params.kind == "process":
+        span = max(params.window_s, _FRESH_INTERVALS * interval)
+        facts["watch_value"] = _value(
+            session, c.asset_id, "watch.process_count", labels, span, now, latest=True
+        )
+    else:
+        facts["watch_value"] = _value(
+            session, c.asset_id, "watch.log_matches", labels, params.window_s, now, total=True
+        )
+        words = session.get(AgentWatch, c.check_id)
+        if words is not None and words.asset_id == c.asset_id:
+            facts["watch_error"] = words.error
+            # The last line only while it is within the window being judged.
+            fresh = words.line_at is not None and (now - words.line_at).total_seconds() <= max(
+                params.window_s, interval
+            )
+            facts["watch_line"] = words.line if fresh else ""
+    return facts
 
 
 def _mean(
     session: Session, asset_id: int, params: agent_probe.Params, now: datetime
 ) -> float | None:
+    return _value(
+        session, asset_id, params.metric, params.labels, params.window_s, now, latest=False
+    )
+
+
+def _value(
+    session: Session,
+    asset_id: int,
+    name: str,
+    labels: dict[str, str],
+    window_s: int,
+    now: datetime,
+    *,
+    latest: bool = False,
+    total: bool = False,
+) -> float | None:
+    """A series' latest value (window 0, or `latest` within the window), its mean over the
+    window, or with `total` its sum (None when it has no sample there)."""
     sid = session.scalar(
         select(MetricSeries.id).where(
             MetricSeries.asset_id == asset_id,
-            MetricSeries.name == params.metric,
-            MetricSeries.labels_key == labels_key(params.labels),
+            MetricSeries.name == name,
+            MetricSeries.labels_key == labels_key(labels),
         )
     )
     if sid is None:
         return None
-    since = int((now - timedelta(seconds=params.window_s)).timestamp())
-    if params.window_s == 0:
+    since = int((now - timedelta(seconds=window_s)).timestamp())
+    if latest and window_s:
+        value = session.scalar(
+            select(MetricRaw.value)
+            .where(MetricRaw.series_id == sid, MetricRaw.ts >= since)
+            .order_by(MetricRaw.ts.desc())
+            .limit(1)
+        )
+    elif total:
+        value = session.scalar(
+            select(func.sum(MetricRaw.value)).where(
+                MetricRaw.series_id == sid, MetricRaw.ts >= since
+            )
+        )
+    elif window_s == 0:
         value = session.scalar(
             select(MetricRaw.value)
             .where(MetricRaw.series_id == sid)

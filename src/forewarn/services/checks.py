@@ -21,7 +21,7 @@ from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
 from forewarn.domain.uptime import Uptime, uptime
 from forewarn.probes import registry
-from forewarn.services import audit, maintenance, secret_params
+from forewarn.services import agent_config, audit, maintenance, secret_params
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate, paginate_desc
@@ -180,6 +180,8 @@ def add(session: Session, ctx: Context, asset: Asset, data: CheckCreate, source:
         )
     )
     session.flush()
+    if check.type == "agent":
+        agent_config.refresh(session, [check.asset_id], ctx.clock.now())
     return check
 
 
@@ -268,6 +270,8 @@ def update(ctx: Context, actor: Actor, check_id: int, data: CheckUpdate) -> Chec
         st = session.get(CheckStateRow, check.id)
         if st is not None and ((check.enabled and not was_enabled) or "target" in changes):
             st.next_due_at = first_due(check, check.updated_at)
+        if check.type == "agent":
+            agent_config.refresh(session, [check.asset_id], ctx.clock.now())
         audit.record(
             session,
             ctx.clock,
@@ -289,6 +293,8 @@ def delete(ctx: Context, actor: Actor, check_id: int) -> None:
         session.execute(delete_(CheckResult).where(CheckResult.check_id == check_id))
         session.delete(check)
         session.flush()
+        if before["type"] == "agent":
+            agent_config.refresh(session, [before["asset_id"]], ctx.clock.now())
         audit.record(
             session,
             ctx.clock,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from forewarn.domain.device_kind import Clues, DeviceKind, Guess, describe_ports, guess
 from forewarn.domain.inventory import AssetKind, Role
 from forewarn.probes import discover
-from forewarn.services import audit, checks, keys
+from forewarn.services import agent_config, audit, checks, keys
 from forewarn.services.assets import add_asset
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError, conflict, invalid, not_found
@@ -49,6 +49,7 @@ from forewarn.services.schemas import (
 )
 from forewarn.services.scope import SYSTEM, Actor, get_in_scope, get_org_in_scope, scoped
 from forewarn.store.models import (
+    Agent,
     Asset,
     Check,
     CheckStateRow,
@@ -58,6 +59,7 @@ from forewarn.store.models import (
     Finding,
     Site,
 )
+from forewarn.wire import SweepHost, SweepReport
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -68,6 +70,7 @@ RULE = "network.unknown_device"
 SEVERITY = "medium"
 # A run still "running" this long after its start belongs to a process that stopped.
 _STALE_AFTER = timedelta(seconds=discover.Bounds().max_duration + 60)
+AGENT_DEADLINE = agent_config.SWEEP_DEADLINE
 
 # ---- shapes ---------------------------------------------------------------------------------
 
@@ -87,6 +90,11 @@ class NetworkCreate(Strict):
         max_length=10,
         description="SNMP v2c communities tried on found devices, in order; stored encrypted",
     )
+    agent_id: Id | None = Field(
+        None,
+        description="an agent of this organization on that network sweeps it (for networks "
+        "the server cannot reach); none: the server's poller sweeps it",
+    )
 
 
 class NetworkOut(BaseModel):
@@ -94,6 +102,7 @@ class NetworkOut(BaseModel):
     org_id: int
     site_id: int | None
     cidr: str
+    agent_id: int | None
     snmp_communities: int = Field(description="how many are stored; they are never shown")
     created_at: datetime
 
@@ -218,6 +227,7 @@ def _network_out(ctx: Context, network: DiscoveryNetwork) -> NetworkOut:
         org_id=network.org_id,
         site_id=network.site_id,
         cidr=network.cidr,
+        agent_id=network.agent_id,
         snmp_communities=len(communities_of(ctx, network)),
         created_at=network.created_at,
     )
@@ -241,9 +251,17 @@ def create_network(ctx: Context, actor: Actor, data: NetworkCreate) -> NetworkOu
                     "site_id names no site of this organization",
                     [{"loc": ["body", "site_id"], "msg": "no such site in this organization"}],
                 )
+        if data.agent_id is not None:
+            agent = session.get(Agent, data.agent_id)
+            if agent is None or agent.org_id != data.org_id:
+                raise invalid(
+                    "agent_id names no agent of this organization",
+                    [{"loc": ["body", "agent_id"], "msg": "no such agent in this organization"}],
+                )
         network = DiscoveryNetwork(
             org_id=data.org_id,
             site_id=data.site_id,
+            agent_id=data.agent_id,
             cidr=str(net),
             snmp_communities=_seal(ctx, data.snmp_communities),
             created_at=ctx.clock.now(),
@@ -315,6 +333,7 @@ class Started:
     run_id: int
     network: discover.IPNetwork
     communities: list[str]
+    run: RunOut | None = None  # as recorded, for a run an agent makes
 
 
 def system_resolver() -> dns.asyncresolver.Resolver | None:
@@ -343,6 +362,8 @@ def run(
     as such; the devices found so far are then not recorded.
     """
     started = start(ctx, actor, network_id)
+    if started.run is not None:  # an agent sweeps it and reports at a later check-in
+        return started.run
     try:
         chosen = system_resolver() if isinstance(resolver, str) else resolver
         result = asyncio.run(
@@ -370,15 +391,20 @@ def start(ctx: Context, actor: Actor, network_id: int) -> Started:
         # Serialize starts of one network on PostgreSQL; SQLite has one writer anyway.
         session.refresh(network, with_for_update=True)
         net = _stored_network(ctx, network)
+        stale = AGENT_DEADLINE if network.agent_id else _STALE_AFTER
         for other in session.scalars(
             select(DiscoveryRun).where(
                 DiscoveryRun.network_id == network_id, DiscoveryRun.status == "running"
             )
         ):
-            if other.started_at > now - _STALE_AFTER:
+            if other.started_at > now - stale:
                 raise conflict(f"a sweep of {network.cidr} is already running (run {other.id})")
             other.status, other.finished_at = "failed", now
-            other.error = "interrupted: the process running it stopped"
+            other.error = (
+                "the agent did not report this sweep within an hour"
+                if network.agent_id
+                else "interrupted: the process running it stopped"
+            )
         row = DiscoveryRun(
             org_id=network.org_id, network_id=network.id, started_at=now, status="running"
         )
@@ -394,6 +420,10 @@ def start(ctx: Context, actor: Actor, network_id: int) -> Started:
             org_id=network.org_id,
             after={"network_id": network.id, "cidr": network.cidr},
         )
+        if network.agent_id is not None:
+            asset_id = session.scalar(select(Agent.asset_id).where(Agent.id == network.agent_id))
+            agent_config.refresh(session, [asset_id] if asset_id is not None else [], now)
+            return Started(row.id, net, [], RunOut.model_validate(row))
         return Started(row.id, net, communities_of(ctx, network))
 
 
@@ -439,6 +469,77 @@ def finish(ctx: Context, run_id: int, result: discover.SweepResult) -> RunOut:
         row.addresses, row.found, row.new = result.addresses, len(result.hosts), rec.new
         session.flush()
         return RunOut.model_validate(row)
+
+
+def communities_of_run(ctx: Context, session: Session, run_id: int) -> list[str]:
+    """The SNMP communities of the network a run sweeps, in clear (for the agent making it)."""
+    row = session.get(DiscoveryRun, run_id)
+    network = session.get(DiscoveryNetwork, row.network_id) if row else None
+    return communities_of(ctx, network) if network else []
+
+
+def record_reports(
+    ctx: Context, agent_id: int, asset_id: int, reports: Sequence[SweepReport]
+) -> None:
+    """Record what an agent's sweeps found. Idempotent: a report for a run that is not this
+    agent's, or no longer running (a batch sent again), changes nothing."""
+    for report in reports:
+        with ctx.db.read() as session:
+            row = session.get(DiscoveryRun, report.run)
+            network = session.get(DiscoveryNetwork, row.network_id) if row else None
+            mine = network is not None and network.agent_id == agent_id
+            if row is None or not mine or row.status != "running":
+                log.info("sweep report for run %s from agent %s ignored", report.run, agent_id)
+                continue
+            cidr = network.cidr if network else ""
+        if report.error:
+            fail(ctx, report.run, f"the agent's sweep failed: {report.error}")
+        else:
+            result = discover.SweepResult(
+                cidr, report.addresses, [_host_of(h) for h in report.hosts], report.seconds
+            )
+            try:
+                finish(ctx, report.run, result)
+            except ServiceError as exc:  # finished meanwhile by another request
+                log.info("sweep report for run %s: %s", report.run, exc.detail)
+    with ctx.db.transaction() as session:
+        agent_config.refresh(session, [asset_id], ctx.clock.now())
+
+
+def expire_agent_runs(ctx: Context) -> int:
+    """Close as failed the agents' runs past their deadline; how many there were."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        late = session.execute(
+            select(DiscoveryRun, Agent.asset_id)
+            .join(DiscoveryNetwork, DiscoveryNetwork.id == DiscoveryRun.network_id)
+            .join(Agent, Agent.id == DiscoveryNetwork.agent_id)
+            .where(
+                DiscoveryRun.status == "running",
+                DiscoveryRun.started_at <= now - AGENT_DEADLINE,
+            )
+        ).all()
+        for run, _ in late:
+            run.status, run.finished_at = "failed", now
+            run.error = "the agent did not report this sweep within an hour"
+        agent_config.refresh(session, [asset_id for _, asset_id in late], now)
+        return len(late)
+
+
+def _host_of(h: SweepHost) -> discover.Host:
+    system = None
+    if h.sys_name or h.sys_descr or h.sys_object_id:
+        from forewarn.probes.snmp import SystemInfo  # loads pysnmp: only when one answered
+
+        system = SystemInfo(h.sys_name, h.sys_descr, h.sys_object_id, None)
+    return discover.Host(
+        address=h.address,
+        answered_ping=h.answered_ping,
+        mac=h.mac,
+        open_ports=tuple(h.open_ports),
+        hostname=h.hostname,
+        system=system,
+    )
 
 
 class _Recorder:
@@ -885,8 +986,10 @@ SWEEP_EVERY = timedelta(hours=24)
 
 def sweep_due(ctx: Context) -> RunOut | None:
     """The scheduled job: sweep the one network whose last run is oldest, if that was more
-    than a day ago (or never). One per turn keeps a turn within a sweep's bound (120 s)."""
+    than a day ago (or never). One per turn keeps a turn within a sweep's bound (120 s).
+    Runs an agent never reported are closed as failed first."""
     now = ctx.clock.now()
+    expire_agent_runs(ctx)
     with ctx.db.read() as session:
         last = (
             select(DiscoveryRun.network_id, func.max(DiscoveryRun.started_at).label("at"))

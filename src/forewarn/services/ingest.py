@@ -48,6 +48,8 @@ from forewarn.store.db import Database
 from forewarn.store.models import (
     Agent,
     AgentBatch,
+    AgentWatch,
+    Check,
     InventoryChange,
     InventorySection,
     KeyValue,
@@ -66,6 +68,7 @@ class AgentRef:
     asset_id: int
     org_id: int
     interval: int
+    config_rev: str = ""  # as it was when the credential was looked up (up to ttl old)
 
 
 class AgentCache:
@@ -87,7 +90,7 @@ class AgentCache:
             row = session.scalar(select(Agent).where(Agent.token_hash == digest))
             if row is None:
                 raise unauthorized("unknown agent credential; enrol the agent again")
-            ref = AgentRef(row.id, row.asset_id, row.org_id, row.interval)
+            ref = AgentRef(row.id, row.asset_id, row.org_id, row.interval, row.config_rev)
         with self._lock:
             if len(self._items) > 100_000:
                 self._items.clear()
@@ -116,6 +119,7 @@ class Checkin(NamedTuple):
     samples: list[tuple[int, list[Point]]]  # (epoch second, points)
     top: list[dict[str, Any]] | None  # the latest top processes sent, if any
     inventory: dict[str, Any] | None  # section -> its complete current data, sections sent
+    watch: list[tuple[int, float, str, str]]  # (check id, epoch, last matching line, error)
 
 
 def checkin_of(ref: AgentRef, batch: Batch) -> Checkin:
@@ -144,6 +148,7 @@ def checkin_of(ref: AgentRef, batch: Batch) -> Checkin:
         samples,
         [p.model_dump() for p in top] if top else None,
         inventory,
+        [(w.check, w.ts, w.line, w.error) for w in batch.watch],
     )
 
 
@@ -342,6 +347,39 @@ _LOWER_WATER = text(
 )
 
 
+def _write_watch(session: Session, now: datetime, c: Checkin) -> None:
+    """The words of the agent's watches: the latest error (or none) and the latest matching
+    line with its time. Readings for checks that are not this asset's are dropped: an agent
+    speaks only of its own machine."""
+    errors: dict[int, str] = {}
+    lines: dict[int, tuple[float, str]] = {}
+    for check_id, ts, line, error in sorted(c.watch, key=lambda r: r[1]):
+        errors[check_id] = error
+        if line:
+            lines[check_id] = (ts, line)
+    own = set(
+        session.scalars(
+            select(Check.id).where(Check.id.in_(list(errors)), Check.asset_id == c.asset_id)
+        )
+    )
+    if not own:
+        return
+    stored = {
+        w.check_id: w
+        for w in session.scalars(select(AgentWatch).where(AgentWatch.check_id.in_(list(own))))
+    }
+    for check_id in sorted(own):
+        row = stored.get(check_id)
+        if row is None:
+            row = AgentWatch(check_id=check_id, asset_id=c.asset_id, line="", line_at=None)
+            session.add(row)
+        row.at = now
+        row.error = errors[check_id][:1000]
+        if check_id in lines:
+            ts, line = lines[check_id]
+            row.line, row.line_at = line[:1000], datetime.fromtimestamp(ts, UTC)
+
+
 def _touch_agents(session: Session, now: datetime, items: list[Checkin]) -> None:
     """Last seen, last seq, version and top processes of each agent; back online if it was not."""
     last: dict[int, Checkin] = {}
@@ -413,6 +451,8 @@ def _store(
             _note_late_samples(session, _write_metrics(session, series, fresh, created))
             for c in fresh:
                 _write_inventory(session, now, c)
+                if c.watch:
+                    _write_watch(session, now, c)
             _touch_agents(session, now, fresh)
         return statuses
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
 from forewarn.domain.policy import RANKS, Effective, PolicyDef, effective, render_target
-from forewarn.services import audit, checks, secret_params
+from forewarn.services import agent_config, audit, checks, secret_params
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError, invalid, not_found
 from forewarn.services.schemas import (
@@ -361,10 +361,14 @@ def _sync_one(
                 st = session.get(CheckStateRow, current.id)
                 if st is not None:
                     st.next_due_at = checks.first_due(current, current.updated_at)
-    for name, c in have.items():
-        if c.source.startswith("policy:") and name not in keep:
-            session.delete(c)
+    gone = [c for name, c in have.items() if c.source.startswith("policy:") and name not in keep]
+    for c in gone:
+        session.delete(c)
     session.flush()
+    if any(c.type == "agent" for c in [*have.values(), *gone]) or any(
+        e.definition.get("type") == "agent" for e in wanted
+    ):
+        agent_config.refresh(session, [asset.id], ctx.clock.now())
 
 
 def effective_checks(ctx: Context, actor: Actor, asset_id: int) -> list[EffectiveCheckOut]:

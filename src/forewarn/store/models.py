@@ -271,6 +271,28 @@ class Agent(Base):
     status_since: Mapped[datetime]
     # The latest top processes, shown on the asset page; not history.
     top: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Digest of what the server wants this agent to watch (services.agent_config); an agent
+    # reporting another rev gets the whole document in its check-in answer.
+    config_rev: Mapped[str] = mapped_column(String(32), default="", server_default="")
+
+
+class AgentWatch(Base):
+    """The latest words an agent sent for a watch (a log's last matching line, an error).
+
+    The numbers (process counts, matching lines) are metric series; this is what a
+    message needs beside them.
+    """
+
+    __tablename__ = "agent_watch"
+
+    check_id: Mapped[int] = mapped_column(
+        ForeignKey("checks.id", ondelete="CASCADE"), primary_key=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    line: Mapped[str] = mapped_column(Text, default="")
+    line_at: Mapped[datetime | None]
+    error: Mapped[str] = mapped_column(Text, default="")
 
 
 class AgentBatch(Base):
@@ -556,6 +578,8 @@ class DiscoveryNetwork(Base):
     # SNMP v2c communities to try on found devices (secrets; encrypted at rest).
     snmp_communities: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # Swept by this agent on the client's network instead of by the server's poller.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
 
 
 class DiscoveryRun(Base):

@@ -13,6 +13,8 @@ from forewarn.web.forms import FieldErrors, from_validation, text
 
 NETWORK_HINTS = {
     "cidr": "A network such as 192.168.1.0/24: at most a /22 of IPv4 or a /120 of IPv6.",
+    "agent_id": "A network the server cannot reach (a client's office) is swept by an agent "
+    "there, which reports the result at its next check-ins.",
     "communities": "SNMP v2c communities to try, one a line, at most 10; each 1 to 64 "
     "characters without tabs. Stored encrypted and never shown again.",
 }
@@ -21,13 +23,14 @@ _FIELD = {"snmp_communities": "communities"}
 
 
 def blank_network() -> dict[str, str]:
-    return {"cidr": "", "site_id": "", "communities": ""}
+    return {"cidr": "", "site_id": "", "agent_id": "", "communities": ""}
 
 
 def network_values(form: FormData) -> dict[str, str]:
     return {
         "cidr": text(form, "cidr").strip()[:200],
         "site_id": text(form, "site_id").strip()[:20],
+        "agent_id": text(form, "agent_id").strip()[:20],
         "communities": text(form, "communities")[:2000],
     }
 
@@ -49,6 +52,7 @@ def network_input(org_id: int, values: dict[str, str]) -> tuple[NetworkCreate | 
         "org_id": org_id,
         "cidr": values["cidr"],
         "site_id": values["site_id"] or None,
+        "agent_id": values["agent_id"] or None,
         "snmp_communities": _communities(values["communities"]),
     }
     hints = {"snmp_communities": NETWORK_HINTS["communities"]}

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from forewarn.domain.device_kind import Clues, DeviceKind, describe_ports, guess
 from forewarn.domain.inventory import AssetKind
-from forewarn.services import discovery, sites
+from forewarn.services import agents, discovery, sites
 from forewarn.services.context import Context
 from forewarn.services.discovery import DeviceOut, FindingOut, NetworkOut, RunOut
 from forewarn.services.errors import not_found
@@ -56,6 +56,7 @@ class NetworkRow:
     network: NetworkOut
     site_name: str
     last_run: RunOut | None
+    agent_name: str = ""  # the agent that sweeps it; "" when the server does
 
 
 def networks(ctx: Context, actor: Actor, org_id: int) -> list[NetworkOut]:
@@ -71,15 +72,28 @@ def site_names(ctx: Context, actor: Actor, org_id: int) -> dict[int, str]:
     return {s.id: s.name for s in found}
 
 
+def agent_names(ctx: Context, actor: Actor, org_id: int) -> dict[int, str]:
+    """The organization's agents by id, named by their machine's host name."""
+    found = _every(
+        lambda c: agents.list_agents(ctx, actor, org_id=org_id, limit=MAX_LIMIT, cursor=c)
+    )
+    return {a.id: a.hostname or f"agent {a.id}" for a in found}
+
+
 def network_rows(
-    ctx: Context, actor: Actor, found: list[NetworkOut], names: dict[int, str]
+    ctx: Context,
+    actor: Actor,
+    found: list[NetworkOut],
+    names: dict[int, str],
+    agent_names: dict[int, str],
 ) -> list[NetworkRow]:
-    """Each network with its site's name and its latest run (one small query each)."""
+    """Each network with its site's name, its agent and its latest run (one small query each)."""
     rows = []
     for net in found:
         runs = discovery.list_runs(ctx, actor, org_id=net.org_id, network_id=net.id, limit=1)
         site = names.get(net.site_id, "") if net.site_id else ""
-        rows.append(NetworkRow(net, site, runs.items[0] if runs.items else None))
+        agent = agent_names.get(net.agent_id, f"agent {net.agent_id}") if net.agent_id else ""
+        rows.append(NetworkRow(net, site, runs.items[0] if runs.items else None, agent))
     return rows
 
 

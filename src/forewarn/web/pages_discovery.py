@@ -57,6 +57,7 @@ def _networks_page(
 ) -> Response:
     ctx, actor = get_ctx(request), user.actor
     names = discovery_views.site_names(ctx, actor, org.id)
+    agent_names = discovery_views.agent_names(ctx, actor, org.id)
     found = discovery_views.networks(ctx, actor, org.id)
     devices = discovery_views.org_devices(ctx, actor, org.id) if found else []
     table = discovery_views.device_table(devices, org.id, "new", 1)
@@ -68,8 +69,9 @@ def _networks_page(
         section="overview",
         org=org,
         tz=org.timezone,
-        rows=discovery_views.network_rows(ctx, actor, found, names),
+        rows=discovery_views.network_rows(ctx, actor, found, names, agent_names),
         site_options=sorted(names.items(), key=lambda kv: kv[1].lower()),
+        agent_options=sorted(agent_names.items(), key=lambda kv: kv[1].lower()),
         table=table,
         states=discovery_views.STATES,
         values=values or discovery_form.blank_network(),
@@ -133,7 +135,14 @@ def sweep(
             raise
         add_flash(ctx, response, f"{net.cidr} was not swept: {exc.detail}.", "warning")
         return response
-    if run.status == "done":
+    if run.status == "running":  # an agent sweeps it
+        add_flash(
+            ctx,
+            response,
+            f"Asked the agent to sweep {net.cidr}: it starts at its next check-in, and the "
+            "result appears here a few minutes later.",
+        )
+    elif run.status == "done":
         found = f"{run.found} device{'' if run.found == 1 else 's'} found, {run.new} new"
         add_flash(ctx, response, f"Swept {net.cidr}: {run.addresses} addresses, {found}.")
     else:

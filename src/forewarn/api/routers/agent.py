@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 from datetime import datetime
@@ -25,7 +26,7 @@ from forewarn.api.deps import (
 )
 from forewarn.api.pages import PageOut, page_out
 from forewarn.api.problem import problem
-from forewarn.services import agents, enrollment, metrics
+from forewarn.services import agent_config, agents, discovery, enrollment, metrics
 from forewarn.services.errors import ServiceError, invalid, unauthorized
 from forewarn.services.ingest import AgentRef, IngestFailed, IngestWriter
 from forewarn.services.schemas import (
@@ -117,6 +118,14 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
         first = errors[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise invalid(f"batch refused: {where}: {first['msg']}", errors) from exc
+    stored_rev: str | None = ref.config_rev
+    if batch.sweeps:
+        # Rare and idempotent, so recorded before the batch: a failure here answers 5xx and
+        # the agent sends the same batch again.
+        await asyncio.to_thread(
+            discovery.record_reports, state.ctx, ref.agent_id, ref.asset_id, batch.sweeps
+        )
+        stored_rev = None  # the runs reported are no longer asked for: the rev changed
     writer: IngestWriter = state.ingest
     try:
         status = await writer.store(ref, batch)
@@ -124,7 +133,14 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
         raise ServiceError(
             str(exc), status=503, title="Service unavailable", headers={"Retry-After": "1"}
         ) from exc
-    return writer.answer(ref, batch, status)
+    answer = writer.answer(ref, batch, status)
+    if batch.config_rev != stored_rev:
+        # Rare: the agent's watches changed (or the cached rev is a little old). The document
+        # is built from the database now, so what the agent gets is never stale.
+        config = await asyncio.to_thread(agent_config.current, state.ctx, ref.agent_id)
+        if config is not None and config.rev != batch.config_rev:
+            answer = answer.model_copy(update={"config": config})
+    return answer
 
 
 class CheckinLane:

@@ -46,7 +46,9 @@ def delete_network(network_id: IdPath, ctx: Ctx, actor: Caller) -> None:
 @router.post("/discovery/networks/{network_id}/run", response_model=RunOut, tags=["discovery"])
 def run_network(network_id: IdPath, ctx: Ctx, actor: Caller) -> RunOut:
     """Sweep the network now and answer the recorded run (admins). Bounded: 200 probes/s,
-    64 in flight, 120 s at most; a sweep that fails is answered as a failed run."""
+    64 in flight, 120 s at most; a sweep that fails is answered as a failed run. A network
+    swept by an agent is answered at once as `running`: the agent sweeps it after its next
+    check-in, and the run shows its result (GET /discovery/runs) once the agent reported."""
     return discovery.run(ctx, actor, network_id)
 
 
