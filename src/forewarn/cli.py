@@ -150,6 +150,7 @@ def _serve_background(ctx: Context, roles: set[str]) -> None:
     import threading
 
     from forewarn.services.jobs import Scheduler
+    from forewarn.services.notify import Notifier
     from forewarn.services.poller import PollerThread
 
     done = threading.Event()
@@ -157,18 +158,17 @@ def _serve_background(ctx: Context, roles: set[str]) -> None:
         signal.signal(sig, lambda *_: done.set())
     poller = PollerThread(ctx) if "poller" in roles else None
     scheduler = Scheduler(ctx) if "worker" in roles else None
-    if poller:
-        poller.start()
-    if scheduler:
-        scheduler.start()
+    notifier = Notifier(ctx) if "worker" in roles else None
+    for part in (poller, scheduler, notifier):
+        if part:
+            part.start()
     out.print(f"Forewarn {', '.join(sorted(roles))} running; stop with Ctrl-C.")
     try:
         done.wait()
     finally:
-        if poller:
-            poller.stop()
-        if scheduler:
-            scheduler.stop()
+        for part in (poller, notifier, scheduler):
+            if part:
+                part.stop()
 
 
 @app.command(

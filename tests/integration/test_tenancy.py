@@ -20,6 +20,7 @@ from forewarn.services import (
     discovery,
     enrollment,
     maintenance,
+    notify,
     policies,
     sites,
     status_pages,
@@ -37,6 +38,7 @@ from forewarn.services.schemas import (
     StatusNoteCreate,
 )
 from forewarn.services.scope import SYSTEM
+from forewarn.store.models import AlertRow
 from tests.conftest import Person, make_org, make_person
 
 
@@ -59,6 +61,9 @@ class World:
     owner: Person
     network_a: int = 0
     device_a: int = 0
+    alert_a: int = 0
+    channel_a: int = 0
+    route_a: int = 0
 
 
 @pytest.fixture
@@ -113,7 +118,39 @@ def world(ctx: Context, owner: Person) -> World:
         owner,
     )
     _discovery_of_a(ctx, world)
+    _alerting_of_a(ctx, world)
     return world
+
+
+def _alerting_of_a(ctx: Context, w: World) -> None:
+    """A channel and a route of A (nothing is sent), and an open alert of its check."""
+    channel = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(org_id=w.org_a, name="alpha-pager", url="json://127.0.0.1:9/hook"),
+    )
+    route = notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(org_id=w.org_a, name="alpha-all", steps=[{"channels": [channel.id]}]),
+    )
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        row = AlertRow(
+            org_id=w.org_a,
+            fingerprint="a" * 16,
+            labels={"org": str(w.org_a), "check": str(w.check_a)},
+            severity="critical",
+            state="open",
+            summary="alpha-fs01 backup missing",
+            check_id=w.check_a,
+            opened_at=now,
+            last_fired_at=now,
+        )
+        session.add(row)
+        session.flush()
+        w.alert_a = row.id
+    w.channel_a, w.route_a = channel.id, route.id
 
 
 def _discovery_of_a(ctx: Context, w: World) -> None:
@@ -407,6 +444,42 @@ REFUSED.update(
             f"/api/v1/discovery/devices/{w.device_a}/ignore",
             {},
         ),
+        ("GET", "/api/v1/alerts/{alert_id}"): lambda w: ("GET", f"/api/v1/alerts/{w.alert_a}", {}),
+        ("POST", "/api/v1/alerts/{alert_id}/ack"): lambda w: (
+            "POST",
+            f"/api/v1/alerts/{w.alert_a}/ack",
+            {"json": {}},
+        ),
+        ("POST", "/api/v1/alerts/{alert_id}/resolve"): lambda w: (
+            "POST",
+            f"/api/v1/alerts/{w.alert_a}/resolve",
+            {"json": {}},
+        ),
+        ("POST", "/api/v1/channels"): lambda w: (
+            "POST",
+            "/api/v1/channels",
+            {"json": {"org_id": w.org_a, "name": "mine", "url": "json://127.0.0.1:9/x"}},
+        ),
+        ("DELETE", "/api/v1/channels/{channel_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/channels/{w.channel_a}",
+            {},
+        ),
+        ("POST", "/api/v1/channels/{channel_id}/test"): lambda w: (
+            "POST",
+            f"/api/v1/channels/{w.channel_a}/test",
+            {},
+        ),
+        ("POST", "/api/v1/alert-routes"): lambda w: (
+            "POST",
+            "/api/v1/alert-routes",
+            {"json": {"org_id": w.org_a, "name": "mine", "steps": [{"channels": [w.channel_a]}]}},
+        ),
+        ("DELETE", "/api/v1/alert-routes/{route_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/alert-routes/{w.route_a}",
+            {},
+        ),
     }
 )
 
@@ -457,6 +530,15 @@ LISTS.update(
             "/api/v1/findings",
             {"params": {"org_id": w.org_a}},
         ),
+        **{
+            ("GET", path): (lambda p: lambda w: ("GET", p, {"params": {"org_id": w.org_a}}))(path)
+            for path in (
+                "/api/v1/alerts",
+                "/api/v1/channels",
+                "/api/v1/alert-routes",
+                "/api/v1/deliveries",
+            )
+        },
     }
 )
 
@@ -526,6 +608,10 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/discovery/runs?org_id={w.org_a}",
         f"/api/v1/discovery/devices?org_id={w.org_a}",
         f"/api/v1/findings?org_id={w.org_a}",
+        f"/api/v1/alerts/{w.alert_a}",
+        f"/api/v1/channels?org_id={w.org_a}",
+        f"/api/v1/alert-routes?org_id={w.org_a}",
+        f"/api/v1/deliveries?org_id={w.org_a}",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

@@ -15,6 +15,7 @@ from forewarn.api.limits import BodySizeLimit
 from forewarn.api.metrics import RequestMetrics
 from forewarn.api.routers import (
     agent,
+    alerts,
     assets,
     audit,
     auth,
@@ -31,6 +32,7 @@ from forewarn.config import Settings
 from forewarn.services.context import Context
 from forewarn.services.ingest import AgentCache, IngestWriter
 from forewarn.services.jobs import Scheduler
+from forewarn.services.notify import Notifier
 from forewarn.services.poller import PollerThread
 
 
@@ -61,6 +63,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(status.router)
     app.include_router(status.public)
     app.include_router(discovery.router)
+    app.include_router(alerts.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply
@@ -78,18 +81,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Background work lives as long as the app: ingest writer, job scheduler, poller."""
     ctx: Context = app.state.ctx
     scheduler = Scheduler(ctx) if ctx.settings.run_jobs else None
+    notifier = Notifier(ctx) if ctx.settings.run_jobs else None
     poller = PollerThread(ctx) if ctx.settings.run_poller else None
-    if scheduler:
-        scheduler.start()
-    if poller:
-        poller.start()
+    for part in (scheduler, notifier, poller):
+        if part:
+            part.start()
     try:
         yield
     finally:
-        if poller:
-            poller.stop()
-        if scheduler:
-            scheduler.stop()
+        for part in (poller, notifier, scheduler):
+            if part:
+                part.stop()
         app.state.ingest.stop()
 
 

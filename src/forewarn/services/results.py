@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from forewarn.domain.checkstate import CheckState, Rules, Transition, evaluate
 from forewarn.domain.checkstate import Context as EvalContext
 from forewarn.domain.observation import Observation, Status
-from forewarn.services import maintenance
+from forewarn.services import alerts, maintenance
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache, labels_key
 from forewarn.store.bulk import insert_ignore, insert_samples
@@ -112,6 +112,9 @@ def record(
     created: dict[tuple[int, str, str], int] = {}
     with ctx.db.transaction() as session:
         changes = _record(session, observations, series, lease_owner, created)
+        # In the same transaction: an alert and its deliveries exist exactly when the
+        # change that caused them does.
+        alerts.on_changes(session, ctx, changes)
     series.remember(created)  # only once committed: a rollback would leave stale ids
     return changes
 

@@ -659,3 +659,125 @@ class StatusNote(Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# ---- alerting (issue 5) ---------------------------------------------------------------------
+
+
+class AlertRow(Base):
+    """An alert: one problem, told once, with its timeline (domain.alerting decides).
+
+    One alert per fingerprint is not resolved at a time (services.alerts keeps that).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_org_state", "org_id", "state"),
+        Index("ix_alerts_fingerprint", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    summary: Mapped[str] = mapped_column(Text, default="")  # what is wrong, latest words
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id", ondelete="SET NULL"))
+    opened_at: Mapped[datetime]
+    last_fired_at: Mapped[datetime]
+    acked_at: Mapped[datetime | None]
+    ack_until: Mapped[datetime | None]
+    acked_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AlertEvent(Base):
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Channel(Base):
+    """Where notifications go: an apprise URL (email, Slack, Teams, a webhook, ...), sealed
+    at rest. org_id None: the provider's own, usable for every organization."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_channels_org_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)  # sealed (services.keys)
+    kind: Mapped[str] = mapped_column(String(32))  # the apprise scheme, shown: mailto, slack...
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class AlertRoute(Base):
+    """Who is told of which alerts, when, and again (domain.routing.Route)."""
+
+    __tablename__ = "alert_routes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    matchers: Mapped[list[Any]] = mapped_column(JSON)  # ["severity=critical", ...]
+    when: Mapped[str] = mapped_column(String(16), default="any")
+    steps: Mapped[list[Any]] = mapped_column(JSON)  # [{"after_s": 0, "channels": [1, 2]}]
+    repeat_s: Mapped[int | None] = mapped_column(Integer)
+    continue_: Mapped[bool] = mapped_column("continue", Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class AlertSend(Base):
+    """What was sent for an alert on a route: the history `routing.due` reads."""
+
+    __tablename__ = "alert_sends"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("alert_routes.id", ondelete="CASCADE"))
+    step_index: Mapped[int] = mapped_column(Integer)  # routing.RESOLVED_STEP for "resolved"
+    # No foreign key: the history stays true when a channel is deleted later.
+    channel_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+
+
+class Delivery(Base):
+    """The outbox: a message to send, kept until sent or given up, so a notification
+    survives a restart of the server and an outage of the channel."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_state_next", "state", "next_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | repeat | resolved | test
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]

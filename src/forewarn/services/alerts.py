@@ -1,0 +1,492 @@
+"""Alerts: made from hard state changes of checks, routed to channels through the outbox.
+
+`on_changes` runs inside the transaction that recorded the results (services.results), so an
+alert and the deliveries it causes are committed with the state change that caused them, or
+not at all: a server killed between the two loses nothing. The decisions are pure
+(domain.alerting, domain.routing); this module loads and stores what they decide on.
+
+- A hard change to a problem that is to be notified (not in maintenance, not unreachable,
+  not flapping) fires the check's alert: a new one opens, or the open one is refreshed.
+- A hard recovery resolves it (by "auto") and tells the channels that were told.
+- Opening, and later `escalate` (a job), enqueue what the routes say is due: the first step
+  at once, later steps while nobody acknowledged, repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, time
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forewarn.domain import alerting, routing
+from forewarn.domain.alerting import Alert, AlertState, Change, Severity
+from forewarn.domain.checkstate import Kind
+from forewarn.domain.inventory import Role
+from forewarn.domain.observation import Status
+from forewarn.services import audit
+from forewarn.services.context import Context
+from forewarn.services.errors import invalid
+from forewarn.services.pagination import Page, paginate_desc
+from forewarn.services.scope import Actor, get_in_scope, scoped
+from forewarn.store.models import (
+    AlertEvent,
+    AlertRoute,
+    AlertRow,
+    AlertSend,
+    Asset,
+    Channel,
+    Check,
+    Delivery,
+    Organization,
+    Site,
+)
+
+if TYPE_CHECKING:
+    from forewarn.services.results import Change as CheckChange
+
+log = logging.getLogger(__name__)
+
+ESCALATE_BATCH = 1_000
+
+
+# ---- shapes -----------------------------------------------------------------------------------
+
+
+class AlertEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    detail: str
+
+
+class AlertOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int
+    fingerprint: str
+    labels: dict[str, str]
+    severity: str
+    state: str
+    summary: str
+    asset_id: int | None
+    check_id: int | None
+    opened_at: datetime
+    last_fired_at: datetime
+    acked_at: datetime | None
+    ack_until: datetime | None
+    acked_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class AlertDetail(AlertOut):
+    events: list[AlertEventOut]
+
+
+class AckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: datetime | None = Field(
+        None, description="repeats and escalation resume then; none: until it is resolved"
+    )
+    comment: str = Field("", max_length=1000)
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=1000)
+
+
+# ---- rows <-> decisions ---------------------------------------------------------------------
+
+
+def to_domain(row: AlertRow) -> Alert:
+    return Alert(
+        fingerprint=row.fingerprint,
+        labels=row.labels,
+        severity=Severity(row.severity),
+        state=AlertState(row.state),
+        opened_at=row.opened_at,
+        last_fired_at=row.last_fired_at,
+        acked_at=row.acked_at,
+        ack_until=row.ack_until,
+        acked_by=row.acked_by,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+    )
+
+
+def _store(session: Session, row: AlertRow, change: Change) -> None:
+    a = change.alert
+    row.fingerprint, row.labels = a.fingerprint, dict(a.labels)
+    row.severity, row.state = a.severity.value, a.state.value
+    row.opened_at, row.last_fired_at = a.opened_at, a.last_fired_at
+    row.acked_at, row.ack_until, row.acked_by = a.acked_at, a.ack_until, a.acked_by
+    row.resolved_at, row.resolved_by = a.resolved_at, a.resolved_by
+    session.flush()  # a new row needs its id for its events
+    for e in change.events:
+        session.add(AlertEvent(alert_id=row.id, at=e.at, kind=e.kind.value, detail=e.detail))
+
+
+def check_labels(
+    org_id: int, site_id: int | None, asset_id: int, check_id: int, kind: str
+) -> dict[str, str]:
+    """The labels of a check's alert: ids (stable under renames) and the check type."""
+    return {
+        "org": str(org_id),
+        "site": str(site_id or ""),
+        "asset": str(asset_id),
+        "check": str(check_id),
+        "type": kind,
+        "kind": alerting.AlertKind.CHECK.value,
+    }
+
+
+def _current(session: Session, fingerprint: str) -> AlertRow | None:
+    """The fingerprint's alert that is not resolved (there is at most one)."""
+    return session.scalars(
+        select(AlertRow)
+        .where(AlertRow.fingerprint == fingerprint, AlertRow.state != AlertState.RESOLVED.value)
+        .order_by(AlertRow.id.desc())
+        .limit(1)
+    ).first()
+
+
+# ---- from check state changes -----------------------------------------------------------------
+
+
+def on_changes(session: Session, ctx: Context, changes: Sequence[CheckChange]) -> None:
+    """Alerts for the hard changes among `changes`, in the recording transaction."""
+    hard = [c for c in changes if c.transition.kind is Kind.HARD]
+    if not hard:
+        return
+    now = ctx.clock.now()
+    about = {
+        r.id: r
+        for r in session.execute(
+            select(Check.id, Check.type, Check.name, Asset.site_id, Asset.name.label("asset"))
+            .join(Asset, Asset.id == Check.asset_id)
+            .where(Check.id.in_({c.check_id for c in hard}))
+        )
+    }
+    for c in sorted(hard, key=lambda c: c.transition.at):
+        info = about.get(c.check_id)
+        if info is None:
+            continue
+        labels = check_labels(c.org_id, info.site_id, c.asset_id, c.check_id, info.type)
+        row = _current(session, alerting.fingerprint(labels))
+        t = c.transition
+        summary = f"{info.asset} · {info.name}: {c.message}"[:2000]
+        if t.new is Status.OK:
+            if row is not None:
+                _store(session, row, alerting.resolve(to_domain(row), alerting.AUTO, t.at))
+                row.summary = summary
+                _tell_resolved(session, ctx, row, now)
+            continue
+        if not t.notify:
+            continue  # maintenance, an unreachable parent, flapping: nobody is woken
+        severity = alerting.severity_of(t.new) or Severity.WARNING
+        change = alerting.fire(to_domain(row) if row else None, labels, severity, t.at)
+        if change.opened:
+            row = AlertRow(
+                org_id=c.org_id, asset_id=c.asset_id, check_id=c.check_id, summary=summary
+            )
+            session.add(row)
+        assert row is not None
+        row.summary = summary
+        _store(session, row, change)
+        if change.opened:
+            route(session, ctx, row, now)
+
+
+# ---- routing into the outbox ------------------------------------------------------------------
+
+
+def _routes(session: Session, org_id: int) -> list[tuple[AlertRoute, routing.Route]]:
+    """The organization's routes in order, then the provider's."""
+    rows = session.scalars(
+        select(AlertRoute)
+        .where((AlertRoute.org_id == org_id) | AlertRoute.org_id.is_(None))
+        .order_by(AlertRoute.org_id.is_(None), AlertRoute.position, AlertRoute.id)
+    ).all()
+    out = []
+    for r in rows:
+        try:
+            out.append((r, route_of(r)))
+        except ValueError:
+            log.warning("alert route %s is not valid any more; skipped", r.id)
+    return out
+
+
+def route_of(r: AlertRoute) -> routing.Route:
+    return routing.Route(
+        matchers=tuple(alerting.Matcher.parse(m) for m in r.matchers),
+        when=routing.When(r.when),
+        steps=tuple(
+            routing.Step(int(s["after_s"]), tuple(int(ch) for ch in s["channels"])) for s in r.steps
+        ),
+        repeat_s=r.repeat_s,
+        continue_=r.continue_,
+        id=r.id,
+    )
+
+
+def business_hours(org: Organization) -> routing.BusinessHours | None:
+    bh = org.business_hours or {}
+    try:
+        return routing.BusinessHours(
+            days=frozenset(int(d) for d in bh.get("days", [])),
+            start=time.fromisoformat(bh.get("start", "08:00")),
+            end=time.fromisoformat(bh.get("end", "17:00")),
+            tz=org.timezone or "UTC",
+        )
+    except (ValueError, TypeError):
+        return None
+
+
+def _display(session: Session, alert: Alert) -> Alert:
+    """The alert with names where its labels hold ids, for people to read (the labels keep
+    ids so that renaming an asset does not make its open alert a stranger)."""
+    names = {}
+    for label, model in (("asset", Asset), ("check", Check), ("site", Site)):
+        value = alert.labels.get(label, "")
+        row = session.get(model, int(value)) if value.isdigit() else None
+        if row is not None:
+            names[label] = row.name
+    return replace(alert, labels={**alert.labels, **names})
+
+
+def _link(ctx: Context, row: AlertRow) -> str:
+    base = (ctx.settings.public_url or "").rstrip("/")
+    path = f"/checks/{row.check_id}" if row.check_id else f"/orgs/{row.org_id}"
+    return f"{base}{path}"
+
+
+def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
+    """Enqueue what this alert's routes say is due now; how many deliveries."""
+    org = session.get(Organization, row.org_id)
+    if org is None:
+        return 0
+    alert = to_domain(row)
+    chosen = routing.routes_for(
+        alert.labels, [r for _, r in _routes(session, row.org_id)], now, business_hours(org)
+    )
+    if not chosen:
+        return 0
+    sent: dict[int | None, list[routing.Sent]] = {}
+    for s in session.scalars(select(AlertSend).where(AlertSend.alert_id == row.id)):
+        sent.setdefault(s.route_id, []).append(routing.Sent(s.step_index, s.channel_id, s.at))
+    title, body = alerting.render(
+        [_display(session, alert)], org.name, _link(ctx, row), {alert.fingerprint: row.summary}
+    )
+    usable = _channels(session, row.org_id)
+    made = 0
+    for r in chosen:
+        for d in routing.due(alert, r, sent.get(r.id, []), now):
+            # Recorded even for a channel since deleted or disabled, so that the step is not
+            # looked at again at every escalation turn.
+            session.add(
+                AlertSend(
+                    alert_id=row.id,
+                    route_id=r.id,
+                    step_index=d.step_index,
+                    channel_id=d.channel,
+                    at=now,
+                )
+            )
+            channel = usable.get(d.channel)
+            if channel is None:
+                log.warning("alert %s: channel %s is gone or disabled", row.id, d.channel)
+                continue
+            kind = {"first": "alert"}.get(d.reason.value, d.reason.value)
+            enqueue(session, channel, now, kind, title, body, alert_id=row.id)
+            made += 1
+    return made
+
+
+def _channels(session: Session, org_id: int) -> dict[int, Channel]:
+    """Enabled channels an organization's alerts may use: its own and the provider's."""
+    return {
+        ch.id: ch
+        for ch in session.scalars(
+            select(Channel).where(
+                ((Channel.org_id == org_id) | Channel.org_id.is_(None)), Channel.enabled.is_(True)
+            )
+        )
+    }
+
+
+def enqueue(
+    session: Session,
+    channel: Channel,
+    now: datetime,
+    kind: str,
+    title: str,
+    body: str,
+    *,
+    alert_id: int | None = None,
+) -> Delivery:
+    d = Delivery(
+        org_id=channel.org_id,
+        channel_id=channel.id,
+        alert_id=alert_id,
+        kind=kind,
+        title=title[:300],
+        body=body[:20_000],
+        state="pending",
+        attempts=0,
+        created_at=now,
+        next_at=now,
+        last_error="",
+    )
+    session.add(d)
+    return d
+
+
+def _tell_resolved(session: Session, ctx: Context, row: AlertRow, now: datetime) -> None:
+    """A "resolved" message to every channel that was told of the alert, once each."""
+    sends = session.scalars(select(AlertSend).where(AlertSend.alert_id == row.id)).all()
+    history = [routing.Sent(s.step_index, s.channel_id, s.at) for s in sends]
+    owed = routing.resolved_notice(to_domain(row), history)
+    if not owed:
+        return
+    org = session.get(Organization, row.org_id)
+    title = f"RESOLVED: {row.summary}"[:300]
+    body = (
+        f"Resolved {row.resolved_at:%Y-%m-%d %H:%M} UTC ({row.resolved_by}) for "
+        f"{org.name if org else 'organization ' + str(row.org_id)}.\n{row.summary}\n"
+        f"{_link(ctx, row)}"
+    )
+    usable = _channels(session, row.org_id)
+    for channel_id in owed:
+        session.add(
+            AlertSend(
+                alert_id=row.id,
+                route_id=None,
+                step_index=routing.RESOLVED_STEP,
+                channel_id=channel_id,
+                at=now,
+            )
+        )
+        if channel_id in usable:
+            enqueue(session, usable[channel_id], now, "resolved", title, body, alert_id=row.id)
+
+
+def escalate(ctx: Context) -> int:
+    """The job: end acknowledgements that ran out, and enqueue escalations and repeats."""
+    now = ctx.clock.now()
+    made = 0
+    with ctx.db.transaction() as session:
+        rows = session.scalars(
+            select(AlertRow)
+            .where(AlertRow.state != AlertState.RESOLVED.value)
+            .order_by(AlertRow.id)
+            .limit(ESCALATE_BATCH)
+        ).all()
+        for row in rows:
+            change = alerting.unacknowledge_expired(to_domain(row), now)
+            if change.events:
+                _store(session, row, change)
+            made += route(session, ctx, row, now)
+    return made
+
+
+# ---- what people do -----------------------------------------------------------------------------
+
+
+def list_(
+    ctx: Context,
+    actor: Actor,
+    *,
+    org_id: int | None = None,
+    state: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[AlertOut]:
+    """Newest first. `state`: open, acknowledged, resolved, or "active" (not resolved)."""
+    stmt = scoped(select(AlertRow), actor, AlertRow.org_id)
+    if org_id is not None:
+        stmt = stmt.where(AlertRow.org_id == org_id)
+    if state == "active":
+        stmt = stmt.where(AlertRow.state != AlertState.RESOLVED.value)
+    elif state is not None:
+        stmt = stmt.where(AlertRow.state == state)
+    with ctx.db.read() as session:
+        page = paginate_desc(session, stmt, AlertRow.id, limit, cursor)
+        return Page([AlertOut.model_validate(a) for a in page.items], page.next_cursor)
+
+
+def get(ctx: Context, actor: Actor, alert_id: int) -> AlertDetail:
+    with ctx.db.read() as session:
+        row = get_in_scope(session, actor, AlertRow, alert_id)
+        return _detail(session, row)
+
+
+def _detail(session: Session, row: AlertRow) -> AlertDetail:
+    events = session.scalars(
+        select(AlertEvent).where(AlertEvent.alert_id == row.id).order_by(AlertEvent.id)
+    ).all()
+    return AlertDetail.model_validate(
+        {
+            **AlertOut.model_validate(row).model_dump(),
+            "events": [AlertEventOut.model_validate(e) for e in events],
+        }
+    )
+
+
+def acknowledge(ctx: Context, actor: Actor, alert_id: int, data: AckRequest) -> AlertDetail:
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        row = get_in_scope(session, actor, AlertRow, alert_id, Role.TECHNICIAN)
+        try:
+            change = alerting.acknowledge(to_domain(row), actor.username, now, data.until)
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+        _store(session, row, change)
+        _comment(session, row, now, actor, data.comment)
+        _audit(session, ctx, actor, row, "alert.acknowledge")
+        return _detail(session, row)
+
+
+def resolve(ctx: Context, actor: Actor, alert_id: int, data: ResolveRequest) -> AlertDetail:
+    """Resolve by hand: if the check still fails at its next hard change, a new alert opens."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        row = get_in_scope(session, actor, AlertRow, alert_id, Role.TECHNICIAN)
+        _store(session, row, alerting.resolve(to_domain(row), actor.username, now))
+        _comment(session, row, now, actor, data.comment)
+        _tell_resolved(session, ctx, row, now)
+        _audit(session, ctx, actor, row, "alert.resolve")
+        return _detail(session, row)
+
+
+def _comment(session: Session, row: AlertRow, now: datetime, actor: Actor, text: str) -> None:
+    if text.strip():
+        session.add(
+            AlertEvent(alert_id=row.id, at=now, kind="comment", detail=f"{actor.username}: {text}")
+        )
+
+
+def _audit(session: Session, ctx: Context, actor: Actor, row: AlertRow, action: str) -> None:
+    audit.record(
+        session,
+        ctx.clock,
+        actor,
+        action,
+        entity="alert",
+        entity_id=row.id,
+        org_id=row.org_id,
+        after={
+            "state": row.state,
+            "ack_until": row.ack_until.isoformat() if row.ack_until else None,
+        },
+    )

@@ -1,0 +1,508 @@
+"""Channels, routes and the delivery worker.
+
+A channel is an apprise URL (email, Slack, Teams, Telegram, SMS gateways, webhooks: anything
+apprise supports), checked when it is entered and stored sealed with FOREWARN_SECRET_KEY: it
+often holds a password or a token. A route (domain.routing) says which alerts go to which
+channels, when, and again.
+
+Deliveries wait in the outbox table (store.models.Delivery). The worker claims due ones
+with a lease (several workers never send one twice; a worker that dies leaves them to the
+next after the lease), sends each, and records the outcome: sent, or a retry after a
+growing delay (10 s up to 30 min), or after 8 attempts a visible failure. Nothing leaves the
+outbox unaccounted for.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Integer, bindparam, select, text
+from sqlalchemy.orm import Session
+
+from forewarn.domain.inventory import Role
+from forewarn.services import alerts, audit, keys
+from forewarn.services.context import Context
+from forewarn.services.errors import invalid, not_found
+from forewarn.services.pagination import Page, paginate_desc
+from forewarn.services.rows import flush_or_conflict
+from forewarn.services.scope import Actor, get_org_in_scope, org_filter, require_owner, scoped
+from forewarn.store.models import AlertRoute, Channel, Delivery
+from forewarn.store.types import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (10, 30, 60, 120, 300, 600, 1200, 1800))
+MAX_ATTEMPTS = len(RETRY_DELAYS)
+LEASE = timedelta(seconds=120)  # longer than any one send (apprise's own timeouts are ~4 s)
+SEND_THREADS = 8
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+# ---- shapes -----------------------------------------------------------------------------------
+
+
+class ChannelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: int | None = Field(None, description="none: the provider's, for every organization")
+    name: Name
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000)]
+    enabled: bool = True
+
+
+class ChannelOut(BaseModel):
+    id: int
+    org_id: int | None
+    name: str
+    kind: str = Field(description="the apprise service, from the URL's scheme")
+    enabled: bool
+    created_at: datetime
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    after_s: int = Field(0, ge=0, le=7 * 86_400)
+    channels: list[int] = Field(min_length=1, max_length=20)
+
+
+class RouteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: int | None = Field(None, description="none: the provider's, after each org's own")
+    name: Name
+    position: int = Field(0, ge=0, le=10_000)
+    matchers: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description='label matchers such as "severity=critical" or "type=~http|tls"',
+    )
+    when: Literal["any", "business", "after_hours"] = "any"
+    steps: list[StepIn] = Field(min_length=1, max_length=10)
+    repeat_s: int | None = Field(None, ge=60, le=7 * 86_400)
+    continue_: bool = Field(False, alias="continue")
+
+
+class RouteOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    org_id: int | None
+    name: str
+    position: int
+    matchers: list[str]
+    when: str
+    steps: list[dict[str, Any]]
+    repeat_s: int | None
+    continue_: bool = Field(serialization_alias="continue")
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int | None
+    channel_id: int
+    alert_id: int | None
+    kind: str
+    title: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_at: datetime
+    sent_at: datetime | None
+    last_error: str
+
+
+# ---- channels ---------------------------------------------------------------------------------
+
+
+def check_url(url: str) -> str:
+    """The apprise service of a URL; ValueError saying why it cannot be used."""
+    import apprise  # loads its plugins: only where channels are handled
+
+    if "://" not in url:
+        raise ValueError("a channel URL looks like mailto://..., slack://..., json://host/path")
+    if not apprise.Apprise().add(url):
+        scheme = url.split("://", 1)[0]
+        raise ValueError(
+            f"apprise cannot use this URL (service {scheme!r} unknown, or a part missing): "
+            "see https://github.com/caronc/apprise/wiki for each service's URL"
+        )
+    return url.split("://", 1)[0].lower()[:32]
+
+
+def _require_may_edit(session: Session, actor: Actor, org_id: int | None) -> None:
+    if org_id is None:
+        require_owner(actor)
+    else:
+        get_org_in_scope(session, actor, org_id, Role.ADMIN)
+
+
+def _channel_out(c: Channel) -> ChannelOut:
+    return ChannelOut(
+        id=c.id,
+        org_id=c.org_id,
+        name=c.name,
+        kind=c.kind,
+        enabled=c.enabled,
+        created_at=c.created_at,
+    )
+
+
+def create_channel(ctx: Context, actor: Actor, data: ChannelCreate) -> ChannelOut:
+    try:
+        kind = check_url(data.url)
+    except ValueError as exc:
+        raise invalid(str(exc), [{"loc": ["body", "url"], "msg": str(exc)}]) from None
+    with ctx.db.transaction() as session:
+        _require_may_edit(session, actor, data.org_id)
+        channel = Channel(
+            org_id=data.org_id,
+            name=data.name,
+            url=keys.encrypt(ctx, data.url.encode()),
+            kind=kind,
+            enabled=data.enabled,
+            created_at=ctx.clock.now(),
+        )
+        session.add(channel)
+        flush_or_conflict(session, "a channel of that name exists already")
+        after = {"name": channel.name, "kind": kind, "org_id": channel.org_id}
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "channel.create",
+            entity="channel",
+            entity_id=channel.id,
+            org_id=channel.org_id,
+            after=after,
+        )
+        return _channel_out(channel)
+
+
+def _visible(actor: Actor) -> Any:
+    """Channels and routes the actor may see: its organizations', and the provider's."""
+    return org_filter(actor, Channel.org_id) | Channel.org_id.is_(None)
+
+
+def list_channels(ctx: Context, actor: Actor, org_id: int | None = None) -> list[ChannelOut]:
+    stmt = select(Channel).where(_visible(actor)).order_by(Channel.org_id, Channel.name)
+    if org_id is not None:
+        stmt = stmt.where((Channel.org_id == org_id) | Channel.org_id.is_(None))
+    with ctx.db.read() as session:
+        return [_channel_out(c) for c in session.scalars(stmt)]
+
+
+def _channel(session: Session, actor: Actor, channel_id: int, edit: bool) -> Channel:
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        raise not_found("channel")
+    if channel.org_id is not None and actor.role_in(channel.org_id) is None:
+        raise not_found("channel")
+    if edit:
+        _require_may_edit(session, actor, channel.org_id)
+    return channel
+
+
+def delete_channel(ctx: Context, actor: Actor, channel_id: int) -> None:
+    with ctx.db.transaction() as session:
+        channel = _channel(session, actor, channel_id, edit=True)
+        session.delete(channel)
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "channel.delete",
+            entity="channel",
+            entity_id=channel_id,
+            org_id=channel.org_id,
+            before={"name": channel.name},
+        )
+
+
+def test_channel(ctx: Context, actor: Actor, channel_id: int) -> DeliveryOut:
+    """Send a test message now and answer how it went (it is in the delivery log too)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        channel = _channel(session, actor, channel_id, edit=True)
+        delivery = alerts.enqueue(
+            session,
+            channel,
+            now,
+            "test",
+            "Forewarn test message",
+            f"This is a test of the channel {channel.name!r}, sent by {actor.username} at "
+            f"{now:%Y-%m-%d %H:%M} UTC. If you read this, alerts will reach you here.",
+        )
+        session.flush()
+        delivery.lease_owner, delivery.lease_until = "test", now + LEASE
+        url = keys.decrypt(ctx, channel.url).decode()
+        delivery_id, title, body = delivery.id, delivery.title, delivery.body
+    error = send(url, title, body)
+    _record(ctx, [(delivery_id, error)])
+    with ctx.db.read() as session:
+        return DeliveryOut.model_validate(session.get(Delivery, delivery_id))
+
+
+# ---- routes -----------------------------------------------------------------------------------
+
+
+def _route_out(r: AlertRoute) -> RouteOut:
+    return RouteOut(
+        id=r.id,
+        org_id=r.org_id,
+        name=r.name,
+        position=r.position,
+        matchers=list(r.matchers),
+        when=r.when,
+        steps=list(r.steps),
+        repeat_s=r.repeat_s,
+        continue_=r.continue_,
+    )
+
+
+def create_route(ctx: Context, actor: Actor, data: RouteCreate) -> RouteOut:
+    with ctx.db.transaction() as session:
+        _require_may_edit(session, actor, data.org_id)
+        usable = {
+            c.id
+            for c in session.scalars(
+                select(Channel).where(
+                    (Channel.org_id == data.org_id) | Channel.org_id.is_(None)
+                    if data.org_id is not None
+                    else Channel.org_id.is_(None)
+                )
+            )
+        }
+        for i, step in enumerate(data.steps):
+            for ch in step.channels:
+                if ch not in usable:
+                    msg = f"channel {ch} is not one this route may use"
+                    raise invalid(msg, [{"loc": ["body", "steps", i, "channels"], "msg": msg}])
+        row = AlertRoute(
+            org_id=data.org_id,
+            name=data.name,
+            position=data.position,
+            matchers=data.matchers,
+            when=data.when,
+            steps=[s.model_dump() for s in data.steps],
+            repeat_s=data.repeat_s,
+            continue_=data.continue_,
+            created_at=ctx.clock.now(),
+        )
+        try:
+            alerts.route_of(row)  # the pure rules refuse a bad matcher or step
+        except ValueError as exc:
+            raise invalid(str(exc), [{"loc": ["body"], "msg": str(exc)}]) from None
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "alert_route.create",
+            entity="alert_route",
+            entity_id=row.id,
+            org_id=row.org_id,
+            after=_route_out(row).model_dump(),
+        )
+        return _route_out(row)
+
+
+def list_routes(ctx: Context, actor: Actor, org_id: int | None = None) -> list[RouteOut]:
+    visible = org_filter(actor, AlertRoute.org_id) | AlertRoute.org_id.is_(None)
+    stmt = select(AlertRoute).where(visible)
+    if org_id is not None:
+        stmt = stmt.where((AlertRoute.org_id == org_id) | AlertRoute.org_id.is_(None))
+    stmt = stmt.order_by(AlertRoute.org_id.is_(None), AlertRoute.position, AlertRoute.id)
+    with ctx.db.read() as session:
+        return [_route_out(r) for r in session.scalars(stmt)]
+
+
+def delete_route(ctx: Context, actor: Actor, route_id: int) -> None:
+    with ctx.db.transaction() as session:
+        row = session.get(AlertRoute, route_id)
+        if row is None or (row.org_id is not None and actor.role_in(row.org_id) is None):
+            raise not_found("alert route")
+        _require_may_edit(session, actor, row.org_id)
+        session.delete(row)
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "alert_route.delete",
+            entity="alert_route",
+            entity_id=route_id,
+            org_id=row.org_id,
+            before={"name": row.name},
+        )
+
+
+# ---- the delivery log ---------------------------------------------------------------------------
+
+
+def list_deliveries(
+    ctx: Context,
+    actor: Actor,
+    *,
+    org_id: int | None = None,
+    channel_id: int | None = None,
+    state: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[DeliveryOut]:
+    """Newest first; the provider's own channels' deliveries are its owners' to see."""
+    stmt = scoped(select(Delivery), actor, Delivery.org_id)
+    for column, value in (
+        (Delivery.org_id, org_id),
+        (Delivery.channel_id, channel_id),
+        (Delivery.state, state),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    with ctx.db.read() as session:
+        page = paginate_desc(session, stmt, Delivery.id, limit, cursor)
+        return Page([DeliveryOut.model_validate(d) for d in page.items], page.next_cursor)
+
+
+# ---- sending ------------------------------------------------------------------------------------
+
+
+def send(url: str, title: str, body: str) -> str | None:
+    """Send one message through apprise: None when it went, else why not (its log's words)."""
+    import apprise
+
+    ap = apprise.Apprise()
+    if not ap.add(url):
+        return "the channel URL is not usable any more"
+    with apprise.LogCapture(level=apprise.logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+        try:
+            ok = bool(ap.notify(title=title, body=body))
+        except Exception as exc:  # a plugin's own bug must not stop the worker
+            return f"{type(exc).__name__}: {exc}"
+        said = logs.getvalue().strip()
+    if ok:
+        return None
+    lines = [line.split(" - ", 2)[-1] for line in said.splitlines() if line.strip()]
+    return "; ".join(lines)[-1000:] or "the service refused the message"
+
+
+def _claim_sql(dialect: str) -> str:
+    lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+    return (
+        "UPDATE deliveries SET lease_owner = :owner, lease_until = :until "
+        "WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= :now"
+        " AND (lease_until IS NULL OR lease_until < :now)"
+        f" ORDER BY next_at, id LIMIT :n{lock}) "
+        "AND (lease_until IS NULL OR lease_until < :now) RETURNING id"
+    )
+
+
+def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[tuple[int, str, str, str]]:
+    """Lease due deliveries to `owner`: (id, channel URL in clear, title, body)."""
+    with ctx.db.transaction() as session:
+        stmt = (
+            text(_claim_sql(session.get_bind().dialect.name))
+            .bindparams(
+                bindparam("now", now, type_=UTCDateTime()),
+                bindparam("until", now + LEASE, type_=UTCDateTime()),
+                bindparam("owner", owner),
+                bindparam("n", limit),
+            )
+            .columns(id=Integer())
+        )
+        ids = [r.id for r in session.execute(stmt)]
+        if not ids:
+            return []
+        rows = session.execute(
+            select(Delivery.id, Channel.url, Delivery.title, Delivery.body)
+            .join(Channel, Channel.id == Delivery.channel_id)
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.id)
+        ).all()
+    return [(i, keys.decrypt(ctx, url).decode(), t, b) for i, url, t, b in rows]
+
+
+def _record(ctx: Context, outcomes: Sequence[tuple[int, str | None]]) -> None:
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        for delivery_id, error in outcomes:
+            d = session.get(Delivery, delivery_id)
+            if d is None:
+                continue
+            d.attempts += 1
+            d.lease_owner, d.lease_until = None, None
+            if error is None:
+                d.state, d.sent_at, d.last_error = "sent", now, ""
+            elif d.attempts >= MAX_ATTEMPTS:
+                d.state, d.last_error = "failed", error
+                log.error(
+                    "delivery %s failed for good after %d attempts: %s", d.id, d.attempts, error
+                )
+            else:
+                d.next_at = now + RETRY_DELAYS[d.attempts - 1]
+                d.last_error = error
+                log.warning("delivery %s failed (attempt %d), retried: %s", d.id, d.attempts, error)
+
+
+def deliver_due(ctx: Context, owner: str, pool: ThreadPoolExecutor, limit: int = 50) -> int:
+    """Send what is due; how many were tried."""
+    claimed = claim(ctx, owner, ctx.clock.now(), limit)
+    if not claimed:
+        return 0
+    errors = list(pool.map(lambda c: send(c[1], c[2], c[3]), claimed))
+    _record(ctx, [(c[0], e) for c, e in zip(claimed, errors, strict=True)])
+    return len(claimed)
+
+
+class Notifier:
+    """The delivery worker and the escalation turn, on a thread of the worker role."""
+
+    def __init__(
+        self, ctx: Context, *, interval: float = 0.2, escalate_every: float = 15.0
+    ) -> None:
+        self.ctx = ctx
+        self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.interval = interval
+        self.escalate_every = escalate_every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="forewarn-send")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="forewarn-notifier", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def tick(self) -> int:
+        return deliver_due(self.ctx, self.owner, self._pool)
+
+    def _loop(self) -> None:
+        next_escalation = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_escalation:
+                    next_escalation = time.monotonic() + self.escalate_every
+                    alerts.escalate(self.ctx)
+                busy = self.tick()
+            except Exception:
+                log.exception("the notifier turn failed")
+                busy = 0
+            if not busy:
+                self._stop.wait(self.interval)

@@ -1,0 +1,352 @@
+"""Alerts from hard state changes, told through real channels: an SMTP server (aiosmtpd) and
+a webhook receiver, both on loopback, reached through apprise as a user would set them up."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+
+from forewarn.domain.observation import Observation, Result, Status
+from forewarn.services import alerts, assets, checks, maintenance, notify, results
+from forewarn.services.alerts import AckRequest
+from forewarn.services.context import Context
+from forewarn.services.ingest import SeriesCache
+from forewarn.services.schemas import AssetCreate, CheckCreate, MaintenanceCreate
+from forewarn.services.scope import SYSTEM
+from tests.conftest import Person, make_org
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def subject(m: Message) -> str:
+    return str(make_header(decode_header(m["Subject"])))
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+class Hook:
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.posts.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    h = Hook()
+    try:
+        yield h
+    finally:
+        h.server.shutdown()
+        h.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(4) as p:
+        yield p
+
+
+def deliver(ctx: Context, pool: ThreadPoolExecutor) -> int:
+    return notify.deliver_due(ctx, "test", pool)
+
+
+def observe(ctx: Context, check_id: int, status: Status, message: str) -> None:
+    results.record(
+        ctx, [Observation(check_id, ctx.clock.now(), Result(status, message))], series=SeriesCache()
+    )
+
+
+@pytest.fixture
+def site(ctx: Context, mailbox, hook) -> dict[str, Any]:
+    org = make_org(ctx, "Acme Dental")
+    asset = assets.create(ctx, SYSTEM, AssetCreate(org_id=org, name="fs01", kind="server")).id
+    check = checks.create(
+        ctx,
+        SYSTEM,
+        CheckCreate(
+            asset_id=asset,
+            name="website",
+            type="http",
+            target="http://127.0.0.1:9/",
+            max_attempts=1,
+        ),
+    ).id
+    _, smtp_port = mailbox
+    mail = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(
+            org_id=org,
+            name="on duty",
+            url=f"mailto://127.0.0.1:{smtp_port}?from=alerts@forewarn.test&to=tech@acme.test",
+        ),
+    )
+    webhook = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(
+            org_id=org, name="on call", url=f"json://127.0.0.1:{hook.port}/forewarn"
+        ),
+    )
+    route = notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(
+            org_id=org,
+            name="everything",
+            steps=[
+                {"after_s": 0, "channels": [mail.id]},
+                {"after_s": 900, "channels": [webhook.id]},
+            ],
+        ),
+    )
+    return {
+        "org": org,
+        "asset": asset,
+        "check": check,
+        "mail": mail,
+        "hook": webhook,
+        "route": route,
+    }
+
+
+def test_one_message_per_problem_escalation_and_resolution(ctx, site, mailbox, hook, pool):
+    box, _ = mailbox
+    observe(ctx, site["check"], Status.CRITICAL, "connection refused")
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    assert (alert.state, alert.severity, alert.check_id) == ("open", "critical", site["check"])
+    assert alert.summary == "fs01 · website: connection refused"
+
+    assert deliver(ctx, pool) == 1
+    [mail] = box.messages
+    assert "fs01" in subject(mail) and "critical" in subject(mail).lower()
+    body = mail.get_payload(0).get_payload(decode=True).decode()
+    assert (
+        "connection refused" in body
+        and "Acme Dental" in body
+        and f"/checks/{site['check']}" in body
+    )
+
+    # The check keeps failing: the same alert, no second message.
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.CRITICAL, "connection refused")
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 0 and len(box.messages) == 1
+    assert len(alerts.list_(ctx, SYSTEM, org_id=site["org"]).items) == 1
+
+    # Nobody acknowledged within 15 minutes: the on-call webhook too.
+    ctx.clock.advance(900)
+    assert alerts.escalate(ctx) == 1
+    assert deliver(ctx, pool) == 1
+    [post] = hook.posts
+    assert "fs01" in post["title"] and "connection refused" in post["message"]
+
+    # Recovery resolves it and tells both channels once.
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "200 OK in 12 ms")
+    detail = alerts.get(ctx, SYSTEM, alert.id)
+    assert (detail.state, detail.resolved_by) == ("resolved", "auto")
+    assert [e.kind for e in detail.events] == ["opened", "resolved"]
+    assert deliver(ctx, pool) == 2
+    assert subject(box.messages[-1]).startswith("RESOLVED")
+    assert hook.posts[-1]["title"].startswith("RESOLVED")
+    assert deliver(ctx, pool) == 0
+
+    log = notify.list_deliveries(ctx, SYSTEM, org_id=site["org"]).items
+    assert sorted(d.kind for d in log) == ["alert", "escalation", "resolved", "resolved"]
+    assert all(d.state == "sent" and d.attempts == 1 for d in log)
+
+
+def test_an_acknowledged_alert_does_not_escalate(ctx, site, hook, pool):
+    observe(ctx, site["check"], Status.CRITICAL, "timeout")
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    acked = alerts.acknowledge(ctx, SYSTEM, alert.id, AckRequest(comment="on my way"))
+    assert acked.state == "acknowledged" and acked.acked_by == "system"
+    assert [e.kind for e in acked.events][-2:] == ["acknowledged", "comment"]
+    ctx.clock.advance(3600)
+    assert alerts.escalate(ctx) == 0
+    deliver(ctx, pool)
+    assert hook.posts == []
+
+    # An acknowledgement for a set time runs out, and escalation resumes.
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "fine")
+    observe(ctx, site["check"], Status.CRITICAL, "timeout again")
+    [new, old] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    assert old.state == "resolved" and new.state == "open" and new.id != old.id
+    until = ctx.clock.now() + timedelta(minutes=10)
+    alerts.acknowledge(ctx, SYSTEM, new.id, AckRequest(until=until))
+    ctx.clock.advance(minutes=20)
+    assert alerts.escalate(ctx) == 1
+    kinds = [e.kind for e in alerts.get(ctx, SYSTEM, new.id).events]
+    assert "ack_expired" in kinds
+
+
+def test_planned_maintenance_wakes_nobody(ctx, site, pool, mailbox):
+    box, _ = mailbox
+    now = ctx.clock.now()
+    maintenance.create(
+        ctx,
+        SYSTEM,
+        MaintenanceCreate(
+            org_id=site["org"],
+            name="patching",
+            start_local=(now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
+            duration_min=60,
+        ),
+    )
+    observe(ctx, site["check"], Status.CRITICAL, "rebooting")
+    assert alerts.list_(ctx, SYSTEM, org_id=site["org"]).items == []
+    assert deliver(ctx, pool) == 0 and box.messages == []
+
+
+def test_a_channel_that_is_down_is_retried_then_failed_visibly(ctx, site, pool):
+    dead = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(
+            org_id=site["org"], name="dead", url=f"json://127.0.0.1:{free_port()}/"
+        ),
+    )
+    notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(
+            org_id=site["org"], name="to the dead one", position=0, steps=[{"channels": [dead.id]}]
+        ),
+    )
+    notify.delete_route(ctx, SYSTEM, site["route"].id)
+    observe(ctx, site["check"], Status.CRITICAL, "down")
+    assert deliver(ctx, pool) == 1
+    [d] = notify.list_deliveries(ctx, SYSTEM, channel_id=dead.id).items
+    assert (d.state, d.attempts) == ("pending", 1) and d.last_error
+    assert d.next_at == ctx.clock.now() + timedelta(seconds=10)
+    assert deliver(ctx, pool) == 0  # not before its time
+    for _ in range(notify.MAX_ATTEMPTS - 1):
+        ctx.clock.advance(hours=1)
+        assert deliver(ctx, pool) == 1
+    [d] = notify.list_deliveries(ctx, SYSTEM, channel_id=dead.id).items
+    assert (d.state, d.attempts) == ("failed", notify.MAX_ATTEMPTS)
+    # The alert itself is kept, whatever became of its message.
+    assert alerts.list_(ctx, SYSTEM, org_id=site["org"], state="open").items
+
+
+def test_a_test_message_from_the_api(client: TestClient, owner: Person, site, mailbox) -> None:
+    box, _ = mailbox
+    r = client.post(f"/api/v1/channels/{site['mail'].id}/test", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "sent"
+    assert subject(box.messages[-1]) == "Forewarn test message"
+    listed = client.get(f"/api/v1/channels?org_id={site['org']}", headers=owner.headers).json()
+    assert {c["name"]: c["kind"] for c in listed["items"]} == {
+        "on duty": "mailto",
+        "on call": "json",
+    }
+    assert "127.0.0.1" not in json.dumps(listed)  # URLs are never shown
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "why"),
+    [
+        ("/api/v1/channels", {"name": "x", "url": "not a url"}, "looks like"),
+        ("/api/v1/channels", {"name": "x", "url": "nosuchservice://x"}, "apprise cannot use"),
+        ("/api/v1/alert-routes", {"name": "x", "steps": []}, "steps"),
+        ("/api/v1/alert-routes", {"name": "x", "steps": [{"channels": []}]}, "channels"),
+        (
+            "/api/v1/alert-routes",
+            {"name": "x", "steps": [{"channels": [99999]}]},
+            "not one this route may use",
+        ),
+        (
+            "/api/v1/alert-routes",
+            {"name": "x", "matchers": ["severity=~(bad"], "steps": [{"channels": ["MAIL"]}]},
+            "matcher",
+        ),
+    ],
+)
+def test_bad_channels_and_routes_are_refused(client, owner, site, path, body, why):
+    body = json.loads(json.dumps(body).replace('"MAIL"', str(site["mail"].id)))
+    body["org_id"] = site["org"]
+    before = client.get(path + f"?org_id={site['org']}", headers=owner.headers).json()
+    r = client.post(path, json=body, headers=owner.headers)
+    assert r.status_code == 422, r.text
+    assert why in r.text
+    assert client.get(path + f"?org_id={site['org']}", headers=owner.headers).json() == before
+
+
+def test_acknowledging_badly_is_refused(client, owner, ctx, site):
+    observe(ctx, site["check"], Status.CRITICAL, "down")
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    past = (ctx.clock.now() - timedelta(minutes=1)).isoformat()
+    r = client.post(f"/api/v1/alerts/{alert.id}/ack", json={"until": past}, headers=owner.headers)
+    assert r.status_code == 422 and "must last past now" in r.text
+    assert (
+        client.post(f"/api/v1/alerts/{alert.id}/resolve", json={}, headers=owner.headers).json()[
+            "state"
+        ]
+        == "resolved"
+    )
+    r = client.post(f"/api/v1/alerts/{alert.id}/ack", json={}, headers=owner.headers)
+    assert r.status_code == 422 and "resolved" in r.text
+
+
+def test_a_worker_that_dies_mid_delivery_loses_nothing(ctx, site, mailbox, pool):
+    """Claimed by a worker that then died (never recorded an outcome): after its lease, the
+    next worker sends it; before, nobody does (so it is never sent twice)."""
+    box, _ = mailbox
+    observe(ctx, site["check"], Status.CRITICAL, "down")
+    assert len(notify.claim(ctx, "dead-worker", ctx.clock.now(), 10)) == 1
+    assert deliver(ctx, pool) == 0 and box.messages == []
+    ctx.clock.advance(notify.LEASE.total_seconds() + 1)
+    assert deliver(ctx, pool) == 1 and len(box.messages) == 1
