@@ -256,8 +256,13 @@ def business_hours(org: Organization) -> routing.BusinessHours | None:
 def _display(session: Session, alert: Alert) -> Alert:
     """The alert with names where its labels hold ids, for people to read (the labels keep
     ids so that renaming an asset does not make its open alert a stranger)."""
-    names = {}
-    for label, model in (("asset", Asset), ("check", Check), ("site", Site)):
+    names: dict[str, str] = {}
+    models: tuple[tuple[str, type[Asset] | type[Check] | type[Site]], ...] = (
+        ("asset", Asset),
+        ("check", Check),
+        ("site", Site),
+    )
+    for label, model in models:
         value = alert.labels.get(label, "")
         row = session.get(model, int(value)) if value.isdigit() else None
         if row is not None:
