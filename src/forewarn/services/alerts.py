@@ -257,16 +257,15 @@ def _display(session: Session, alert: Alert) -> Alert:
     """The alert with names where its labels hold ids, for people to read (the labels keep
     ids so that renaming an asset does not make its open alert a stranger)."""
     names: dict[str, str] = {}
-    models: tuple[tuple[str, type[Asset] | type[Check] | type[Site]], ...] = (
-        ("asset", Asset),
-        ("check", Check),
-        ("site", Site),
-    )
-    for label, model in models:
+    for label, model in (("asset", Asset), ("check", Check), ("site", Site)):
         value = alert.labels.get(label, "")
-        row = session.get(model, int(value)) if value.isdigit() else None
-        if row is not None:
-            names[label] = row.name
+        name = (
+            session.scalar(select(model.name).where(model.id == int(value)))
+            if value.isdigit()
+            else None
+        )
+        if name is not None:
+            names[label] = name
     return replace(alert, labels={**alert.labels, **names})
 
 
