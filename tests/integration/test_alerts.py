@@ -350,3 +350,57 @@ def test_a_worker_that_dies_mid_delivery_loses_nothing(ctx, site, mailbox, pool)
     assert deliver(ctx, pool) == 0 and box.messages == []
     ctx.clock.advance(notify.LEASE.total_seconds() + 1)
     assert deliver(ctx, pool) == 1 and len(box.messages) == 1
+
+
+def test_a_silence_holds_messages_for_the_length_of_a_job(client, owner, ctx, site, mailbox, pool):
+    box, _ = mailbox
+    observe(ctx, site["check"], Status.WARNING, "slow")
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "fine")
+    deliver(ctx, pool)
+    box.messages.clear()
+    [first] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    r = client.post(
+        f"/api/v1/alerts/{first.id}/silence",
+        json={"duration_min": 30, "comment": "replacing the switch"},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["matchers"] == [f"org={site['org']}", f"check={site['check']}"]
+
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.CRITICAL, "down during the job")
+    [alert, _] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    assert alert.state == "open"  # it is there, in the inbox
+    assert "silenced" in [e.kind for e in alerts.get(ctx, SYSTEM, alert.id).events]
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 0 and box.messages == []
+
+    # The job is over and the problem is still there: now it is told, with every step its
+    # age has reached (31 min: the on-call webhook too).
+    ctx.clock.advance(minutes=31)
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 2
+    [mail] = box.messages
+    assert "down during the job" in mail.get_payload(0).get_payload(decode=True).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ({"matchers": ["check=1"]}, "needs an end"),
+        (
+            {"matchers": ["check=1"], "duration_min": 60, "ends_at": "2030-01-01T00:00:00Z"},
+            "one of",
+        ),
+        ({"matchers": ["type!=ping"], "duration_min": 60}, "requires a value"),
+        ({"matchers": ["check=~("], "duration_min": 60}, "check"),
+        ({"matchers": [], "duration_min": 60}, "matchers"),
+        ({"matchers": ["check=1"], "duration_min": 60 * 24 * 40}, "duration_min"),
+    ],
+)
+def test_bad_silences_are_refused(client, owner, site, body, why):
+    r = client.post("/api/v1/silences", json={"org_id": site["org"], **body}, headers=owner.headers)
+    assert r.status_code == 422, r.text
+    assert why in r.text
+    assert client.get("/api/v1/silences", headers=owner.headers).json()["items"] == []

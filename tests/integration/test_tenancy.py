@@ -22,6 +22,7 @@ from forewarn.services import (
     maintenance,
     notify,
     policies,
+    silences,
     sites,
     status_pages,
     users,
@@ -64,6 +65,7 @@ class World:
     alert_a: int = 0
     channel_a: int = 0
     route_a: int = 0
+    silence_a: int = 0
 
 
 @pytest.fixture
@@ -151,6 +153,11 @@ def _alerting_of_a(ctx: Context, w: World) -> None:
         session.flush()
         w.alert_a = row.id
     w.channel_a, w.route_a = channel.id, route.id
+    w.silence_a = silences.create(
+        ctx,
+        SYSTEM,
+        silences.SilenceCreate(org_id=w.org_a, matchers=["type=ping"], duration_min=60),
+    ).id
 
 
 def _discovery_of_a(ctx: Context, w: World) -> None:
@@ -475,6 +482,21 @@ REFUSED.update(
             "/api/v1/alert-routes",
             {"json": {"org_id": w.org_a, "name": "mine", "steps": [{"channels": [w.channel_a]}]}},
         ),
+        ("POST", "/api/v1/alerts/{alert_id}/silence"): lambda w: (
+            "POST",
+            f"/api/v1/alerts/{w.alert_a}/silence",
+            {"json": {"duration_min": 60}},
+        ),
+        ("POST", "/api/v1/silences"): lambda w: (
+            "POST",
+            "/api/v1/silences",
+            {"json": {"org_id": w.org_a, "matchers": ["org=1"], "duration_min": 60}},
+        ),
+        ("POST", "/api/v1/silences/{silence_id}/expire"): lambda w: (
+            "POST",
+            f"/api/v1/silences/{w.silence_a}/expire",
+            {},
+        ),
         ("DELETE", "/api/v1/alert-routes/{route_id}"): lambda w: (
             "DELETE",
             f"/api/v1/alert-routes/{w.route_a}",
@@ -537,6 +559,7 @@ LISTS.update(
                 "/api/v1/channels",
                 "/api/v1/alert-routes",
                 "/api/v1/deliveries",
+                "/api/v1/silences",
             )
         },
     }
@@ -612,6 +635,7 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/channels?org_id={w.org_a}",
         f"/api/v1/alert-routes?org_id={w.org_a}",
         f"/api/v1/deliveries?org_id={w.org_a}",
+        f"/api/v1/silences?org_id={w.org_a}",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

@@ -29,7 +29,7 @@ from forewarn.domain.alerting import Alert, AlertState, Change, Severity
 from forewarn.domain.checkstate import Kind
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
-from forewarn.services import audit
+from forewarn.services import audit, silences
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -205,6 +205,19 @@ def on_changes(session: Session, ctx: Context, changes: Sequence[CheckChange]) -
         row.summary = summary
         _store(session, row, change)
         if change.opened:
+            muted = alerting.silenced_by(
+                change.alert.labels, silences.active_for(session, c.org_id, now), now
+            )
+            if muted is not None:
+                session.add(
+                    AlertEvent(
+                        alert_id=row.id,
+                        at=now,
+                        kind="silenced",
+                        detail=f"silenced until {muted.ends_at:%Y-%m-%d %H:%M} UTC by "
+                        f"{muted.created_by} (silence {muted.id})",
+                    )
+                )
             route(session, ctx, row, now)
 
 
@@ -281,6 +294,8 @@ def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
     if org is None:
         return 0
     alert = to_domain(row)
+    if alerting.silenced_by(alert.labels, silences.active_for(session, row.org_id, now), now):
+        return 0  # told once the silence is over, if it is still a problem then
     chosen = routing.routes_for(
         alert.labels, [r for _, r in _routes(session, row.org_id)], now, business_hours(org)
     )

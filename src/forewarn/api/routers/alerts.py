@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, IdQuery, Limit
 from forewarn.api.pages import PageOut, page_out
-from forewarn.services import alerts, notify
+from forewarn.services import alerts, notify, silences
 from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
 from forewarn.services.notify import (
     ChannelCreate,
@@ -17,6 +17,7 @@ from forewarn.services.notify import (
     RouteCreate,
     RouteOut,
 )
+from forewarn.services.silences import SilenceCreate, SilenceFromAlert, SilenceOut
 
 router = APIRouter(prefix="/api/v1")
 
@@ -58,6 +59,37 @@ def acknowledge_alert(alert_id: IdPath, body: AckRequest, ctx: Ctx, actor: Calle
 def resolve_alert(alert_id: IdPath, body: ResolveRequest, ctx: Ctx, actor: Caller) -> AlertDetail:
     """Resolve by hand; the channels that were told hear it is resolved."""
     return alerts.resolve(ctx, actor, alert_id, body)
+
+
+@router.post(
+    "/alerts/{alert_id}/silence", response_model=SilenceOut, status_code=201, tags=["alerts"]
+)
+def silence_alert(alert_id: IdPath, body: SilenceFromAlert, ctx: Ctx, actor: Caller) -> SilenceOut:
+    """Silence what the alert is about (its check) for `duration_min`: the length of a job."""
+    return silences.silence_alert(ctx, actor, alert_id, body)
+
+
+@router.get("/silences", response_model=PageOut[SilenceOut], tags=["alerts"])
+def list_silences(
+    ctx: Ctx,
+    actor: Caller,
+    org_id: IdQuery = None,
+    active: Annotated[bool, Query(description="only those not yet over")] = True,
+) -> PageOut[SilenceOut]:
+    return PageOut[SilenceOut](items=silences.list_(ctx, actor, org_id=org_id, active=active))
+
+
+@router.post("/silences", response_model=SilenceOut, status_code=201, tags=["alerts"])
+def create_silence(body: SilenceCreate, ctx: Ctx, actor: Caller) -> SilenceOut:
+    """Mute alerts whose labels match until `ends_at` (or for `duration_min`). A silence needs
+    an end and a matcher that requires a value (like check=12); 422 otherwise."""
+    return silences.create(ctx, actor, body)
+
+
+@router.post("/silences/{silence_id}/expire", response_model=SilenceOut, tags=["alerts"])
+def expire_silence(silence_id: IdPath, ctx: Ctx, actor: Caller) -> SilenceOut:
+    """End it now; its still-open alerts are told at the next escalation turn."""
+    return silences.expire(ctx, actor, silence_id)
 
 
 @router.get("/channels", response_model=PageOut[ChannelOut], tags=["alerts"])
