@@ -169,7 +169,6 @@ def on_changes(session: Session, ctx: Context, changes: Sequence[CheckChange]) -
     hard = [c for c in changes if c.transition.kind is Kind.HARD]
     if not hard:
         return
-    now = ctx.clock.now()
     about = {
         r.id: r
         for r in session.execute(
@@ -183,42 +182,75 @@ def on_changes(session: Session, ctx: Context, changes: Sequence[CheckChange]) -
         if info is None:
             continue
         labels = check_labels(c.org_id, info.site_id, c.asset_id, c.check_id, info.type)
-        row = _current(session, alerting.fingerprint(labels))
         t = c.transition
         summary = f"{info.asset} · {info.name}: {c.message}"[:2000]
         if t.new is Status.OK:
-            if row is not None:
-                _store(session, row, alerting.resolve(to_domain(row), alerting.AUTO, t.at))
-                row.summary = summary
-                _tell_resolved(session, ctx, row, now)
-            continue
-        if not t.notify:
-            continue  # maintenance, an unreachable parent, flapping: nobody is woken
-        severity = alerting.severity_of(t.new) or Severity.WARNING
-        change = alerting.fire(to_domain(row) if row else None, labels, severity, t.at)
-        if change.opened:
-            row = AlertRow(
-                org_id=c.org_id, asset_id=c.asset_id, check_id=c.check_id, summary=summary
+            clear(session, ctx, labels, t.at, summary)
+        elif t.notify:  # not: maintenance, an unreachable parent, flapping
+            severity = alerting.severity_of(t.new) or Severity.WARNING
+            raise_(
+                session,
+                ctx,
+                c.org_id,
+                labels,
+                severity,
+                t.at,
+                summary,
+                asset_id=c.asset_id,
+                check_id=c.check_id,
             )
-            session.add(row)
-        assert row is not None
-        row.summary = summary
-        _store(session, row, change)
-        if change.opened:
-            muted = alerting.silenced_by(
-                change.alert.labels, silences.active_for(session, c.org_id, now), now
-            )
-            if muted is not None:
-                session.add(
-                    AlertEvent(
-                        alert_id=row.id,
-                        at=now,
-                        kind="silenced",
-                        detail=f"silenced until {muted.ends_at:%Y-%m-%d %H:%M} UTC by "
-                        f"{muted.created_by} (silence {muted.id})",
-                    )
+
+
+def raise_(
+    session: Session,
+    ctx: Context,
+    org_id: int,
+    labels: dict[str, str],
+    severity: Severity,
+    at: datetime,
+    summary: str,
+    *,
+    asset_id: int | None = None,
+    check_id: int | None = None,
+) -> AlertRow:
+    """A problem is there at `at`: open its alert (and route it) or refresh the open one."""
+    now = ctx.clock.now()
+    row = _current(session, alerting.fingerprint(labels))
+    change = alerting.fire(to_domain(row) if row else None, labels, severity, at)
+    if change.opened or row is None:
+        row = AlertRow(org_id=org_id, asset_id=asset_id, check_id=check_id, summary=summary)
+        session.add(row)
+    row.summary = summary[:2000]
+    _store(session, row, change)
+    if change.opened:
+        muted = alerting.silenced_by(
+            change.alert.labels, silences.active_for(session, org_id, now), now
+        )
+        if muted is not None:
+            session.add(
+                AlertEvent(
+                    alert_id=row.id,
+                    at=now,
+                    kind="silenced",
+                    detail=f"silenced until {muted.ends_at:%Y-%m-%d %H:%M} UTC by "
+                    f"{muted.created_by} (silence {muted.id})",
                 )
-            route(session, ctx, row, now)
+            )
+        route(session, ctx, row, now)
+    return row
+
+
+def clear(
+    session: Session, ctx: Context, labels: dict[str, str], at: datetime, summary: str
+) -> AlertRow | None:
+    """The problem is gone: resolve its alert by "auto" and tell who was told."""
+    row = _current(session, alerting.fingerprint(labels))
+    if row is None:
+        return None
+    _store(session, row, alerting.resolve(to_domain(row), alerting.AUTO, at))
+    row.summary = summary[:2000]
+    _tell_resolved(session, ctx, row, ctx.clock.now())
+    return row
 
 
 # ---- routing into the outbox ------------------------------------------------------------------
