@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from forewarn.domain.observation import Observation, Result, Status
-from forewarn.services import alerts, assets, checks, maintenance, notify, results
+from forewarn.services import alerts, assets, checks, external, maintenance, notify, results
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
@@ -404,3 +404,39 @@ def test_bad_silences_are_refused(client, owner, site, body, why):
     assert r.status_code == 422, r.text
     assert why in r.text
     assert client.get("/api/v1/silences", headers=owner.headers).json()["items"] == []
+
+
+def test_alertmanager_alerts_are_received_routed_and_resolved(
+    client, owner, ctx, site, mailbox, pool
+):
+    box, _ = mailbox
+    url = f"/api/v1/orgs/{site['org']}/alertmanager"
+    r = client.post(url, json=external.example_payload("firing"), headers=owner.headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"firing": 1, "resolved": 0}
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    assert alert.labels["kind"] == "external" and alert.labels["alertname"] == "DiskFull"
+    assert alert.labels["am_severity"] == "critical" and alert.severity == "critical"
+    assert alert.summary == "DiskFull on nas01:9100: /srv is 97 % full"
+    assert (
+        deliver(ctx, pool) == 1
+        and "DiskFull" in box.messages[0].get_payload(0).get_payload(decode=True).decode()
+    )
+    # Sent again while still firing (Alertmanager repeats): the same alert, no new message.
+    client.post(url, json=external.example_payload("firing"), headers=owner.headers)
+    assert len(alerts.list_(ctx, SYSTEM, org_id=site["org"]).items) == 1
+    assert deliver(ctx, pool) == 0
+
+    r = client.post(url, json=external.example_payload("resolved"), headers=owner.headers)
+    assert r.json() == {"firing": 0, "resolved": 1}
+    assert alerts.get(ctx, SYSTEM, alert.id).state == "resolved"
+    assert deliver(ctx, pool) == 1 and subject(box.messages[-1]).startswith("RESOLVED")
+
+
+def test_a_malformed_alertmanager_payload_changes_nothing(client, owner, ctx, site):
+    url = f"/api/v1/orgs/{site['org']}/alertmanager"
+    bad = external.example_payload()
+    bad["alerts"][0]["status"] = "exploded"
+    r = client.post(url, json=bad, headers=owner.headers)
+    assert r.status_code == 422
+    assert alerts.list_(ctx, SYSTEM, org_id=site["org"]).items == []

@@ -19,6 +19,7 @@ from forewarn.services import (
     checks,
     discovery,
     enrollment,
+    external,
     maintenance,
     notify,
     policies,
@@ -486,6 +487,11 @@ REFUSED.update(
             "POST",
             f"/api/v1/alerts/{w.alert_a}/silence",
             {"json": {"duration_min": 60}},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/alertmanager"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/alertmanager",
+            {"json": external.example_payload()},
         ),
         ("POST", "/api/v1/silences"): lambda w: (
             "POST",

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, IdQuery, Limit
 from forewarn.api.pages import PageOut, page_out
-from forewarn.services import alerts, notify, silences
+from forewarn.services import alerts, external, notify, silences
 from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
+from forewarn.services.external import AMPayload, Received
 from forewarn.services.notify import (
     ChannelCreate,
     ChannelOut,
@@ -90,6 +91,14 @@ def create_silence(body: SilenceCreate, ctx: Ctx, actor: Caller) -> SilenceOut:
 def expire_silence(silence_id: IdPath, ctx: Ctx, actor: Caller) -> SilenceOut:
     """End it now; its still-open alerts are told at the next escalation turn."""
     return silences.expire(ctx, actor, silence_id)
+
+
+@router.post("/orgs/{org_id}/alertmanager", response_model=Received, tags=["alerts"])
+def alertmanager_webhook(org_id: IdPath, body: AMPayload, ctx: Ctx, actor: Caller) -> Received:
+    """Prometheus Alertmanager's webhook (payload version 4) as alerts of this organization:
+    firing opens or refreshes, resolved resolves. Authenticate with a bearer API token of a
+    technician of the organization (Alertmanager's `http_config.authorization`)."""
+    return external.receive_alertmanager(ctx, actor, org_id, body)
 
 
 @router.get("/channels", response_model=PageOut[ChannelOut], tags=["alerts"])
