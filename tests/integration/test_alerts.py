@@ -3,6 +3,8 @@ a webhook receiver, both on loopback, reached through apprise as a user would se
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -57,13 +59,16 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 class Hook:
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
+        self.raw: list[tuple[dict[str, str], bytes]] = []  # headers and body as received
+        self.status = 200
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.posts.append(json.loads(body))
-                self.send_response(200)
+                hook.raw.append((dict(self.headers), body))
+                self.send_response(hook.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -440,3 +445,56 @@ def test_a_malformed_alertmanager_payload_changes_nothing(client, owner, ctx, si
     r = client.post(url, json=bad, headers=owner.headers)
     assert r.status_code == 422
     assert alerts.list_(ctx, SYSTEM, org_id=site["org"]).items == []
+
+
+def test_signed_webhooks_carry_the_alert_and_an_hmac_the_receiver_can_check(
+    client, owner, ctx, site, hook, pool
+):
+    secret = "s3cret-shared-with-the-psa-tool"
+    r = client.post(
+        "/api/v1/channels",
+        json={
+            "org_id": site["org"],
+            "name": "psa",
+            "url": f"http://127.0.0.1:{hook.port}/in",
+            "secret": secret,
+        },
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["kind"] == "webhook"
+    channel = r.json()["id"]
+    notify.delete_route(ctx, SYSTEM, site["route"].id)
+    notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(org_id=site["org"], name="psa", steps=[{"channels": [channel]}]),
+    )
+    observe(ctx, site["check"], Status.CRITICAL, "connection refused")
+    assert deliver(ctx, pool) == 1
+    [(headers, body)] = hook.raw
+    expected = hmac.new(
+        secret.encode(), headers["X-Forewarn-Timestamp"].encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    assert headers["X-Forewarn-Signature"] == f"sha256={expected}"
+    payload = json.loads(body)
+    assert payload["kind"] == "alert" and payload["alert"]["check_id"] == site["check"]
+    assert payload["alert"]["severity"] == "critical"
+    assert headers["X-Forewarn-Delivery"] == str(payload["delivery"])
+
+    # A receiver that answers 500 is retried, and its words are kept.
+    hook.status = 500
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "fine")
+    assert deliver(ctx, pool) == 1
+    [pending] = notify.list_deliveries(ctx, SYSTEM, state="pending").items
+    assert pending.last_error.startswith("HTTP 500") and pending.attempts == 1
+
+
+def test_a_signed_webhook_needs_an_http_url(client, owner, site):
+    r = client.post(
+        "/api/v1/channels",
+        json={"org_id": site["org"], "name": "x", "url": "mailto://a@b", "secret": "x" * 16},
+        headers=owner.headers,
+    )
+    assert r.status_code == 422 and "http:// or https://" in r.text

@@ -14,6 +14,10 @@ outbox unaccounted for.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import json
 import logging
 import socket
 import threading
@@ -21,21 +25,25 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
+import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Integer, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
+from forewarn.probes.http_client import make_session, read_bounded
 from forewarn.services import alerts, audit, keys
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid, not_found
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.rows import flush_or_conflict
 from forewarn.services.scope import Actor, get_org_in_scope, org_filter, require_owner, scoped
-from forewarn.store.models import AlertRoute, Channel, Delivery
+from forewarn.store.models import AlertRoute, AlertRow, Channel, Delivery
 from forewarn.store.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,8 @@ RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (10, 30, 60, 120, 300, 600, 1
 MAX_ATTEMPTS = len(RETRY_DELAYS)
 LEASE = timedelta(seconds=120)  # longer than any one send (apprise's own timeouts are ~4 s)
 SEND_THREADS = 8
+WEBHOOK = "webhook"  # the kind of a signed webhook channel (sent by Forewarn itself)
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -58,6 +68,13 @@ class ChannelCreate(BaseModel):
     name: Name
     url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000)]
     enabled: bool = True
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="makes this a signed webhook: Forewarn POSTs JSON to the http(s) URL with "
+        "X-Forewarn-Signature: sha256=HMAC(secret, timestamp + '.' + body)",
+    )
 
 
 class ChannelOut(BaseModel):
@@ -142,6 +159,14 @@ def check_url(url: str) -> str:
     return url.split("://", 1)[0].lower()[:32]
 
 
+def check_webhook_url(url: str) -> str:
+    """A signed webhook's URL: plain http(s); ValueError otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("a signed webhook needs an http:// or https:// URL with a host")
+    return WEBHOOK
+
+
 def _require_may_edit(session: Session, actor: Actor, org_id: int | None) -> None:
     if org_id is None:
         require_owner(actor)
@@ -162,7 +187,7 @@ def _channel_out(c: Channel) -> ChannelOut:
 
 def create_channel(ctx: Context, actor: Actor, data: ChannelCreate) -> ChannelOut:
     try:
-        kind = check_url(data.url)
+        kind = check_webhook_url(data.url) if data.secret else check_url(data.url)
     except ValueError as exc:
         raise invalid(str(exc), [{"loc": ["body", "url"], "msg": str(exc)}]) from None
     with ctx.db.transaction() as session:
@@ -173,6 +198,7 @@ def create_channel(ctx: Context, actor: Actor, data: ChannelCreate) -> ChannelOu
             url=keys.encrypt(ctx, data.url.encode()),
             kind=kind,
             enabled=data.enabled,
+            secret=keys.encrypt(ctx, data.secret.encode()) if data.secret else "",
             created_at=ctx.clock.now(),
         )
         session.add(channel)
@@ -247,12 +273,10 @@ def test_channel(ctx: Context, actor: Actor, channel_id: int) -> DeliveryOut:
         )
         session.flush()
         delivery.lease_owner, delivery.lease_until = "test", now + LEASE
-        url = keys.decrypt(ctx, channel.url).decode()
-        delivery_id, title, body = delivery.id, delivery.title, delivery.body
-    error = send(url, title, body)
-    _record(ctx, [(delivery_id, error)])
+        [outgoing] = _outgoing(ctx, session, [delivery.id])
+    _record(ctx, [(outgoing.delivery_id, dispatch(outgoing))])
     with ctx.db.read() as session:
-        return DeliveryOut.model_validate(session.get(Delivery, delivery_id))
+        return DeliveryOut.model_validate(session.get(Delivery, outgoing.delivery_id))
 
 
 # ---- routes -----------------------------------------------------------------------------------
@@ -409,8 +433,21 @@ def _claim_sql(dialect: str) -> str:
     )
 
 
-def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[tuple[int, str, str, str]]:
-    """Lease due deliveries to `owner`: (id, channel URL in clear, title, body)."""
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed delivery with what sending it needs, read inside the claim's transaction."""
+
+    delivery_id: int
+    kind: str  # the channel's: "webhook" (signed, ours) or an apprise service
+    url: str
+    secret: str
+    title: str
+    body: str
+    payload: dict[str, Any]  # what a signed webhook posts
+
+
+def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[Outgoing]:
+    """Lease due deliveries to `owner`, with their channel's URL (and secret) in clear."""
     with ctx.db.transaction() as session:
         stmt = (
             text(_claim_sql(session.get_bind().dialect.name))
@@ -423,15 +460,84 @@ def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[tuple[int
             .columns(id=Integer())
         )
         ids = [r.id for r in session.execute(stmt)]
-        if not ids:
-            return []
-        rows = session.execute(
-            select(Delivery.id, Channel.url, Delivery.title, Delivery.body)
-            .join(Channel, Channel.id == Delivery.channel_id)
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.id)
-        ).all()
-    return [(i, keys.decrypt(ctx, url).decode(), t, b) for i, url, t, b in rows]
+        return _outgoing(ctx, session, ids) if ids else []
+
+
+def _outgoing(ctx: Context, session: Session, ids: list[int]) -> list[Outgoing]:
+    out = []
+    rows = session.execute(
+        select(Delivery, Channel)
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    ).all()
+    for d, ch in rows:
+        alert = session.get(AlertRow, d.alert_id) if d.alert_id else None
+        payload = {
+            "delivery": d.id,
+            "kind": d.kind,
+            "org_id": d.org_id,
+            "title": d.title,
+            "message": d.body,
+            "created_at": d.created_at.isoformat(),
+            "alert": alerts.AlertOut.model_validate(alert).model_dump(mode="json")
+            if alert
+            else None,
+        }
+        out.append(
+            Outgoing(
+                delivery_id=d.id,
+                kind=ch.kind,
+                url=keys.decrypt(ctx, ch.url).decode(),
+                secret=keys.decrypt(ctx, ch.secret).decode() if ch.secret else "",
+                title=d.title,
+                body=d.body,
+                payload=payload,
+            )
+        )
+    return out
+
+
+def dispatch(o: Outgoing) -> str | None:
+    """Send one claimed delivery its channel's way; None when it went, else why not."""
+    if o.kind == WEBHOOK:
+        return post_signed(o.url, o.secret, o.payload)
+    return send(o.url, o.title, o.body)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """What X-Forewarn-Signature carries: sha256=HMAC-SHA256(secret, timestamp + "." + body).
+    The timestamp inside the signed text lets a receiver refuse old replays."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def post_signed(url: str, secret: str, payload: dict[str, Any]) -> str | None:
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Forewarn-Delivery": str(payload.get("delivery", "")),
+        "X-Forewarn-Timestamp": timestamp,
+        "X-Forewarn-Signature": signature(secret, timestamp, body),
+    }
+
+    async def post() -> str | None:
+        session = make_session()
+        try:
+            async with session.post(
+                url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT, allow_redirects=False
+            ) as r:
+                if 200 <= r.status < 300:
+                    return None
+                said, _ = await read_bounded(r, 300)
+                return f"HTTP {r.status}: {said.decode('utf-8', 'replace').strip()}"[:500]
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:500] or "the request failed"
+        finally:
+            await session.close()
+
+    return asyncio.run(post())
 
 
 def _record(ctx: Context, outcomes: Sequence[tuple[int, str | None]]) -> None:
@@ -461,8 +567,8 @@ def deliver_due(ctx: Context, owner: str, pool: ThreadPoolExecutor, limit: int =
     claimed = claim(ctx, owner, ctx.clock.now(), limit)
     if not claimed:
         return 0
-    errors = list(pool.map(lambda c: send(c[1], c[2], c[3]), claimed))
-    _record(ctx, [(c[0], e) for c, e in zip(claimed, errors, strict=True)])
+    errors = list(pool.map(dispatch, claimed))
+    _record(ctx, [(c.delivery_id, e) for c, e in zip(claimed, errors, strict=True)])
     return len(claimed)
 
 

@@ -719,6 +719,8 @@ class Channel(Base):
     url: Mapped[str] = mapped_column(Text)  # sealed (services.keys)
     kind: Mapped[str] = mapped_column(String(32))  # the apprise scheme, shown: mailto, slack...
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # kind "webhook": Forewarn posts signed JSON itself; this is the HMAC key, sealed.
+    secret: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime]
 
 
