@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ESCALATE_BATCH = 1_000
+RECHECK_UNROUTED = timedelta(minutes=15)
 
 
 # ---- shapes -----------------------------------------------------------------------------------
@@ -248,6 +249,7 @@ def clear(
     if row is None:
         return None
     _store(session, row, alerting.resolve(to_domain(row), alerting.AUTO, at))
+    row.notify_at = None
     row.summary = summary[:2000]
     _tell_resolved(session, ctx, row, ctx.clock.now())
     return row
@@ -321,28 +323,34 @@ def _link(ctx: Context, row: AlertRow) -> str:
 
 
 def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
-    """Enqueue what this alert's routes say is due now; how many deliveries."""
+    """Enqueue what this alert's routes say is due now, and note when they next will have
+    something (`notify_at`); how many deliveries."""
     org = session.get(Organization, row.org_id)
-    if org is None:
-        return 0
     alert = to_domain(row)
-    if alerting.silenced_by(alert.labels, silences.active_for(session, row.org_id, now), now):
-        return 0  # told once the silence is over, if it is still a problem then
+    if org is None or alert.state is AlertState.RESOLVED:
+        row.notify_at = None
+        return 0
+    muted = alerting.silenced_by(alert.labels, silences.active_for(session, row.org_id, now), now)
+    if muted is not None:
+        row.notify_at = muted.ends_at  # told then, if it is still a problem
+        return 0
     chosen = routing.routes_for(
         alert.labels, [r for _, r in _routes(session, row.org_id)], now, business_hours(org)
     )
     if not chosen:
+        # Perhaps only a business-hours route would take it: look again later.
+        row.notify_at = now + RECHECK_UNROUTED
         return 0
     sent: dict[int | None, list[routing.Sent]] = {}
     for s in session.scalars(select(AlertSend).where(AlertSend.alert_id == row.id)):
         sent.setdefault(s.route_id, []).append(routing.Sent(s.step_index, s.channel_id, s.at))
-    title, body = alerting.render(
-        [_display(session, alert)], org.name, _link(ctx, row), {alert.fingerprint: row.summary}
-    )
+    message: tuple[str, str] | None = None
     usable = _channels(session, row.org_id)
     made = 0
+    wake: list[datetime] = []
     for r in chosen:
-        for d in routing.due(alert, r, sent.get(r.id, []), now):
+        history = sent.setdefault(r.id, [])
+        for d in routing.due(alert, r, history, now):
             # Recorded even for a channel since deleted or disabled, so that the step is not
             # looked at again at every escalation turn.
             session.add(
@@ -354,13 +362,25 @@ def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
                     at=now,
                 )
             )
+            history.append(routing.Sent(d.step_index, d.channel, now))
             channel = usable.get(d.channel)
             if channel is None:
                 log.warning("alert %s: channel %s is gone or disabled", row.id, d.channel)
                 continue
+            if message is None:
+                message = alerting.render(
+                    [_display(session, alert)],
+                    org.name,
+                    _link(ctx, row),
+                    {alert.fingerprint: row.summary},
+                )
             kind = {"first": "alert"}.get(d.reason.value, d.reason.value)
-            enqueue(session, channel, now, kind, title, body, alert_id=row.id)
+            enqueue(session, channel, now, kind, *message, alert_id=row.id, org_id=row.org_id)
             made += 1
+        upcoming = routing.next_wakeup(alert, r, history, now)
+        if upcoming is not None:
+            wake.append(upcoming)
+    row.notify_at = min(wake, default=None)
     return made
 
 
@@ -385,9 +405,13 @@ def enqueue(
     body: str,
     *,
     alert_id: int | None = None,
+    org_id: int | None = None,
 ) -> Delivery:
+    """Put a message in the outbox. It belongs to the alert's organization (`org_id`), also
+    when it goes out through one of the provider's channels, so that organization's delivery
+    log shows it."""
     d = Delivery(
-        org_id=channel.org_id,
+        org_id=org_id if org_id is not None else channel.org_id,
         channel_id=channel.id,
         alert_id=alert_id,
         kind=kind,
@@ -429,7 +453,16 @@ def _tell_resolved(session: Session, ctx: Context, row: AlertRow, now: datetime)
             )
         )
         if channel_id in usable:
-            enqueue(session, usable[channel_id], now, "resolved", title, body, alert_id=row.id)
+            enqueue(
+                session,
+                usable[channel_id],
+                now,
+                "resolved",
+                title,
+                body,
+                alert_id=row.id,
+                org_id=row.org_id,
+            )
 
 
 def escalate(ctx: Context) -> int:
@@ -439,8 +472,8 @@ def escalate(ctx: Context) -> int:
     with ctx.db.transaction() as session:
         rows = session.scalars(
             select(AlertRow)
-            .where(AlertRow.state != AlertState.RESOLVED.value)
-            .order_by(AlertRow.id)
+            .where(AlertRow.state != AlertState.RESOLVED.value, AlertRow.notify_at <= now)
+            .order_by(AlertRow.notify_at, AlertRow.id)
             .limit(ESCALATE_BATCH)
         ).all()
         for row in rows:
@@ -503,6 +536,7 @@ def acknowledge(ctx: Context, actor: Actor, alert_id: int, data: AckRequest) -> 
         except ValueError as exc:
             raise invalid(str(exc)) from None
         _store(session, row, change)
+        route(session, ctx, row, now)  # sends nothing now; notes when the ack runs out
         _comment(session, row, now, actor, data.comment)
         _audit(session, ctx, actor, row, "alert.acknowledge")
         return _detail(session, row)
@@ -514,6 +548,7 @@ def resolve(ctx: Context, actor: Actor, alert_id: int, data: ResolveRequest) -> 
     with ctx.db.transaction() as session:
         row = get_in_scope(session, actor, AlertRow, alert_id, Role.TECHNICIAN)
         _store(session, row, alerting.resolve(to_domain(row), actor.username, now))
+        row.notify_at = None
         _comment(session, row, now, actor, data.comment)
         _tell_resolved(session, ctx, row, now)
         _audit(session, ctx, actor, row, "alert.resolve")

@@ -223,7 +223,11 @@ def _visible(actor: Actor) -> Any:
 
 
 def list_channels(ctx: Context, actor: Actor, org_id: int | None = None) -> list[ChannelOut]:
-    stmt = select(Channel).where(_visible(actor)).order_by(Channel.org_id, Channel.name)
+    stmt = (
+        select(Channel)
+        .where(_visible(actor))
+        .order_by(Channel.org_id.is_(None), Channel.org_id, Channel.name)
+    )
     if org_id is not None:
         stmt = stmt.where((Channel.org_id == org_id) | Channel.org_id.is_(None))
     with ctx.db.read() as session:
@@ -551,7 +555,8 @@ def _record(ctx: Context, outcomes: Sequence[tuple[int, str | None]]) -> None:
             d.lease_owner, d.lease_until = None, None
             if error is None:
                 d.state, d.sent_at, d.last_error = "sent", now, ""
-            elif d.attempts >= MAX_ATTEMPTS:
+            elif d.attempts >= MAX_ATTEMPTS or d.kind == "test":
+                # A test is answered at once: its failure is the answer, not a retry.
                 d.state, d.last_error = "failed", error
                 log.error(
                     "delivery %s failed for good after %d attempts: %s", d.id, d.attempts, error
@@ -575,9 +580,7 @@ def deliver_due(ctx: Context, owner: str, pool: ThreadPoolExecutor, limit: int =
 class Notifier:
     """The delivery worker and the escalation turn, on a thread of the worker role."""
 
-    def __init__(
-        self, ctx: Context, *, interval: float = 0.2, escalate_every: float = 15.0
-    ) -> None:
+    def __init__(self, ctx: Context, *, interval: float = 0.2, escalate_every: float = 5.0) -> None:
         self.ctx = ctx
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.interval = interval

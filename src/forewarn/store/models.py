@@ -692,6 +692,10 @@ class AlertRow(Base):
     acked_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(200))
+    # When its routes next have something to send (a step, a repeat, an acknowledgement or a
+    # silence running out); None: nothing until something changes. The escalation turn
+    # looks only at alerts due by now.
+    notify_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class AlertEvent(Base):
