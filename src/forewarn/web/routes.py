@@ -11,6 +11,7 @@ from forewarn.web import (
     errors,
     pages_account,
     pages_agents,
+    pages_alerts,
     pages_assets,
     pages_auth,
     pages_checks,
@@ -19,6 +20,7 @@ from forewarn.web import (
     pages_import,
     pages_maintenance,
     pages_members,
+    pages_notifications,
     pages_orgs,
     pages_people,
     pages_policies,
@@ -52,6 +54,8 @@ def install(app: FastAPI) -> None:
         pages_status_admin,
         pages_discovery,
         pages_findings,
+        pages_alerts,
+        pages_notifications,
     )
     for module in modules:
         app.include_router(module.router)
