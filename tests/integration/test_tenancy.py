@@ -26,6 +26,7 @@ from forewarn.services import (
     silences,
     sites,
     status_pages,
+    tickets,
     users,
 )
 from forewarn.services.context import Context
@@ -67,6 +68,7 @@ class World:
     channel_a: int = 0
     route_a: int = 0
     silence_a: int = 0
+    ticket_a: int = 0
 
 
 @pytest.fixture
@@ -154,6 +156,9 @@ def _alerting_of_a(ctx: Context, w: World) -> None:
         session.flush()
         w.alert_a = row.id
     w.channel_a, w.route_a = channel.id, route.id
+    w.ticket_a = tickets.create(
+        ctx, SYSTEM, tickets.TicketCreate(org_id=w.org_a, title="alpha printer jammed")
+    ).id
     w.silence_a = silences.create(
         ctx,
         SYSTEM,
@@ -493,6 +498,36 @@ REFUSED.update(
             f"/api/v1/orgs/{w.org_a}/alertmanager",
             {"json": external.example_payload()},
         ),
+        ("POST", "/api/v1/tickets"): lambda w: (
+            "POST",
+            "/api/v1/tickets",
+            {"json": {"org_id": w.org_a, "title": "mine"}},
+        ),
+        ("GET", "/api/v1/tickets/{ticket_id}"): lambda w: (
+            "GET",
+            f"/api/v1/tickets/{w.ticket_a}",
+            {},
+        ),
+        ("PATCH", "/api/v1/tickets/{ticket_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/tickets/{w.ticket_a}",
+            {"json": {"status": "resolved"}},
+        ),
+        ("POST", "/api/v1/tickets/{ticket_id}/comments"): lambda w: (
+            "POST",
+            f"/api/v1/tickets/{w.ticket_a}/comments",
+            {"json": {"body": "pwned"}},
+        ),
+        ("POST", "/api/v1/alerts/{alert_id}/ticket"): lambda w: (
+            "POST",
+            f"/api/v1/alerts/{w.alert_a}/ticket",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/service-report"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/service-report",
+            {"params": {"month": "2026-11"}},
+        ),
         ("POST", "/api/v1/silences"): lambda w: (
             "POST",
             "/api/v1/silences",
@@ -566,6 +601,7 @@ LISTS.update(
                 "/api/v1/alert-routes",
                 "/api/v1/deliveries",
                 "/api/v1/silences",
+                "/api/v1/tickets",
             )
         },
     }
@@ -642,6 +678,7 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/alert-routes?org_id={w.org_a}",
         f"/api/v1/deliveries?org_id={w.org_a}",
         f"/api/v1/silences?org_id={w.org_a}",
+        f"/api/v1/tickets/{w.ticket_a}",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

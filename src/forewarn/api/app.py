@@ -26,6 +26,7 @@ from forewarn.api.routers import (
     orgs,
     sites,
     status,
+    tickets,
     users,
 )
 from forewarn.config import Settings
@@ -64,6 +65,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(status.public)
     app.include_router(discovery.router)
     app.include_router(alerts.router)
+    app.include_router(tickets.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply

@@ -29,7 +29,7 @@ from forewarn.domain.alerting import Alert, AlertState, Change, Severity
 from forewarn.domain.checkstate import Kind
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
-from forewarn.services import audit, silences
+from forewarn.services import audit, silences, tickets
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -252,6 +252,7 @@ def clear(
     row.notify_at = None
     row.summary = summary[:2000]
     _tell_resolved(session, ctx, row, ctx.clock.now())
+    tickets.note_alert_resolved(session, row, ctx.clock.now())
     return row
 
 
@@ -334,9 +335,9 @@ def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
     if muted is not None:
         row.notify_at = muted.ends_at  # told then, if it is still a problem
         return 0
-    chosen = routing.routes_for(
-        alert.labels, [r for _, r in _routes(session, row.org_id)], now, business_hours(org)
-    )
+    rows = dict(_routes(session, row.org_id))
+    by_id = {r.id: stored for stored, r in rows.items()}
+    chosen = routing.routes_for(alert.labels, list(rows.values()), now, business_hours(org))
     if not chosen:
         # Perhaps only a business-hours route would take it: look again later.
         row.notify_at = now + RECHECK_UNROUTED
@@ -344,6 +345,8 @@ def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
     sent: dict[int | None, list[routing.Sent]] = {}
     for s in session.scalars(select(AlertSend).where(AlertSend.alert_id == row.id)):
         sent.setdefault(s.route_id, []).append(routing.Sent(s.step_index, s.channel_id, s.at))
+    if not sent and any(by_id[r.id].open_ticket for r in chosen if r.id in by_id):
+        tickets.from_alert_by_rule(session, row, now)  # the rule: a ticket for each
     message: tuple[str, str] | None = None
     usable = _channels(session, row.org_id)
     made = 0
@@ -551,6 +554,7 @@ def resolve(ctx: Context, actor: Actor, alert_id: int, data: ResolveRequest) -> 
         row.notify_at = None
         _comment(session, row, now, actor, data.comment)
         _tell_resolved(session, ctx, row, now)
+        tickets.note_alert_resolved(session, row, now)
         _audit(session, ctx, actor, row, "alert.resolve")
         return _detail(session, row)
 

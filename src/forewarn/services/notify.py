@@ -108,6 +108,7 @@ class RouteCreate(BaseModel):
     steps: list[StepIn] = Field(min_length=1, max_length=10)
     repeat_s: int | None = Field(None, ge=60, le=7 * 86_400)
     continue_: bool = Field(False, alias="continue")
+    open_ticket: bool = Field(False, description="open a ticket for each alert it takes")
 
 
 class RouteOut(BaseModel):
@@ -122,6 +123,7 @@ class RouteOut(BaseModel):
     steps: list[dict[str, Any]]
     repeat_s: int | None
     continue_: bool = Field(serialization_alias="continue")
+    open_ticket: bool = False
 
 
 class DeliveryOut(BaseModel):
@@ -297,6 +299,7 @@ def _route_out(r: AlertRoute) -> RouteOut:
         steps=list(r.steps),
         repeat_s=r.repeat_s,
         continue_=r.continue_,
+        open_ticket=r.open_ticket,
     )
 
 
@@ -327,6 +330,7 @@ def create_route(ctx: Context, actor: Actor, data: RouteCreate) -> RouteOut:
             steps=[s.model_dump() for s in data.steps],
             repeat_s=data.repeat_s,
             continue_=data.continue_,
+            open_ticket=data.open_ticket,
             created_at=ctx.clock.now(),
         )
         try:

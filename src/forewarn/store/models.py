@@ -744,6 +744,8 @@ class AlertRoute(Base):
     steps: Mapped[list[Any]] = mapped_column(JSON)  # [{"after_s": 0, "channels": [1, 2]}]
     repeat_s: Mapped[int | None] = mapped_column(Integer)
     continue_: Mapped[bool] = mapped_column("continue", Boolean, default=False)
+    # Open a ticket (origin "monitoring") for each alert this route takes when it opens.
+    open_ticket: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime]
 
 
@@ -805,3 +807,50 @@ class SilenceRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+class Ticket(Base):
+    """Work on a client's problem: who, what state, how urgent, and its timeline."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_org_status", "org_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # domain.tickets.TicketStatus
+    priority: Mapped[str] = mapped_column(String(16))  # domain.tickets.Priority
+    origin: Mapped[str] = mapped_column(String(16))  # domain.tickets.Origin
+    reporter: Mapped[str] = mapped_column(String(200))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class TicketEvent(Base):
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))  # created, comment, status, assigned, ...
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class TicketAlert(Base):
+    """An alert linked to a ticket (opened from it, or linked by hand)."""
+
+    __tablename__ = "ticket_alerts"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    linked_at: Mapped[datetime]

@@ -1,0 +1,181 @@
+"""Tickets: statuses, priorities, SLA targets, and the service figures of a month.
+
+Pure rules; services.tickets stores and loads. Times are aware UTC datetimes, given.
+
+- Statuses: new -> open -> waiting (on the client or a vendor) -> resolved -> closed; a
+  resolved ticket may be reopened; a closed one is final.
+- SLA: each priority has a time to first response and a time to resolution, counted on the
+  wall clock from the ticket's creation (business-hours SLAs are a later refinement).
+- Figures (per organization and month): mean time to acknowledge and to resolve alerts,
+  time to first response and to resolution of tickets, and the *proactive share*.
+
+The proactive share is the headline of the monthly report. Definition: of the tickets of
+the month, the share the platform opened — from monitoring, a forecast or a security finding
+— plus those a person reported about something the platform had already raised (the ticket
+is linked to an alert that opened before the ticket was created). A ticket a person
+reported about something the platform had not seen counts against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Origin(StrEnum):
+    MONITORING = "monitoring"
+    PREDICTIVE = "predictive"
+    SECURITY = "security"
+    USER = "user"
+
+
+PLATFORM = frozenset({Origin.MONITORING, Origin.PREDICTIVE, Origin.SECURITY})
+
+_NEXT: dict[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.NEW: frozenset({TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.RESOLVED}),
+    TicketStatus.OPEN: frozenset({TicketStatus.WAITING, TicketStatus.RESOLVED}),
+    TicketStatus.WAITING: frozenset({TicketStatus.OPEN, TicketStatus.RESOLVED}),
+    TicketStatus.RESOLVED: frozenset({TicketStatus.OPEN, TicketStatus.CLOSED}),
+    TicketStatus.CLOSED: frozenset(),
+}
+
+
+def check_move(old: TicketStatus, new: TicketStatus) -> None:
+    """ValueError when a ticket may not go from `old` to `new`."""
+    if new == old:
+        return
+    if new not in _NEXT[old]:
+        allowed = ", ".join(sorted(s.value for s in _NEXT[old])) or "nothing: it is final"
+        raise ValueError(
+            f"a {old.value} ticket cannot become {new.value} (it may become {allowed})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    respond: timedelta
+    resolve: timedelta
+
+
+DEFAULT_SLA: dict[Priority, Sla] = {
+    Priority.URGENT: Sla(timedelta(minutes=15), timedelta(hours=4)),
+    Priority.HIGH: Sla(timedelta(hours=1), timedelta(hours=8)),
+    Priority.NORMAL: Sla(timedelta(hours=4), timedelta(days=1)),
+    Priority.LOW: Sla(timedelta(hours=8), timedelta(days=3)),
+}
+
+
+def priority_of_severity(severity: str) -> Priority:
+    """The priority of a ticket opened from an alert of this severity."""
+    return {"critical": Priority.HIGH, "warning": Priority.NORMAL}.get(severity, Priority.LOW)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaState:
+    respond_due: datetime
+    resolve_due: datetime
+    respond_breached: bool
+    resolve_breached: bool
+    # Not yet breached but within a fifth of its time of the deadline: worth a warning.
+    respond_at_risk: bool
+    resolve_at_risk: bool
+
+
+def sla_state(
+    priority: Priority,
+    created_at: datetime,
+    first_response_at: datetime | None,
+    resolved_at: datetime | None,
+    now: datetime,
+    sla: dict[Priority, Sla] = DEFAULT_SLA,
+) -> SlaState:
+    s = sla[priority]
+    respond_due, resolve_due = created_at + s.respond, created_at + s.resolve
+    responded = first_response_at or now
+    finished = resolved_at or now
+    return SlaState(
+        respond_due=respond_due,
+        resolve_due=resolve_due,
+        respond_breached=responded > respond_due,
+        resolve_breached=finished > resolve_due,
+        respond_at_risk=first_response_at is None
+        and respond_due - s.respond / 5 <= now <= respond_due,
+        resolve_at_risk=resolved_at is None and resolve_due - s.resolve / 5 <= now <= resolve_due,
+    )
+
+
+# ---- the month's figures ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTimes:
+    opened_at: datetime
+    acked_at: datetime | None  # the first acknowledgement
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTimes:
+    created_at: datetime
+    origin: Origin
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    # When the earliest alert linked to it opened (None: no linked alert)
+    first_alert_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    alerts: int
+    mtta: timedelta | None  # mean time to acknowledge, over the alerts acknowledged
+    mttr: timedelta | None  # mean time to resolve, over the alerts resolved
+    tickets: int
+    time_to_respond: timedelta | None
+    time_to_resolve: timedelta | None
+    proactive: int  # tickets the platform raised first
+    proactive_share: float | None  # proactive / tickets; None without tickets
+
+
+def _mean(spans: Iterable[timedelta]) -> timedelta | None:
+    items = list(spans)
+    return sum(items, timedelta()) / len(items) if items else None
+
+
+def proactive(t: TicketTimes) -> bool:
+    """The platform raised it before anyone reported it (see the module's definition)."""
+    if t.origin in PLATFORM:
+        return True
+    return t.first_alert_at is not None and t.first_alert_at <= t.created_at
+
+
+def figures(alerts: Sequence[AlertTimes], tickets: Sequence[TicketTimes]) -> Figures:
+    caught = sum(1 for t in tickets if proactive(t))
+    return Figures(
+        alerts=len(alerts),
+        mtta=_mean(a.acked_at - a.opened_at for a in alerts if a.acked_at),
+        mttr=_mean(a.resolved_at - a.opened_at for a in alerts if a.resolved_at),
+        tickets=len(tickets),
+        time_to_respond=_mean(
+            t.first_response_at - t.created_at for t in tickets if t.first_response_at
+        ),
+        time_to_resolve=_mean(t.resolved_at - t.created_at for t in tickets if t.resolved_at),
+        proactive=caught,
+        proactive_share=caught / len(tickets) if tickets else None,
+    )

@@ -1,0 +1,509 @@
+"""Tickets: opened from alerts (by a route's rule, or by hand), or reported by a client's own
+staff; assigned, commented, moved through their statuses, with SLA timers; and the month's
+service figures per organization (domain.tickets has the rules and the definitions).
+
+Who may do what: anyone who sees an organization (its viewers too — a client's own staff)
+may report a ticket and comment; technicians and above change status, priority and
+assignee, link alerts and open tickets from alerts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forewarn.domain import tickets as rules
+from forewarn.domain.inventory import Role
+from forewarn.domain.tickets import Origin, Priority, TicketStatus
+from forewarn.services import audit
+from forewarn.services.context import Context
+from forewarn.services.errors import invalid
+from forewarn.services.pagination import Page, paginate_desc
+from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, require, scoped
+from forewarn.store.models import (
+    AlertEvent,
+    AlertRow,
+    Membership,
+    Ticket,
+    TicketAlert,
+    TicketEvent,
+    User,
+)
+
+# ---- shapes -----------------------------------------------------------------------------------
+
+
+class TicketCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: int
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field("", max_length=20_000)
+    priority: Priority = Priority.NORMAL
+    alert_ids: list[int] = Field(default_factory=list, max_length=50)
+
+
+class TicketUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=300)
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    assignee_id: int | None = Field(None, description="a user of the organization; 0: nobody")
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+class SlaOut(BaseModel):
+    respond_due: datetime
+    resolve_due: datetime
+    respond_breached: bool
+    resolve_breached: bool
+    respond_at_risk: bool
+    resolve_at_risk: bool
+
+
+class TicketOut(BaseModel):
+    id: int
+    org_id: int
+    title: str
+    status: str
+    priority: str
+    origin: str
+    reporter: str
+    assignee_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    sla: SlaOut
+
+
+class TicketEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    author: str
+    kind: str
+    detail: str
+
+
+class TicketDetail(TicketOut):
+    description: str
+    alert_ids: list[int]
+    events: list[TicketEventOut]
+
+
+class ServiceReport(BaseModel):
+    """An organization's month: alerts and tickets, and how fast they were dealt with."""
+
+    org_id: int
+    month: str
+    alerts: int
+    mtta_s: float | None = Field(description="mean time to acknowledge an alert, seconds")
+    mttr_s: float | None = Field(description="mean time to resolve an alert, seconds")
+    tickets: int
+    time_to_respond_s: float | None
+    time_to_resolve_s: float | None
+    proactive: int
+    proactive_share: float | None = Field(
+        description="share of the month's tickets the platform raised before anyone reported "
+        "them (docs/alerts.md has the definition)"
+    )
+
+
+def _out(t: Ticket, now: datetime) -> TicketOut:
+    sla = rules.sla_state(
+        Priority(t.priority), t.created_at, t.first_response_at, t.resolved_at, now
+    )
+    return TicketOut(
+        id=t.id,
+        org_id=t.org_id,
+        title=t.title,
+        status=t.status,
+        priority=t.priority,
+        origin=t.origin,
+        reporter=t.reporter,
+        assignee_id=t.assignee_id,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        first_response_at=t.first_response_at,
+        resolved_at=t.resolved_at,
+        closed_at=t.closed_at,
+        sla=SlaOut(**{k: getattr(sla, k) for k in SlaOut.model_fields}),
+    )
+
+
+def _detail(session: Session, t: Ticket, now: datetime) -> TicketDetail:
+    events = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)
+    ).all()
+    linked = session.scalars(
+        select(TicketAlert.alert_id)
+        .where(TicketAlert.ticket_id == t.id)
+        .order_by(TicketAlert.alert_id)
+    ).all()
+    return TicketDetail(
+        **_out(t, now).model_dump(),
+        description=t.description,
+        alert_ids=list(linked),
+        events=[TicketEventOut.model_validate(e) for e in events],
+    )
+
+
+def _event(session: Session, t: Ticket, at: datetime, author: str, kind: str, detail: str) -> None:
+    session.add(TicketEvent(ticket_id=t.id, at=at, author=author, kind=kind, detail=detail))
+
+
+# ---- opening --------------------------------------------------------------------------------
+
+
+def open_ticket(
+    session: Session,
+    now: datetime,
+    *,
+    org_id: int,
+    title: str,
+    description: str,
+    priority: Priority,
+    origin: Origin,
+    reporter: str,
+    alert_ids: list[int] | None = None,
+) -> Ticket:
+    t = Ticket(
+        org_id=org_id,
+        title=title[:300],
+        description=description,
+        status=TicketStatus.NEW.value,
+        priority=priority.value,
+        origin=origin.value,
+        reporter=reporter,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(t)
+    session.flush()
+    _event(session, t, now, reporter, "created", f"{origin.value}, {priority.value} priority")
+    for alert_id in alert_ids or []:
+        session.add(TicketAlert(ticket_id=t.id, alert_id=alert_id, linked_at=now))
+        _event(session, t, now, reporter, "linked_alert", str(alert_id))
+    return t
+
+
+def from_alert_by_rule(session: Session, alert: AlertRow, now: datetime) -> Ticket | None:
+    """A route's rule opens a ticket for an alert that opened: once per alert."""
+    if session.scalar(select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)):
+        return None
+    return open_ticket(
+        session,
+        now,
+        org_id=alert.org_id,
+        title=alert.summary[:300] or "Alert",
+        description=f"Opened by a routing rule from alert {alert.id} ({alert.severity}).",
+        priority=rules.priority_of_severity(alert.severity),
+        origin=Origin(_origin_of(alert)),
+        reporter="forewarn",
+        alert_ids=[alert.id],
+    )
+
+
+def _origin_of(alert: AlertRow) -> str:
+    kind = (alert.labels or {}).get("kind", "check")
+    return {"predictive": "predictive", "security": "security"}.get(kind, "monitoring")
+
+
+def create(ctx: Context, actor: Actor, data: TicketCreate) -> TicketDetail:
+    """Reported by a person: a client's staff (viewers) too. Linking alerts needs the
+    technician role; a ticket reported about an alert the platform had raised still counts
+    as caught first (domain.tickets.proactive)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        get_org_in_scope(session, actor, data.org_id, Role.VIEWER)
+        if data.alert_ids:
+            require(actor, data.org_id, Role.TECHNICIAN)
+            _check_alerts(session, data.org_id, data.alert_ids)
+        t = open_ticket(
+            session,
+            now,
+            org_id=data.org_id,
+            title=data.title,
+            description=data.description,
+            priority=data.priority,
+            origin=Origin.USER,
+            reporter=actor.username,
+            alert_ids=data.alert_ids,
+        )
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "ticket.create",
+            entity="ticket",
+            entity_id=t.id,
+            org_id=t.org_id,
+            after={"title": t.title, "priority": t.priority},
+        )
+        return _detail(session, t, now)
+
+
+def _check_alerts(session: Session, org_id: int, alert_ids: list[int]) -> None:
+    found = set(
+        session.scalars(
+            select(AlertRow.id).where(AlertRow.id.in_(alert_ids), AlertRow.org_id == org_id)
+        )
+    )
+    missing = sorted(set(alert_ids) - found)
+    if missing:
+        raise invalid(
+            f"no such alert in this organization: {', '.join(map(str, missing))}",
+            [{"loc": ["body", "alert_ids"], "msg": "no such alert in this organization"}],
+        )
+
+
+def from_alert(ctx: Context, actor: Actor, alert_id: int) -> TicketDetail:
+    """Open a ticket for an alert by hand (origin: what raised the alert)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        alert = get_in_scope(session, actor, AlertRow, alert_id, Role.TECHNICIAN)
+        existing = session.scalar(
+            select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)
+        )
+        if existing is not None:
+            return _detail(session, session.get(Ticket, existing), now)  # type: ignore[arg-type]
+        t = open_ticket(
+            session,
+            now,
+            org_id=alert.org_id,
+            title=alert.summary[:300] or "Alert",
+            description=f"Opened from alert {alert.id} by {actor.username}.",
+            priority=rules.priority_of_severity(alert.severity),
+            origin=Origin(_origin_of(alert)),
+            reporter=actor.username,
+            alert_ids=[alert.id],
+        )
+        return _detail(session, t, now)
+
+
+# ---- working them -------------------------------------------------------------------------------
+
+
+def list_(
+    ctx: Context,
+    actor: Actor,
+    *,
+    org_id: int | None = None,
+    status: str | None = None,
+    assignee_id: int | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[TicketOut]:
+    """Newest first; `status` "active" keeps those not resolved or closed."""
+    stmt = scoped(select(Ticket), actor, Ticket.org_id)
+    if org_id is not None:
+        stmt = stmt.where(Ticket.org_id == org_id)
+    if status == "active":
+        stmt = stmt.where(Ticket.status.in_(["new", "open", "waiting"]))
+    elif status is not None:
+        stmt = stmt.where(Ticket.status == status)
+    if assignee_id is not None:
+        stmt = stmt.where(Ticket.assignee_id == assignee_id)
+    now = ctx.clock.now()
+    with ctx.db.read() as session:
+        page = paginate_desc(session, stmt, Ticket.id, limit, cursor)
+        return Page([_out(t, now) for t in page.items], page.next_cursor)
+
+
+def get(ctx: Context, actor: Actor, ticket_id: int) -> TicketDetail:
+    with ctx.db.read() as session:
+        t = get_in_scope(session, actor, Ticket, ticket_id)
+        return _detail(session, t, ctx.clock.now())
+
+
+def _responded(t: Ticket, actor: Actor, now: datetime) -> None:
+    """The first word of the provider's side stops the response timer."""
+    if t.first_response_at is None and actor.can(t.org_id, Role.TECHNICIAN):
+        t.first_response_at = now
+
+
+def update(ctx: Context, actor: Actor, ticket_id: int, data: TicketUpdate) -> TicketDetail:
+    now = ctx.clock.now()
+    who = actor.username
+    with ctx.db.transaction() as session:
+        t = get_in_scope(session, actor, Ticket, ticket_id, Role.TECHNICIAN)
+        if data.title is not None and data.title != t.title:
+            _event(session, t, now, who, "title", f"{t.title} -> {data.title}")
+            t.title = data.title
+        if data.priority is not None and data.priority.value != t.priority:
+            _event(session, t, now, who, "priority", f"{t.priority} -> {data.priority.value}")
+            t.priority = data.priority.value
+        if data.assignee_id is not None:
+            _assign(session, t, data.assignee_id, now, who)
+        if data.status is not None and data.status.value != t.status:
+            try:
+                rules.check_move(TicketStatus(t.status), data.status)
+            except ValueError as exc:
+                raise invalid(str(exc), [{"loc": ["body", "status"], "msg": str(exc)}]) from None
+            _event(session, t, now, who, "status", f"{t.status} -> {data.status.value}")
+            t.status = data.status.value
+            if data.status is TicketStatus.RESOLVED:
+                t.resolved_at = now
+            elif data.status is TicketStatus.CLOSED:
+                t.closed_at = now
+            elif data.status is TicketStatus.OPEN and t.resolved_at is not None:
+                t.resolved_at = None  # reopened: the resolution clock runs again
+        _responded(t, actor, now)
+        t.updated_at = now
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "ticket.update",
+            entity="ticket",
+            entity_id=t.id,
+            org_id=t.org_id,
+            after=data.model_dump(exclude_none=True, mode="json"),
+        )
+        return _detail(session, t, now)
+
+
+def _assign(session: Session, t: Ticket, user_id: int, now: datetime, who: str) -> None:
+    if user_id == 0:
+        if t.assignee_id is not None:
+            _event(session, t, now, who, "assigned", "nobody")
+        t.assignee_id = None
+        return
+    user = session.get(User, user_id)
+    member = session.scalar(
+        select(Membership.id).where(Membership.user_id == user_id, Membership.org_id == t.org_id)
+    )
+    if user is None or not (user.is_owner or member is not None):
+        raise invalid(
+            "the assignee must be a member of the organization or one of the provider's owners",
+            [{"loc": ["body", "assignee_id"], "msg": "not a member of this organization"}],
+        )
+    if t.assignee_id != user_id:
+        _event(session, t, now, who, "assigned", user.username)
+    t.assignee_id = user_id
+
+
+def comment(ctx: Context, actor: Actor, ticket_id: int, data: CommentCreate) -> TicketDetail:
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        t = get_in_scope(session, actor, Ticket, ticket_id, Role.VIEWER)
+        if t.status == TicketStatus.CLOSED.value:
+            raise invalid("this ticket is closed: open a new one")
+        _event(session, t, now, actor.username, "comment", data.body)
+        _responded(t, actor, now)
+        t.updated_at = now
+        return _detail(session, t, now)
+
+
+def note_alert_resolved(session: Session, alert: AlertRow, now: datetime) -> None:
+    """Tell the tickets of an alert that it resolved (they stay for a person to close)."""
+    for ticket_id in session.scalars(
+        select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)
+    ):
+        t = session.get(Ticket, ticket_id)
+        if t is not None and t.status != TicketStatus.CLOSED.value:
+            _event(session, t, now, "forewarn", "alert_resolved", f"alert {alert.id} resolved")
+            t.updated_at = now
+
+
+# ---- the month's figures ------------------------------------------------------------------------
+
+
+def _month(month: str) -> tuple[datetime, datetime]:
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise invalid(f"month {month!r} is not YYYY-MM") from None
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start, end
+
+
+def service_report(ctx: Context, actor: Actor, org_id: int, month: str) -> ServiceReport:
+    """An organization's month (UTC): alerts opened in it, tickets created in it."""
+    start, end = _month(month)
+    with ctx.db.read() as session:
+        get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        alert_rows = session.scalars(
+            select(AlertRow).where(
+                AlertRow.org_id == org_id, AlertRow.opened_at >= start, AlertRow.opened_at < end
+            )
+        ).all()
+        acks = _first_acks(session, [a.id for a in alert_rows])
+        ticket_rows = session.scalars(
+            select(Ticket).where(
+                Ticket.org_id == org_id, Ticket.created_at >= start, Ticket.created_at < end
+            )
+        ).all()
+        first_alert = dict(
+            session.execute(
+                select(TicketAlert.ticket_id, func.min(AlertRow.opened_at))
+                .join(AlertRow, AlertRow.id == TicketAlert.alert_id)
+                .where(TicketAlert.ticket_id.in_([t.id for t in ticket_rows]))
+                .group_by(TicketAlert.ticket_id)
+            ).all()
+        )
+    f = rules.figures(
+        [rules.AlertTimes(a.opened_at, acks.get(a.id), a.resolved_at) for a in alert_rows],
+        [
+            rules.TicketTimes(
+                t.created_at,
+                Origin(t.origin),
+                t.first_response_at,
+                t.resolved_at,
+                _aware(first_alert.get(t.id)),
+            )
+            for t in ticket_rows
+        ],
+    )
+
+    def seconds(x: object) -> float | None:
+        return x.total_seconds() if x is not None else None  # type: ignore[attr-defined]
+
+    return ServiceReport(
+        org_id=org_id,
+        month=month,
+        alerts=f.alerts,
+        mtta_s=seconds(f.mtta),
+        mttr_s=seconds(f.mttr),
+        tickets=f.tickets,
+        time_to_respond_s=seconds(f.time_to_respond),
+        time_to_resolve_s=seconds(f.time_to_resolve),
+        proactive=f.proactive,
+        proactive_share=f.proactive_share,
+    )
+
+
+def _first_acks(session: Session, alert_ids: list[int]) -> dict[int, datetime]:
+    """When each alert was first acknowledged (its timeline keeps every acknowledgement)."""
+    if not alert_ids:
+        return {}
+    rows = session.execute(
+        select(AlertEvent.alert_id, func.min(AlertEvent.at))
+        .where(AlertEvent.alert_id.in_(alert_ids), AlertEvent.kind == "acknowledged")
+        .group_by(AlertEvent.alert_id)
+    ).all()
+    return {alert_id: _aware(at) for alert_id, at in rows if at is not None}  # type: ignore[misc]
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """Aggregates bypass the column type: SQLite answers text, PostgreSQL naive or aware."""
+    if at is None:
+        return None
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -1,0 +1,181 @@
+"""Tickets: opened from alerts by a route's rule or by hand, reported by a client's own staff,
+worked by technicians with SLA timers; and the month's figures, proactive share first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from forewarn.domain.observation import Observation, Result, Status
+from forewarn.services import alerts, assets, checks, notify, results, tickets
+from forewarn.services.alerts import AckRequest
+from forewarn.services.context import Context
+from forewarn.services.ingest import SeriesCache
+from forewarn.services.schemas import AssetCreate, CheckCreate
+from forewarn.services.scope import SYSTEM
+from tests.conftest import Person, make_org, make_person
+
+
+def observe(ctx: Context, check_id: int, status: Status, message: str) -> None:
+    results.record(
+        ctx, [Observation(check_id, ctx.clock.now(), Result(status, message))], series=SeriesCache()
+    )
+
+
+@pytest.fixture
+def shop(ctx: Context) -> dict[str, Any]:
+    org = make_org(ctx, "Corner Bakery")
+    asset = assets.create(ctx, SYSTEM, AssetCreate(org_id=org, name="till-pc", kind="workstation"))
+    check = checks.create(
+        ctx,
+        SYSTEM,
+        CheckCreate(
+            asset_id=asset.id, name="backup", type="heartbeat", max_attempts=1, interval_s=60
+        ),
+    ).id
+    tech = make_person(ctx, "tess", roles={org: "technician"})
+    staff = make_person(ctx, "clara", roles={org: "viewer"})
+    return {"org": org, "check": check, "tech": tech, "staff": staff}
+
+
+def test_a_route_rule_opens_a_ticket_per_alert_and_tells_it_of_the_recovery(ctx, shop):
+    channel = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(org_id=shop["org"], name="nowhere", url="json://127.0.0.1:9/x"),
+    )
+    notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(
+            org_id=shop["org"],
+            name="critical makes work",
+            matchers=["severity=critical"],
+            steps=[{"channels": [channel.id]}],
+            open_ticket=True,
+        ),
+    )
+    observe(ctx, shop["check"], Status.CRITICAL, "no ping for 2 d")
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=shop["org"]).items
+    [ticket] = tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items
+    assert (ticket.origin, ticket.priority, ticket.status) == ("monitoring", "high", "new")
+    detail = tickets.get(ctx, SYSTEM, ticket.id)
+    assert detail.alert_ids == [alert.id] and detail.title.startswith("till-pc")
+    # The alert keeps failing: still one ticket.
+    ctx.clock.advance(60)
+    observe(ctx, shop["check"], Status.CRITICAL, "no ping for 2 d")
+    alerts.escalate(ctx)
+    assert len(tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items) == 1
+
+    ctx.clock.advance(60)
+    observe(ctx, shop["check"], Status.OK, "ping received")
+    kinds = [e.kind for e in tickets.get(ctx, SYSTEM, ticket.id).events]
+    assert kinds[-1] == "alert_resolved"
+    assert tickets.get(ctx, SYSTEM, ticket.id).status == "new"  # a person closes it
+
+
+def test_client_staff_report_and_technicians_work_the_ticket(
+    client: TestClient, ctx: Context, shop: dict[str, Any]
+) -> None:
+    staff: Person = shop["staff"]
+    tech: Person = shop["tech"]
+    r = client.post(
+        "/api/v1/tickets",
+        json={"org_id": shop["org"], "title": "The till printer prints blank receipts"},
+        headers=staff.headers,
+    )
+    assert r.status_code == 201, r.text
+    t = r.json()
+    assert (t["origin"], t["reporter"], t["status"], t["priority"]) == (
+        "user",
+        "clara",
+        "new",
+        "normal",
+    )
+    assert t["sla"]["respond_due"] and not t["sla"]["respond_breached"]
+    url = f"/api/v1/tickets/{t['id']}"
+    # Staff may comment, not work the ticket.
+    r = client.post(f"{url}/comments", json={"body": "Also the scanner"}, headers=staff.headers)
+    assert r.status_code == 201 and r.json()["first_response_at"] is None
+    assert client.patch(url, json={"status": "open"}, headers=staff.headers).status_code == 403
+
+    ctx.clock.advance(minutes=30)
+    r = client.patch(url, json={"status": "open", "assignee_id": tech.id}, headers=tech.headers)
+    assert r.status_code == 200, r.text
+    worked = r.json()
+    assert worked["status"] == "open" and worked["assignee_id"] == tech.id
+    assert worked["first_response_at"] is not None
+    kinds = [e["kind"] for e in worked["events"]]
+    assert kinds == ["created", "comment", "assigned", "status"]
+
+    bad = client.patch(url, json={"status": "closed"}, headers=tech.headers)
+    assert bad.status_code == 422 and "cannot become closed" in bad.text
+    stranger = make_person(ctx, "olga", roles={make_org(ctx, "Other Co"): "admin"})
+    assert (
+        client.patch(url, json={"assignee_id": stranger.id}, headers=tech.headers).status_code
+        == 422
+    )
+    assert client.get(url, headers=stranger.headers).status_code == 404
+    assert client.get("/api/v1/tickets", headers=stranger.headers).json()["items"] == []
+
+    for status in ("resolved", "closed"):
+        assert client.patch(url, json={"status": status}, headers=tech.headers).status_code == 200
+    closed = client.post(f"{url}/comments", json={"body": "thanks!"}, headers=staff.headers)
+    assert closed.status_code == 422 and "closed" in closed.text
+
+
+def test_the_month_in_figures(client: TestClient, ctx: Context, shop: dict[str, Any]) -> None:
+    tech: Person = shop["tech"]
+    month = ctx.clock.now().strftime("%Y-%m")
+    observe(ctx, shop["check"], Status.CRITICAL, "no ping")
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=shop["org"]).items
+    ctx.clock.advance(minutes=6)
+    alerts.acknowledge(ctx, SYSTEM, alert.id, AckRequest())
+    # A ticket from the alert (the platform raised it) ...
+    r = client.post(f"/api/v1/alerts/{alert.id}/ticket", headers=tech.headers)
+    assert r.status_code == 201 and r.json()["origin"] == "monitoring"
+    assert (
+        client.post(f"/api/v1/alerts/{alert.id}/ticket", headers=tech.headers).json()["id"]
+        == r.json()["id"]
+    )  # one per alert
+    # ... one the staff reported about the same alert later (still caught first) ...
+    client.post(
+        "/api/v1/tickets",
+        json={"org_id": shop["org"], "title": "backup warning?", "alert_ids": [alert.id]},
+        headers=tech.headers,
+    )
+    # ... and one nobody's monitoring saw.
+    client.post(
+        "/api/v1/tickets",
+        json={"org_id": shop["org"], "title": "new starter needs a laptop"},
+        headers=shop["staff"].headers,
+    )
+    ctx.clock.advance(minutes=24)
+    observe(ctx, shop["check"], Status.OK, "ping")
+
+    r = client.get(
+        f"/api/v1/orgs/{shop['org']}/service-report",
+        params={"month": month},
+        headers=shop["staff"].headers,
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["alerts"] == 1
+    assert report["mtta_s"] == pytest.approx(360) and report["mttr_s"] == pytest.approx(1800)
+    assert (report["tickets"], report["proactive"]) == (3, 2)
+    assert report["proactive_share"] == pytest.approx(2 / 3)
+    bad = client.get(
+        f"/api/v1/orgs/{shop['org']}/service-report",
+        params={"month": "2026-13"},
+        headers=tech.headers,
+    )
+    assert bad.status_code == 422
+    empty = client.get(
+        f"/api/v1/orgs/{shop['org']}/service-report",
+        params={"month": (ctx.clock.now() + timedelta(days=40)).strftime("%Y-%m")},
+        headers=tech.headers,
+    ).json()
+    assert empty["tickets"] == 0 and empty["proactive_share"] is None

@@ -1,0 +1,113 @@
+"""Ticket rules: status moves, SLA deadlines and breaches, and a month's figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from forewarn.domain.tickets import (
+    AlertTimes,
+    Origin,
+    Priority,
+    TicketStatus,
+    TicketTimes,
+    check_move,
+    figures,
+    priority_of_severity,
+    proactive,
+    sla_state,
+)
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("new", "open"),
+        ("open", "waiting"),
+        ("waiting", "open"),
+        ("open", "resolved"),
+        ("resolved", "open"),
+        ("resolved", "closed"),
+        ("closed", "closed"),
+    ],
+)
+def test_allowed_moves(old, new):
+    check_move(TicketStatus(old), TicketStatus(new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        ("closed", "open", "it is final"),
+        ("new", "closed", "may become open, resolved, waiting"),
+        ("waiting", "closed", "may become open, resolved"),
+    ],
+)
+def test_refused_moves_say_what_is_allowed(old, new, why):
+    with pytest.raises(ValueError, match=why):
+        check_move(TicketStatus(old), TicketStatus(new))
+
+
+def test_sla_deadlines_breaches_and_risk():
+    s = sla_state(Priority.URGENT, T0, None, None, T0 + 5 * MIN)
+    assert s.respond_due == T0 + 15 * MIN and s.resolve_due == T0 + timedelta(hours=4)
+    assert not s.respond_breached and not s.respond_at_risk
+    risky = sla_state(Priority.URGENT, T0, None, None, T0 + 13 * MIN)
+    assert risky.respond_at_risk and not risky.respond_breached
+    late = sla_state(Priority.URGENT, T0, None, None, T0 + 16 * MIN)
+    assert late.respond_breached and not late.respond_at_risk
+    # Answered in time: never breached afterwards, whatever the clock says.
+    answered = sla_state(Priority.URGENT, T0, T0 + 10 * MIN, None, T0 + timedelta(days=2))
+    assert not answered.respond_breached and answered.resolve_breached
+    done = sla_state(Priority.LOW, T0, T0 + MIN, T0 + timedelta(days=1), T0 + timedelta(days=9))
+    assert not done.resolve_breached and not done.resolve_at_risk
+
+
+def test_priority_follows_the_alert_severity():
+    assert priority_of_severity("critical") is Priority.HIGH
+    assert priority_of_severity("warning") is Priority.NORMAL
+    assert priority_of_severity("info") is Priority.LOW
+
+
+def test_proactive_share_counts_what_the_platform_raised_first():
+    platform = TicketTimes(T0, Origin.MONITORING, None, None)
+    reported_after_alert = TicketTimes(T0, Origin.USER, None, None, first_alert_at=T0 - MIN)
+    reported_first = TicketTimes(T0, Origin.USER, None, None, first_alert_at=T0 + MIN)
+    reported_unseen = TicketTimes(T0, Origin.USER, None, None)
+    assert [proactive(t) for t in (platform, reported_after_alert, reported_first)] == [
+        True,
+        True,
+        False,
+    ]
+    f = figures([], [platform, reported_after_alert, reported_first, reported_unseen])
+    assert (f.tickets, f.proactive, f.proactive_share) == (4, 2, 0.5)
+
+
+def test_means_over_what_happened():
+    alerts = [
+        AlertTimes(T0, T0 + 4 * MIN, T0 + 30 * MIN),
+        AlertTimes(T0, T0 + 8 * MIN, None),
+        AlertTimes(T0, None, T0 + 10 * MIN),
+    ]
+    tickets = [TicketTimes(T0, Origin.USER, T0 + 20 * MIN, T0 + 60 * MIN)]
+    f = figures(alerts, tickets)
+    assert f.alerts == 3 and f.mtta == 6 * MIN and f.mttr == 20 * MIN
+    assert f.time_to_respond == 20 * MIN and f.time_to_resolve == 60 * MIN
+    empty = figures([], [])
+    assert empty.mtta is None and empty.proactive_share is None
+
+
+@given(st.lists(st.sampled_from(list(Origin)), max_size=30))
+def test_the_share_is_a_fraction_of_the_tickets(origins):
+    tickets = [TicketTimes(T0, o, None, None) for o in origins]
+    f = figures([], tickets)
+    if not tickets:
+        assert f.proactive_share is None
+    else:
+        assert f.proactive_share == sum(o is not Origin.USER for o in origins) / len(origins)
