@@ -498,3 +498,56 @@ def test_a_signed_webhook_needs_an_http_url(client, owner, site):
         headers=owner.headers,
     )
     assert r.status_code == 422 and "http:// or https://" in r.text
+
+
+def test_a_burst_leaves_as_one_message_listing_what_is_affected(ctx, site, hook, pool):
+    """A site losing its link: five checks go critical within ten seconds; with a 30 s group
+    wait the on-call webhook gets one message naming all five, and a lone alert later still
+    goes out on its own once its wait is over."""
+    org = site["org"]
+    down = [site["check"]]
+    for i in range(4):
+        asset = assets.create(
+            ctx, SYSTEM, AssetCreate(org_id=org, name=f"pc{i:02d}", kind="workstation")
+        ).id
+        down.append(
+            checks.create(
+                ctx,
+                SYSTEM,
+                CheckCreate(
+                    asset_id=asset,
+                    name="ping",
+                    type="http",
+                    target="http://127.0.0.1:9/",
+                    max_attempts=1,
+                ),
+            ).id
+        )
+    notify.delete_route(ctx, SYSTEM, site["route"].id)
+    notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(
+            org_id=org, name="grouped", steps=[{"channels": [site["hook"].id]}], group_wait_s=30
+        ),
+    )
+    for check_id in down:
+        observe(ctx, check_id, Status.CRITICAL, "no route to host")
+        ctx.clock.advance(2)
+    assert deliver(ctx, pool) == 0  # the burst is still gathering
+    ctx.clock.advance(25)
+    assert deliver(ctx, pool) == 1
+    [post] = hook.posts
+    assert "5 alerts on 5 assets" in post["title"]
+    assert all(name in post["message"] for name in ("fs01", "pc00", "pc03"))
+    log = notify.list_deliveries(ctx, SYSTEM, org_id=org).items
+    assert sorted(d.state for d in log) == ["merged"] * 5 + ["sent"]
+
+    ctx.clock.advance(60)
+    observe(ctx, down[0], Status.OK, "back")
+    deliver(ctx, pool)  # its resolution goes at once
+    observe(ctx, down[0], Status.CRITICAL, "again")
+    assert deliver(ctx, pool) == 0
+    ctx.clock.advance(31)
+    assert deliver(ctx, pool) == 1
+    assert hook.posts[-1]["title"].endswith("website on fs01")

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 ESCALATE_BATCH = 1_000
 RECHECK_UNROUTED = timedelta(minutes=15)
+DEFAULT_GROUP_BY = ("org", "site")
 
 
 # ---- shapes -----------------------------------------------------------------------------------
@@ -317,6 +318,11 @@ def _display(session: Session, alert: Alert) -> Alert:
     return replace(alert, labels={**alert.labels, **names})
 
 
+def display(session: Session, row: AlertRow) -> Alert:
+    """An alert row as people read it (names, not ids)."""
+    return _display(session, to_domain(row))
+
+
 def _link(ctx: Context, row: AlertRow) -> str:
     base = (ctx.settings.public_url or "").rstrip("/")
     path = f"/checks/{row.check_id}" if row.check_id else f"/orgs/{row.org_id}"
@@ -378,7 +384,16 @@ def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
                     {alert.fingerprint: row.summary},
                 )
             kind = {"first": "alert"}.get(d.reason.value, d.reason.value)
-            enqueue(session, channel, now, kind, *message, alert_id=row.id, org_id=row.org_id)
+            queued = enqueue(
+                session, channel, now, kind, *message, alert_id=row.id, org_id=row.org_id
+            )
+            stored = by_id.get(r.id)
+            if stored is not None and stored.group_wait_s and d.reason is routing.Reason.FIRST:
+                # Held for the rest of its burst: notify.flush_groups sends them as one.
+                by = stored.group_by or list(DEFAULT_GROUP_BY)
+                queued.state = "held"
+                queued.next_at = now + timedelta(seconds=stored.group_wait_s)
+                queued.group_key = f"{r.id}:{d.channel}:{alerting.group_key(alert.labels, by)}"
             made += 1
         upcoming = routing.next_wakeup(alert, r, history, now)
         if upcoming is not None:

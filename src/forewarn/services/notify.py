@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Integer, bindparam, select, text
 from sqlalchemy.orm import Session
 
+from forewarn.domain import alerting
 from forewarn.domain.inventory import Role
 from forewarn.probes.http_client import make_session, read_bounded
 from forewarn.services import alerts, audit, keys
@@ -43,7 +44,7 @@ from forewarn.services.errors import invalid, not_found
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.rows import flush_or_conflict
 from forewarn.services.scope import Actor, get_org_in_scope, org_filter, require_owner, scoped
-from forewarn.store.models import AlertRoute, AlertRow, Channel, Delivery
+from forewarn.store.models import AlertRoute, AlertRow, Channel, Delivery, Organization
 from forewarn.store.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,16 @@ class RouteCreate(BaseModel):
     repeat_s: int | None = Field(None, ge=60, le=7 * 86_400)
     continue_: bool = Field(False, alias="continue")
     open_ticket: bool = Field(False, description="open a ticket for each alert it takes")
+    group_wait_s: int = Field(
+        0,
+        ge=0,
+        le=3600,
+        description="wait this long after a group's first new alert so that a burst (a site "
+        "losing its link) leaves as one message; 0: each alert at once",
+    )
+    group_by: list[str] | None = Field(
+        None, max_length=10, description='labels a group shares (default ["org", "site"])'
+    )
 
 
 class RouteOut(BaseModel):
@@ -124,6 +135,8 @@ class RouteOut(BaseModel):
     repeat_s: int | None
     continue_: bool = Field(serialization_alias="continue")
     open_ticket: bool = False
+    group_wait_s: int = 0
+    group_by: list[str] | None = None
 
 
 class DeliveryOut(BaseModel):
@@ -300,6 +313,8 @@ def _route_out(r: AlertRoute) -> RouteOut:
         repeat_s=r.repeat_s,
         continue_=r.continue_,
         open_ticket=r.open_ticket,
+        group_wait_s=r.group_wait_s,
+        group_by=r.group_by,
     )
 
 
@@ -331,6 +346,8 @@ def create_route(ctx: Context, actor: Actor, data: RouteCreate) -> RouteOut:
             repeat_s=data.repeat_s,
             continue_=data.continue_,
             open_ticket=data.open_ticket,
+            group_wait_s=data.group_wait_s,
+            group_by=data.group_by,
             created_at=ctx.clock.now(),
         )
         try:
@@ -571,8 +588,64 @@ def _record(ctx: Context, outcomes: Sequence[tuple[int, str | None]]) -> None:
                 log.warning("delivery %s failed (attempt %d), retried: %s", d.id, d.attempts, error)
 
 
+def flush_groups(ctx: Context, limit: int = 100) -> int:
+    """Turn each held group whose wait is over into one message listing its alerts; how many
+    messages were made. A group of one goes out as it was."""
+    now = ctx.clock.now()
+    made = 0
+    with ctx.db.transaction() as session:
+        keys = session.scalars(
+            select(Delivery.group_key)
+            .where(Delivery.state == "held", Delivery.next_at <= now)
+            .distinct()
+            .limit(limit)
+        ).all()
+        for key in keys:
+            items = session.scalars(
+                select(Delivery)
+                .where(Delivery.state == "held", Delivery.group_key == key)
+                .order_by(Delivery.id)
+            ).all()
+            if not items:
+                continue
+            made += 1
+            if len(items) == 1:
+                items[0].state = "pending"
+                continue
+            rows = [session.get(AlertRow, i.alert_id) for i in items if i.alert_id]
+            shown = [r for r in rows if r is not None]
+            org = session.get(Organization, items[0].org_id) if items[0].org_id else None
+            base = (ctx.settings.public_url or "").rstrip("/")
+            title, body = alerting.render(
+                [alerts.display(session, r) for r in shown],
+                org.name if org else "",
+                f"{base}/orgs/{items[0].org_id}/alerts",
+                {r.fingerprint: r.summary for r in shown},
+            )
+            merged = Delivery(
+                org_id=items[0].org_id,
+                channel_id=items[0].channel_id,
+                alert_id=None,
+                kind="alert",
+                title=title[:300],
+                body=body[:20_000],
+                state="pending",
+                attempts=0,
+                created_at=now,
+                next_at=now,
+                last_error="",
+                group_key=key,
+            )
+            session.add(merged)
+            session.flush()
+            for i in items:
+                i.state, i.merged_into = "merged", merged.id
+    return made
+
+
 def deliver_due(ctx: Context, owner: str, pool: ThreadPoolExecutor, limit: int = 50) -> int:
-    """Send what is due; how many were tried."""
+    """Send what is due (after making the groups whose wait is over); how many were tried."""
+    flush_groups(ctx)
     claimed = claim(ctx, owner, ctx.clock.now(), limit)
     if not claimed:
         return 0

@@ -746,6 +746,10 @@ class AlertRoute(Base):
     continue_: Mapped[bool] = mapped_column("continue", Boolean, default=False)
     # Open a ticket (origin "monitoring") for each alert this route takes when it opens.
     open_ticket: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Wait this long after a group's first alert so that the rest of a burst joins it in
+    # one message (0: each alert at once); groups by these labels.
+    group_wait_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    group_by: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
 
@@ -789,6 +793,10 @@ class Delivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+    # Grouping: a "held" delivery waits (until next_at) for the rest of its burst, then is
+    # "merged" into one delivery that lists them all.
+    group_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    merged_into: Mapped[int | None] = mapped_column(Integer)
 
 
 class SilenceRow(Base):

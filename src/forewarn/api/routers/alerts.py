@@ -23,7 +23,7 @@ from forewarn.services.silences import SilenceCreate, SilenceFromAlert, SilenceO
 router = APIRouter(prefix="/api/v1")
 
 AlertState = Literal["open", "acknowledged", "resolved", "active"]
-DeliveryState = Literal["pending", "sent", "failed"]
+DeliveryState = Literal["pending", "held", "merged", "sent", "failed"]
 
 
 @router.get("/alerts", response_model=PageOut[AlertOut], tags=["alerts"])
