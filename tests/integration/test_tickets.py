@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Observation, Result, Status
 from forewarn.services import alerts, assets, checks, notify, results, tickets
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate
-from forewarn.services.scope import SYSTEM
+from forewarn.services.scope import SYSTEM, Actor
 from tests.conftest import Person, make_org, make_person
 
 
@@ -179,3 +180,33 @@ def test_the_month_in_figures(client: TestClient, ctx: Context, shop: dict[str, 
         headers=tech.headers,
     ).json()
     assert empty["tickets"] == 0 and empty["proactive_share"] is None
+
+
+def test_a_ticket_near_or_past_its_sla_becomes_an_alert_until_it_is_answered(ctx, shop):
+    t = tickets.create(
+        ctx,
+        SYSTEM,
+        tickets.TicketCreate(org_id=shop["org"], title="Server room is hot", priority="urgent"),
+    )
+    assert tickets.sla_watch(ctx) == 0  # 15 min to answer: not yet at risk
+    ctx.clock.advance(minutes=13)
+    assert tickets.sla_watch(ctx) == 1
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    assert alert.severity == "warning" and alert.labels["sla"] == "respond"
+    assert alert.summary.startswith(f"Ticket #{t.id} (urgent): answer is due")
+    ctx.clock.advance(minutes=3)
+    tickets.sla_watch(ctx)
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    assert alert.severity == "critical" and "was due" in alert.summary  # the same alert, worse
+    # A technician answers: the respond alert ends; then resolving ends everything.
+    tess = Actor(shop["tech"].id, "tess", roles={shop["org"]: Role.TECHNICIAN})
+    tickets.comment(ctx, tess, t.id, tickets.CommentCreate(body="On my way"))
+    tickets.sla_watch(ctx)
+    assert alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items == []
+    ctx.clock.advance(hours=3, minutes=30)
+    tickets.sla_watch(ctx)
+    [late] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    assert late.labels["sla"] == "resolve"
+    tickets.update(ctx, SYSTEM, t.id, tickets.TicketUpdate(status="resolved"))
+    tickets.sla_watch(ctx)
+    assert alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items == []

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from forewarn.services import agents, discovery, metrics
+from forewarn.services import agents, discovery, metrics, tickets
 from forewarn.services.context import Context
 from forewarn.store.bulk import insert_ignore
 from forewarn.store.models import KeyValue
@@ -40,6 +40,8 @@ def default_jobs() -> list[Job]:
         Job("batch-ids", 3600, agents.prune_batch_ids),
         # Each network is swept once a day; one network per turn (a sweep takes up to 120 s).
         Job("discovery", 600, discovery.sweep_due),
+        # Tickets whose SLA is at risk or breached become alerts (and stop being when done).
+        Job("sla", 60, tickets.sla_watch),
     ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain import tickets as rules
+from forewarn.domain.alerting import Severity
 from forewarn.domain.inventory import Role
 from forewarn.domain.tickets import Origin, Priority, TicketStatus
 from forewarn.services import audit
@@ -415,6 +416,72 @@ def note_alert_resolved(session: Session, alert: AlertRow, now: datetime) -> Non
         if t is not None and t.status != TicketStatus.CLOSED.value:
             _event(session, t, now, "forewarn", "alert_resolved", f"alert {alert.id} resolved")
             t.updated_at = now
+
+
+# ---- SLA watch ----------------------------------------------------------------------------------
+
+ACTIVE = ("new", "open", "waiting")
+
+
+def sla_watch(ctx: Context) -> int:
+    """The job: an alert for each active ticket whose SLA is at risk (warning) or breached
+    (critical), resolved when the ticket is answered or resolved; how many are raised.
+
+    The alerts are routed like any other (labels kind=ticket, sla=respond|resolve), so a
+    breach can page someone; their summary names the ticket."""
+    from forewarn.services import alerts  # alerts opens tickets: imported at use
+
+    now = ctx.clock.now()
+    raised = 0
+    with ctx.db.transaction() as session:
+        for t in session.scalars(select(Ticket).where(Ticket.status.in_(ACTIVE)).limit(5000)):
+            state = rules.sla_state(
+                Priority(t.priority), t.created_at, t.first_response_at, t.resolved_at, now
+            )
+            for which, due, breached, at_risk, done in (
+                (
+                    "respond",
+                    state.respond_due,
+                    state.respond_breached,
+                    state.respond_at_risk,
+                    t.first_response_at is not None,
+                ),
+                (
+                    "resolve",
+                    state.resolve_due,
+                    state.resolve_breached,
+                    state.resolve_at_risk,
+                    False,
+                ),
+            ):
+                labels = {
+                    "org": str(t.org_id),
+                    "kind": "ticket",
+                    "ticket": str(t.id),
+                    "sla": which,
+                }
+                word = "answer" if which == "respond" else "resolution"
+                if not done and (breached or at_risk):
+                    severity = Severity.CRITICAL if breached else Severity.WARNING
+                    when = "was due" if breached else "is due"
+                    summary = (
+                        f"Ticket #{t.id} ({t.priority}): {word} {when} "
+                        f"{due:%Y-%m-%d %H:%M} UTC: {t.title}"
+                    )
+                    alerts.raise_(session, ctx, t.org_id, labels, severity, now, summary)
+                    raised += 1
+                elif done:
+                    alerts.clear(session, ctx, labels, now, f"Ticket #{t.id} answered")
+        # Tickets no longer active (resolved, closed, deleted): their SLA alerts end.
+        for row in session.scalars(select(AlertRow).where(AlertRow.state != "resolved")):
+            labels = row.labels or {}
+            if labels.get("kind") != "ticket" or not labels.get("ticket", "").isdigit():
+                continue
+            ticket = session.get(Ticket, int(labels["ticket"]))
+            if ticket is None or ticket.status not in ACTIVE:
+                said = f"Ticket #{labels['ticket']} {ticket.status if ticket else 'deleted'}"
+                alerts.clear(session, ctx, dict(labels), now, said)
+    return raised
 
 
 # ---- the month's figures ------------------------------------------------------------------------
