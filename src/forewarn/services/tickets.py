@@ -269,6 +269,16 @@ def _check_alerts(session: Session, org_id: int, alert_ids: list[int]) -> None:
         )
 
 
+def of_alert(ctx: Context, actor: Actor, alert_id: int) -> int | None:
+    """The id of the ticket an alert is linked to (the earliest), if any."""
+    with ctx.db.read() as session:
+        get_in_scope(session, actor, AlertRow, alert_id)
+        found: int | None = session.scalar(
+            select(func.min(TicketAlert.ticket_id)).where(TicketAlert.alert_id == alert_id)
+        )
+        return found
+
+
 def from_alert(ctx: Context, actor: Actor, alert_id: int) -> TicketDetail:
     """Open a ticket for an alert by hand (origin: what raised the alert)."""
     now = ctx.clock.now()

@@ -14,7 +14,7 @@ from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveR
 from forewarn.services.errors import forbidden
 from forewarn.services.schemas import OrgOut
 from forewarn.services.scope import require
-from forewarn.web import alert_views
+from forewarn.web import alert_views, ticket_views
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import FieldErrors, attempt, text, texts
 from forewarn.web.render import NAV, NavItem, fragment, page, see_other, wants_fragment
@@ -151,7 +151,8 @@ def _detail_page(
     errors: FieldErrors | None = None,
     status: int = 200,
 ) -> Response:
-    org = orgs.get(get_ctx(request), user.actor, alert.org_id)
+    ctx = get_ctx(request)
+    org = orgs.get(ctx, user.actor, alert.org_id)
     return page(
         request,
         "alerts/show.html",
@@ -161,6 +162,8 @@ def _detail_page(
         org=org,
         tz=org.timezone,
         alert=alert,
+        # Its ticket, if it has one: a link for everyone, else a button for technicians.
+        ticket_id=ticket_views.ticket_of(ctx, user.actor, alert.id),
         # Newest first, as every other timeline on the pages.
         events=list(reversed(alert.events)),
         values=values or {"for": "", "ack_comment": "", "resolve_comment": ""},

@@ -28,6 +28,7 @@ from forewarn.web import (
     pages_sites,
     pages_status,
     pages_status_admin,
+    pages_tickets,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
         pages_findings,
         pages_alerts,
         pages_notifications,
+        pages_tickets,
     )
     for module in modules:
         app.include_router(module.router)
