@@ -276,8 +276,20 @@ class Poller:
                 # Nothing more due now: wait a little (or until stopped).
                 await _first(stop.wait(), timeout=self.idle_s * random.uniform(0.5, 1))
 
+    async def _recorder_ready(self, stop: asyncio.Event, wait_s: float = 30.0) -> None:
+        """Until the recorder child has started (or `stop`, or `wait_s`): checks claimed
+        before it can record would only wait, leased, and its start-up (about a second of
+        CPU) would slow the first probes."""
+        if self.recorder is None:
+            return
+        for _ in range(int(wait_s / 0.1)):
+            if stop.is_set() or await asyncio.to_thread(self.recorder.wait_ready, 0.1):
+                return
+        log.warning("the recorder process did not start within %.0f s; claiming anyway", wait_s)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run due checks until `stop` is set; then finish what is running."""
+        await self._recorder_ready(stop)
         flusher = asyncio.create_task(self._flusher(stop))
         claimer = asyncio.create_task(self._claimer(stop))
         try:

@@ -24,6 +24,7 @@ from forewarn.domain.observation import Metric, Observation, Result, Status
 log = logging.getLogger(__name__)
 
 Packed = tuple[int, float, int, str, str, float, tuple[tuple[Any, ...], ...]]
+READY = b"ready"  # the child's one message: its imports are done and it can record
 
 
 def pack(group: Sequence[Observation]) -> bytes:
@@ -66,6 +67,7 @@ def _main(settings: Settings, conn: Connection, lease_owner: str) -> None:
     ctx = Context.from_settings(settings)
     series = SeriesCache()
     try:
+        conn.send_bytes(READY)
         while True:
             data = conn.recv_bytes()
             if not data:
@@ -100,6 +102,19 @@ class Recorder:
         )
         self._proc.start()
         child.close()
+        self._ready = False
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Until the child has started (spawning imports the whole server: about a second of
+        CPU); answers whether it did within `timeout`. A poller waits for this before its first
+        claim, so no lease runs while nothing can record, and the child's start-up does not
+        compete with the first probes for the CPU."""
+        if not self._ready and self._conn.poll(timeout):
+            try:
+                self._ready = self._conn.recv_bytes() == READY
+            except (EOFError, OSError):
+                return False
+        return self._ready
 
     def send(self, group: Sequence[Observation]) -> None:
         if not self._proc.is_alive():
@@ -107,6 +122,7 @@ class Recorder:
                 "the recorder process ended (exit %s); starting another", self._proc.exitcode
             )
             self._start()
+            self.wait_ready()
         self._conn.send_bytes(pack(group))
 
     def close(self, timeout: float = 30.0) -> None:
