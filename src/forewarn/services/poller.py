@@ -149,8 +149,12 @@ class Poller:
         )
         self._freed = asyncio.Event()
         self._freed_claimer = asyncio.Event()
-        self._queued = asyncio.Event()
         self._queue: deque[Claimed] = deque()
+        # The claimer keeps `_ahead` checks claimed (queued or running) and tops that up in
+        # groups of at least `_group`; `_draining` once stopping: no queued check starts then.
+        self._ahead = 2 * concurrency
+        self._group = max(1, min(batch, concurrency // 4))
+        self._draining = False
         self._pending: list[Observation] = []
         self._running: set[asyncio.Task[None]] = set()
         self.ran = 0  # checks run, for tests and the benchmark
@@ -183,12 +187,12 @@ class Poller:
             self._pending.append(Observation(c.check_id, self.ctx.clock.now(), result, ms))
             self.ran += 1
         finally:
-            # Out of the running set before waking the loop, which counts free slots by it.
+            # Out of the running set before counting free slots by it.
             task = asyncio.current_task()
             if task is not None:
                 self._running.discard(task)
             self._freed.set()
-            self._freed_claimer.set()
+            self._refill()
 
     async def _start(self, claimed: list[Claimed]) -> None:
         passive = [c for c in claimed if c.type in registry.PASSIVE]
@@ -203,6 +207,17 @@ class Poller:
                 self._freed.clear()
                 await self._freed.wait()
             self._launch(c)
+
+    def _refill(self) -> None:
+        """Start queued checks in the free slots; wake the claimer once a group is free.
+
+        Called where a slot frees up (a check ends) and where checks are queued (a claim), so
+        a slot is refilled in the same step of the loop: waking a loop task for it (three
+        waiter tasks each time) cost the event loop as much as a third of the probe."""
+        while self._queue and len(self._running) < self.concurrency and not self._draining:
+            self._launch(self._queue.popleft())
+        if self._ahead - len(self._queue) - len(self._running) >= self._group:
+            self._freed_claimer.set()
 
     def _launch(self, c: Claimed) -> None:
         task = asyncio.create_task(self._run_one(c))
@@ -250,11 +265,9 @@ class Poller:
         """Keep a queue of claimed checks ahead of the free slots, so a slot that frees up
         starts its next check at once instead of waiting for the database (whose writer may
         be busy recording). Passive checks are judged as soon as they are claimed."""
-        ahead = 2 * self.concurrency
-        group = max(1, min(self.batch, self.concurrency // 4))
         while not stop.is_set():
-            want = min(self.batch, ahead - len(self._queue) - len(self._running))
-            if want < group:
+            want = min(self.batch, self._ahead - len(self._queue) - len(self._running))
+            if want < self._group:
                 self._freed_claimer.clear()
                 await _first(self._freed_claimer.wait(), stop.wait(), timeout=0.05)
                 continue
@@ -271,7 +284,7 @@ class Poller:
                 self._pending.extend(obs)
                 self.ran += len(obs)
             self._queue.extend(c for c in claimed if c.type not in registry.PASSIVE)
-            self._queued.set()
+            self._refill()
             if len(claimed) < want:
                 # Nothing more due now: wait a little (or until stopped).
                 await _first(stop.wait(), timeout=self.idle_s * random.uniform(0.5, 1))
@@ -294,18 +307,14 @@ class Poller:
         claimer = asyncio.create_task(self._claimer(stop))
         try:
             while not stop.is_set():
-                while self._queue and len(self._running) < self.concurrency:
-                    self._launch(self._queue.popleft())
-                self._freed.clear()
-                self._queued.clear()
-                await _first(
-                    self._freed.wait(), self._queued.wait(), stop.wait(), timeout=self.idle_s
-                )
+                self._refill()  # slots are refilled as they free up; this is a safety net
+                await _first(stop.wait(), timeout=self.idle_s)
         finally:
             # Let running checks finish briefly; the rest are cancelled and their leases run
             # out, so another poller (or this one, restarted) runs them again. Claimed checks
             # not started are left to their leases likewise. (Cancelled, not awaited: when
             # the loop above ended on an error, `stop` is not set and it would never end.)
+            self._draining = True
             claimer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await claimer
