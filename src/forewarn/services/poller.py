@@ -21,9 +21,9 @@ import socket
 import threading
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +57,38 @@ class Claimed:
     asset_id: int
     updated_at: datetime
     last_at: datetime | None
+
+
+ClaimRow = tuple[int, str, str, dict[str, Any], float, int, float, float | None]
+
+
+def to_row(c: Claimed) -> ClaimRow:
+    """A claimed check as plain values, for the pipe from the recorder child (marshal)."""
+    last = c.last_at.timestamp() if c.last_at is not None else None
+    return (
+        c.check_id,
+        c.type,
+        c.target,
+        c.params,
+        c.timeout_s,
+        c.asset_id,
+        c.updated_at.timestamp(),
+        last,
+    )
+
+
+def from_row(row: Sequence[Any]) -> Claimed:
+    cid, kind, target, params, timeout, asset, updated, last = row
+    return Claimed(
+        cid,
+        kind,
+        target,
+        params,
+        timeout,
+        asset,
+        datetime.fromtimestamp(updated, UTC),
+        datetime.fromtimestamp(last, UTC) if last is not None else None,
+    )
 
 
 def _claim_sql(dialect: str) -> str:
@@ -243,6 +275,15 @@ class Poller:
             await asyncio.sleep(self.flush_s)
             await self.flush()
 
+    async def _claim(self, limit: int) -> list[Claimed]:
+        """Lease due checks to this poller: in the recorder child when there is one (the one
+        writer of this poller's rows), else here."""
+        now = self.ctx.clock.now()
+        if self.recorder is None:
+            return await asyncio.to_thread(claim, self.ctx, self.owner, now, limit)
+        rows = await asyncio.to_thread(self.recorder.claim, now.timestamp(), limit)
+        return [from_row(r) for r in rows]
+
     async def tick(self) -> int:
         """Claim everything due now, run it to the end and record it; answer how many ran.
 
@@ -250,9 +291,7 @@ class Poller:
         """
         before = self.ran
         while True:
-            claimed = await asyncio.to_thread(
-                claim, self.ctx, self.owner, self.ctx.clock.now(), self.batch
-            )
+            claimed = await self._claim(self.batch)
             await self._start(claimed)
             if len(claimed) < self.batch:
                 break
@@ -272,9 +311,7 @@ class Poller:
                 await _first(self._freed_claimer.wait(), stop.wait(), timeout=0.05)
                 continue
             try:
-                claimed = await asyncio.to_thread(
-                    claim, self.ctx, self.owner, self.ctx.clock.now(), want
-                )
+                claimed = await self._claim(want)
             except Exception:
                 log.exception("claiming due checks failed")
                 claimed = []
