@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from forewarn.domain.clock import SystemClock
 from forewarn.services import assets, checks
@@ -20,7 +20,7 @@ from forewarn.services.errors import ServiceError
 from forewarn.services.poller import LEASE_S, Poller, claim
 from forewarn.services.schemas import AssetCreate, CheckCreate, CheckUpdate
 from forewarn.services.scope import SYSTEM
-from forewarn.store.models import CheckEvent, CheckResult, MetricSeries
+from forewarn.store.models import CheckEvent, CheckResult, CheckStateRow, MetricSeries
 from tests.conftest import make_org
 
 
@@ -198,21 +198,24 @@ PG_ONLY = "the claim race between processes is only real on PostgreSQL"
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "recorder-child"])
 def test_two_pollers_share_one_database_without_running_a_check_twice(
-    database_url, settings, asset_id, server
+    database_url, settings, asset_id, server, in_child
 ):
+    """Also with the recorder children claiming (`poller_record_in_child`, the default)."""
     n = 300
     base = Context.from_settings(settings, SystemClock())
     for i in range(n):
         new_check(base, asset_id, f"svc{i}", target=f"127.0.0.1:{server.port}", interval_s=3600)
 
+    def poller(owner: str) -> Poller:
+        ctx = Context.from_settings(settings, SystemClock())
+        return Poller(ctx, owner=owner, batch=10, concurrency=20, record_in_child=in_child)
+
     async def both() -> tuple[int, int]:
-        a = Poller(
-            Context.from_settings(settings, SystemClock()), owner="A", batch=10, concurrency=20
-        )
-        b = Poller(
-            Context.from_settings(settings, SystemClock()), owner="B", batch=10, concurrency=20
-        )
+        a, b = poller("A"), poller("B")
+        for p in (a, b):  # both children started, so both claim from the first moment
+            assert p.recorder is None or p.recorder.wait_ready(30)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(p.run(stop)) for p in (a, b)]
         for _ in range(100):  # bounded: at most 10 s
@@ -315,4 +318,52 @@ def test_recording_in_a_child_process_stores_every_result(settings, asset_id, se
         assert s.scalar(select(func.count()).select_from(CheckResult)) == 50
         states = checks.list_(base, SYSTEM, asset_id=asset_id, limit=100).items
     assert {c.state.display for c in states} == {"ok"}
+    base.db.dispose()
+
+
+@pytest.mark.slow
+def test_a_dead_recorder_child_is_replaced_and_its_checks_run_again(settings, asset_id, server):
+    """The child claims and records; killed, the next claim starts another and runs go on."""
+    base = Context.from_settings(settings, SystemClock())
+    for i in range(20):
+        new_check(base, asset_id, f"c{i}", target=f"127.0.0.1:{server.port}", interval_s=3600)
+
+    def ran_since(at: object) -> int:
+        with base.db.read() as s:
+            stmt = select(func.count()).where(CheckStateRow.last_at >= at)
+            return int(s.scalar(stmt.select_from(CheckStateRow)) or 0)
+
+    async def go() -> tuple[int, bool]:
+        p = Poller(
+            Context.from_settings(settings, SystemClock()),
+            owner="rec",
+            record_in_child=True,
+            idle_s=0.1,
+        )
+        assert p.recorder is not None
+        stop = asyncio.Event()
+        task = asyncio.create_task(p.run(stop))
+        start = base.clock.now()
+        for _ in range(100):  # bounded: 10 s
+            await asyncio.sleep(0.1)
+            if ran_since(start) >= 20:
+                break
+        first = p.recorder._proc
+        first.kill()
+        first.join(5)
+        killed = base.clock.now()
+        with base.db.transaction() as s:  # every check due again, for the new child to claim
+            s.execute(update(CheckStateRow).values(next_due_at=killed))
+        for _ in range(200):  # bounded: 20 s (a new child starts in about a second)
+            await asyncio.sleep(0.1)
+            if ran_since(killed) >= 20:
+                break
+        stop.set()
+        await task
+        return ran_since(killed), p.recorder._proc is not first
+
+    again, replaced = asyncio.run(go())
+    assert replaced
+    assert again == 20
+    assert server.count == 40  # each check ran once per due time, none twice
     base.db.dispose()

@@ -191,7 +191,11 @@ class SeriesCache:
     def create(
         self, session: Session, wanted: dict[tuple[int, str, str], tuple[int, dict[str, str]]]
     ) -> dict[tuple[int, str, str], int]:
-        """Ids for every key in `wanted` (key -> (org_id, labels)), creating missing series.
+        """Ids for every key in `wanted` (key -> (org_id, labels)), creating missing series;
+        and the ids of every other series of those assets, read on the way anyway. Cached, they
+        spare the next groups the same read: a recorder that starts cold with 10,000 checks on
+        one asset otherwise read all its series again for each group of a few hundred results
+        (1-1.5 s of stall in the recorder child per benchmark pass).
 
         Looked up by asset, not by the three-column key: PostgreSQL plans an IN list of
         a few hundred (asset, name, labels) rows for longer than it runs it (30 ms per 300),
@@ -209,8 +213,7 @@ class SeriesCache:
                 MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key, MetricSeries.id
             ).where(MetricSeries.asset_id.in_(assets[start : start + 500]))
             for asset_id, name, key, sid in session.execute(stmt):
-                if (asset_id, name, key) in wanted:
-                    found[(asset_id, name, key)] = sid
+                found[(asset_id, name, key)] = sid
         return found
 
     def remember(self, ids: dict[tuple[int, str, str], int]) -> None:

@@ -21,9 +21,9 @@ import socket
 import threading
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +57,38 @@ class Claimed:
     asset_id: int
     updated_at: datetime
     last_at: datetime | None
+
+
+ClaimRow = tuple[int, str, str, dict[str, Any], float, int, float, float | None]
+
+
+def to_row(c: Claimed) -> ClaimRow:
+    """A claimed check as plain values, for the pipe from the recorder child (marshal)."""
+    last = c.last_at.timestamp() if c.last_at is not None else None
+    return (
+        c.check_id,
+        c.type,
+        c.target,
+        c.params,
+        c.timeout_s,
+        c.asset_id,
+        c.updated_at.timestamp(),
+        last,
+    )
+
+
+def from_row(row: Sequence[Any]) -> Claimed:
+    cid, kind, target, params, timeout, asset, updated, last = row
+    return Claimed(
+        cid,
+        kind,
+        target,
+        params,
+        timeout,
+        asset,
+        datetime.fromtimestamp(updated, UTC),
+        datetime.fromtimestamp(last, UTC) if last is not None else None,
+    )
 
 
 def _claim_sql(dialect: str) -> str:
@@ -149,8 +181,12 @@ class Poller:
         )
         self._freed = asyncio.Event()
         self._freed_claimer = asyncio.Event()
-        self._queued = asyncio.Event()
         self._queue: deque[Claimed] = deque()
+        # The claimer keeps `_ahead` checks claimed (queued or running) and tops that up in
+        # groups of at least `_group`; `_draining` once stopping: no queued check starts then.
+        self._ahead = 2 * concurrency
+        self._group = max(1, min(batch, concurrency // 4))
+        self._draining = False
         self._pending: list[Observation] = []
         self._running: set[asyncio.Task[None]] = set()
         self.ran = 0  # checks run, for tests and the benchmark
@@ -183,12 +219,12 @@ class Poller:
             self._pending.append(Observation(c.check_id, self.ctx.clock.now(), result, ms))
             self.ran += 1
         finally:
-            # Out of the running set before waking the loop, which counts free slots by it.
+            # Out of the running set before counting free slots by it.
             task = asyncio.current_task()
             if task is not None:
                 self._running.discard(task)
             self._freed.set()
-            self._freed_claimer.set()
+            self._refill()
 
     async def _start(self, claimed: list[Claimed]) -> None:
         passive = [c for c in claimed if c.type in registry.PASSIVE]
@@ -203,6 +239,17 @@ class Poller:
                 self._freed.clear()
                 await self._freed.wait()
             self._launch(c)
+
+    def _refill(self) -> None:
+        """Start queued checks in the free slots; wake the claimer once a group is free.
+
+        Called where a slot frees up (a check ends) and where checks are queued (a claim), so
+        a slot is refilled in the same step of the loop: waking a loop task for it (three
+        waiter tasks each time) cost the event loop as much as a third of the probe."""
+        while self._queue and len(self._running) < self.concurrency and not self._draining:
+            self._launch(self._queue.popleft())
+        if self._ahead - len(self._queue) - len(self._running) >= self._group:
+            self._freed_claimer.set()
 
     def _launch(self, c: Claimed) -> None:
         task = asyncio.create_task(self._run_one(c))
@@ -228,6 +275,15 @@ class Poller:
             await asyncio.sleep(self.flush_s)
             await self.flush()
 
+    async def _claim(self, limit: int) -> list[Claimed]:
+        """Lease due checks to this poller: in the recorder child when there is one (the one
+        writer of this poller's rows), else here."""
+        now = self.ctx.clock.now()
+        if self.recorder is None:
+            return await asyncio.to_thread(claim, self.ctx, self.owner, now, limit)
+        rows = await asyncio.to_thread(self.recorder.claim, now.timestamp(), limit)
+        return [from_row(r) for r in rows]
+
     async def tick(self) -> int:
         """Claim everything due now, run it to the end and record it; answer how many ran.
 
@@ -235,9 +291,7 @@ class Poller:
         """
         before = self.ran
         while True:
-            claimed = await asyncio.to_thread(
-                claim, self.ctx, self.owner, self.ctx.clock.now(), self.batch
-            )
+            claimed = await self._claim(self.batch)
             await self._start(claimed)
             if len(claimed) < self.batch:
                 break
@@ -250,18 +304,14 @@ class Poller:
         """Keep a queue of claimed checks ahead of the free slots, so a slot that frees up
         starts its next check at once instead of waiting for the database (whose writer may
         be busy recording). Passive checks are judged as soon as they are claimed."""
-        ahead = 2 * self.concurrency
-        group = max(1, min(self.batch, self.concurrency // 4))
         while not stop.is_set():
-            want = min(self.batch, ahead - len(self._queue) - len(self._running))
-            if want < group:
+            want = min(self.batch, self._ahead - len(self._queue) - len(self._running))
+            if want < self._group:
                 self._freed_claimer.clear()
                 await _first(self._freed_claimer.wait(), stop.wait(), timeout=0.05)
                 continue
             try:
-                claimed = await asyncio.to_thread(
-                    claim, self.ctx, self.owner, self.ctx.clock.now(), want
-                )
+                claimed = await self._claim(want)
             except Exception:
                 log.exception("claiming due checks failed")
                 claimed = []
@@ -271,29 +321,37 @@ class Poller:
                 self._pending.extend(obs)
                 self.ran += len(obs)
             self._queue.extend(c for c in claimed if c.type not in registry.PASSIVE)
-            self._queued.set()
+            self._refill()
             if len(claimed) < want:
                 # Nothing more due now: wait a little (or until stopped).
                 await _first(stop.wait(), timeout=self.idle_s * random.uniform(0.5, 1))
 
+    async def _recorder_ready(self, stop: asyncio.Event, wait_s: float = 30.0) -> None:
+        """Until the recorder child has started (or `stop`, or `wait_s`): checks claimed
+        before it can record would only wait, leased, and its start-up (about a second of
+        CPU) would slow the first probes."""
+        if self.recorder is None:
+            return
+        for _ in range(int(wait_s / 0.1)):
+            if stop.is_set() or await asyncio.to_thread(self.recorder.wait_ready, 0.1):
+                return
+        log.warning("the recorder process did not start within %.0f s; claiming anyway", wait_s)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run due checks until `stop` is set; then finish what is running."""
+        await self._recorder_ready(stop)
         flusher = asyncio.create_task(self._flusher(stop))
         claimer = asyncio.create_task(self._claimer(stop))
         try:
             while not stop.is_set():
-                while self._queue and len(self._running) < self.concurrency:
-                    self._launch(self._queue.popleft())
-                self._freed.clear()
-                self._queued.clear()
-                await _first(
-                    self._freed.wait(), self._queued.wait(), stop.wait(), timeout=self.idle_s
-                )
+                self._refill()  # slots are refilled as they free up; this is a safety net
+                await _first(stop.wait(), timeout=self.idle_s)
         finally:
             # Let running checks finish briefly; the rest are cancelled and their leases run
             # out, so another poller (or this one, restarted) runs them again. Claimed checks
             # not started are left to their leases likewise. (Cancelled, not awaited: when
             # the loop above ended on an error, `stop` is not set and it would never end.)
+            self._draining = True
             claimer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await claimer

@@ -2,20 +2,25 @@
 
 A poller process is bound by the CPU of its one interpreter: judging and storing a result
 costs about as much as probing it. The recorder is a spawned child that receives the
-observations in groups over a pipe and runs `results.record` on the second core. Nothing
-here is acknowledged to anyone: if the child dies, the leases of the checks it did not
-record run out and the checks run again; the poller starts a new child.
+observations in groups over a pipe and runs `results.record` on the second core. It also
+claims the poller's due checks, asked over a second pipe: one process then writes all of the
+poller's rows, so a claim never waits for a recording transaction to let go of SQLite's
+write lock (nor the other way round), and the claim's CPU leaves the probing process.
+Nothing here is acknowledged to anyone: if the child dies, the leases of the checks it
+claimed or did not record run out and the checks run again; the poller starts a new child.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import marshal
 import multiprocessing
 import pickle
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from forewarn.config import Settings
@@ -24,6 +29,10 @@ from forewarn.domain.observation import Metric, Observation, Result, Status
 log = logging.getLogger(__name__)
 
 Packed = tuple[int, float, int, str, str, float, tuple[tuple[Any, ...], ...]]
+READY = b"ready"  # the child's first message: its imports are done and it can record
+# How long a claim may wait for the child (busy recording, or SQLite locked by another
+# process: its busy timeout is 10 s). A later answer is dropped; its leases run out.
+CLAIM_WAIT_S = 60.0
 
 
 def pack(group: Sequence[Observation]) -> bytes:
@@ -58,15 +67,28 @@ def unpack(data: bytes) -> list[Observation]:
     ]
 
 
-def _main(settings: Settings, conn: Connection, lease_owner: str) -> None:
-    from forewarn.services import results
+def _main(settings: Settings, conn: Connection, claims: Connection, lease_owner: str) -> None:
+    from forewarn.services import poller, results
     from forewarn.services.context import Context
     from forewarn.services.ingest import SeriesCache
 
     ctx = Context.from_settings(settings)
     series = SeriesCache()
     try:
+        claims.send_bytes(READY)
         while True:
+            # A claim first: the poller's free slots wait for it, a group of results does not.
+            if claims in wait([claims, conn]):
+                asked, now, limit = marshal.loads(claims.recv_bytes())
+                rows: list[tuple[Any, ...]] | None
+                try:
+                    at = datetime.fromtimestamp(now, UTC)
+                    rows = [poller.to_row(c) for c in poller.claim(ctx, lease_owner, at, limit)]
+                except Exception:
+                    log.exception("claiming due checks failed")
+                    rows = None
+                claims.send_bytes(marshal.dumps((asked, rows)))
+                continue
             data = conn.recv_bytes()
             if not data:
                 return
@@ -82,31 +104,89 @@ def _main(settings: Settings, conn: Connection, lease_owner: str) -> None:
 
 
 class Recorder:
-    """The child process and the pipe to it; `send` blocks when the child falls behind."""
+    """The child process and the pipes to it; `send` blocks when the child falls behind.
+
+    `send` and `claim` may be called from two threads at once (the poller's flusher and
+    claimer): a dead child is replaced once, under a lock, by whichever notices first.
+    """
 
     def __init__(self, settings: Settings, lease_owner: str) -> None:
         self.settings = settings
         self.lease_owner = lease_owner
+        self._life = threading.Lock()  # replacing the child
+        self._ask = threading.Lock()  # the claims pipe: one question (or READY) at a time
+        self._asked = 0
         self._start()
 
     def _start(self) -> None:
         mp = multiprocessing.get_context("spawn")  # never fork a process with threads
         self._conn, child = mp.Pipe()
+        self._claims, child_claims = mp.Pipe()
         self._proc = mp.Process(
             target=_main,
-            args=(self.settings, child, self.lease_owner),
+            args=(self.settings, child, child_claims, self.lease_owner),
             name="forewarn-recorder",
             daemon=True,
         )
         self._proc.start()
         child.close()
+        child_claims.close()
+        self._ready = False
 
-    def send(self, group: Sequence[Observation]) -> None:
-        if not self._proc.is_alive():
+    def _alive(self) -> None:
+        """Replace the child if it died (and wait until the new one has started)."""
+        with self._life:
+            if self._proc.is_alive():
+                return
             log.warning(
                 "the recorder process ended (exit %s); starting another", self._proc.exitcode
             )
             self._start()
+        self.wait_ready()
+
+    def claim(self, now: float, limit: int) -> list[tuple[Any, ...]]:
+        """Have the child lease up to `limit` checks due at `now` (a UNIX time) to this
+        poller; answers them as plain rows (`poller.to_row`)."""
+        self._alive()
+        if not self.wait_ready(CLAIM_WAIT_S):
+            raise TimeoutError(f"the recorder did not start within {CLAIM_WAIT_S:.0f} s")
+        with self._ask:
+            # This child's pipe, even if the other thread replaces a dead child meanwhile:
+            # the dead one's pipe answers EOFError at once, the claimer tries again.
+            pipe = self._claims
+            self._asked += 1
+            asked = self._asked
+            pipe.send_bytes(marshal.dumps((asked, now, limit)))
+            while True:
+                if not pipe.poll(CLAIM_WAIT_S):
+                    raise TimeoutError(f"no claim from the recorder within {CLAIM_WAIT_S:.0f} s")
+                data = pipe.recv_bytes()
+                if data == READY:  # a child started by the other thread meanwhile
+                    self._ready = True
+                    continue
+                answer, rows = marshal.loads(data)
+                if answer == asked:  # else the late answer to a question given up on
+                    break
+        if rows is None:
+            raise RuntimeError("the recorder process failed to claim (see its log)")
+        return list(rows)
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Until the child has started (spawning imports the whole server: about a second of
+        CPU); answers whether it did within `timeout`. A poller waits for this before its first
+        claim, so no lease runs while nothing can record, and the child's start-up does not
+        compete with the first probes for the CPU."""
+        with self._ask:
+            pipe = self._claims
+            if not self._ready and pipe.poll(timeout):
+                try:
+                    self._ready = pipe.recv_bytes() == READY
+                except (EOFError, OSError):
+                    return False
+            return self._ready
+
+    def send(self, group: Sequence[Observation]) -> None:
+        self._alive()
         self._conn.send_bytes(pack(group))
 
     def close(self, timeout: float = 30.0) -> None:
@@ -118,3 +198,4 @@ class Recorder:
             self._proc.terminate()
             self._proc.join(5)
         self._conn.close()
+        self._claims.close()
