@@ -518,6 +518,11 @@ REFUSED.update(
             f"/api/v1/tickets/{w.ticket_a}/comments",
             {"json": {"body": "pwned"}},
         ),
+        ("POST", "/api/v1/tickets/{ticket_id}/alerts"): lambda w: (
+            "POST",
+            f"/api/v1/tickets/{w.ticket_a}/alerts",
+            {"json": {"alert_id": w.alert_a}},
+        ),
         ("POST", "/api/v1/alerts/{alert_id}/ticket"): lambda w: (
             "POST",
             f"/api/v1/alerts/{w.alert_a}/ticket",

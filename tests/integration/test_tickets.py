@@ -168,6 +168,26 @@ def test_the_month_in_figures(client: TestClient, ctx: Context, shop: dict[str, 
     assert report["mtta_s"] == pytest.approx(360) and report["mttr_s"] == pytest.approx(1800)
     assert (report["tickets"], report["proactive"]) == (3, 2)
     assert report["proactive_share"] == pytest.approx(2 / 3)
+    # A later report linked to the alert by a technician also counts as caught first.
+    later = client.post(
+        "/api/v1/tickets",
+        json={"org_id": shop["org"], "title": "is the backup ok?"},
+        headers=shop["staff"].headers,
+    ).json()
+    r = client.post(
+        f"/api/v1/tickets/{later['id']}/alerts", json={"alert_id": alert.id}, headers=tech.headers
+    )
+    assert r.status_code == 200 and r.json()["alert_ids"] == [alert.id]
+    assert (
+        client.post(
+            f"/api/v1/tickets/{later['id']}/alerts", json={"alert_id": 999999}, headers=tech.headers
+        ).status_code
+        == 422
+    )
+    again = client.get(
+        f"/api/v1/orgs/{shop['org']}/service-report", params={"month": month}, headers=tech.headers
+    ).json()
+    assert (again["tickets"], again["proactive"]) == (4, 3)
     bad = client.get(
         f"/api/v1/orgs/{shop['org']}/service-report",
         params={"month": "2026-13"},

@@ -405,6 +405,27 @@ def _assign(session: Session, t: Ticket, user_id: int, now: datetime, who: str) 
     t.assignee_id = user_id
 
 
+class AlertLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alert_id: int
+
+
+def link_alert(ctx: Context, actor: Actor, ticket_id: int, data: AlertLink) -> TicketDetail:
+    """Link one more alert of the organization to a ticket (technicians); linking twice is
+    a no-op."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        t = get_in_scope(session, actor, Ticket, ticket_id, Role.TECHNICIAN)
+        _check_alerts(session, t.org_id, [data.alert_id])
+        if session.get(TicketAlert, (t.id, data.alert_id)) is None:
+            session.add(TicketAlert(ticket_id=t.id, alert_id=data.alert_id, linked_at=now))
+            _event(session, t, now, actor.username, "linked_alert", str(data.alert_id))
+            _responded(t, actor, now)
+            t.updated_at = now
+        return _detail(session, t, now)
+
+
 def comment(ctx: Context, actor: Actor, ticket_id: int, data: CommentCreate) -> TicketDetail:
     now = ctx.clock.now()
     with ctx.db.transaction() as session:

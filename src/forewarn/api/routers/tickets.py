@@ -11,6 +11,7 @@ from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, IdQuery, Limit
 from forewarn.api.pages import PageOut, page_out
 from forewarn.services import tickets
 from forewarn.services.tickets import (
+    AlertLink,
     CommentCreate,
     ServiceReport,
     TicketCreate,
@@ -73,6 +74,12 @@ def update_ticket(ticket_id: IdPath, body: TicketUpdate, ctx: Ctx, actor: Caller
 )
 def comment_ticket(ticket_id: IdPath, body: CommentCreate, ctx: Ctx, actor: Caller) -> TicketDetail:
     return tickets.comment(ctx, actor, ticket_id, body)
+
+
+@router.post("/tickets/{ticket_id}/alerts", response_model=TicketDetail, tags=["tickets"])
+def link_alert(ticket_id: IdPath, body: AlertLink, ctx: Ctx, actor: Caller) -> TicketDetail:
+    """Link an alert of the same organization to the ticket (technicians)."""
+    return tickets.link_alert(ctx, actor, ticket_id, body)
 
 
 @router.post(
