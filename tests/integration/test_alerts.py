@@ -238,7 +238,9 @@ def test_an_acknowledged_alert_does_not_escalate(ctx, site, hook, pool):
     assert "ack_expired" in kinds
 
 
-def test_planned_maintenance_wakes_nobody(ctx, site, pool, mailbox):
+def test_planned_maintenance_wakes_nobody_unless_the_problem_outlives_it(
+    ctx, site, pool, mailbox
+):
     box, _ = mailbox
     now = ctx.clock.now()
     maintenance.create(
@@ -252,8 +254,17 @@ def test_planned_maintenance_wakes_nobody(ctx, site, pool, mailbox):
         ),
     )
     observe(ctx, site["check"], Status.CRITICAL, "rebooting")
+    alerts.escalate(ctx)
     assert alerts.list_(ctx, SYSTEM, org_id=site["org"]).items == []
     assert deliver(ctx, pool) == 0 and box.messages == []
+    # The window ends with the check still down: that was not the plan, so now it is told.
+    ctx.clock.advance(minutes=56)
+    alerts.escalate(ctx)
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    assert alert.summary.endswith("(still failing after maintenance)")
+    assert deliver(ctx, pool) == 1 and len(box.messages) == 1
+    alerts.escalate(ctx)
+    assert len(alerts.list_(ctx, SYSTEM, org_id=site["org"]).items) == 1  # once
 
 
 def test_a_channel_that_is_down_is_retried_then_failed_visibly(ctx, site, pool):

@@ -21,15 +21,15 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain import alerting, routing
 from forewarn.domain.alerting import Alert, AlertState, Change, Severity
-from forewarn.domain.checkstate import Kind
+from forewarn.domain.checkstate import Kind, Quiet
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
-from forewarn.services import audit, silences, tickets
+from forewarn.services import audit, maintenance, silences, tickets
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -42,6 +42,8 @@ from forewarn.store.models import (
     Asset,
     Channel,
     Check,
+    CheckEvent,
+    CheckStateRow,
     Delivery,
     Organization,
     Site,
@@ -483,11 +485,81 @@ def _tell_resolved(session: Session, ctx: Context, row: AlertRow, now: datetime)
             )
 
 
+def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
+    """Alerts for problems that began in a maintenance window and outlived it.
+
+    A check that went hard critical during planned work woke nobody (its transition was
+    quiet). If it is still down once the window is over, that is no longer the plan: its
+    alert opens now. How many opened."""
+    rows = session.execute(
+        select(
+            CheckStateRow.check_id,
+            CheckStateRow.hard_status,
+            CheckStateRow.message,
+            Check.org_id,
+            Check.asset_id,
+            Check.type,
+            Check.name,
+            Asset.site_id,
+            Asset.name.label("asset"),
+        )
+        .join(Check, Check.id == CheckStateRow.check_id)
+        .join(Asset, Asset.id == Check.asset_id)
+        .where(
+            CheckStateRow.is_hard.is_(True),
+            CheckStateRow.hard_status != int(Status.OK),
+            CheckStateRow.unreachable.is_(False),
+            CheckStateRow.flapping.is_(False),
+            Check.enabled.is_(True),
+            # Those with an alert are told already: what is left is few (quiet ones).
+            ~exists().where(
+                AlertRow.check_id == Check.id, AlertRow.state != AlertState.RESOLVED.value
+            ),
+        )
+        .limit(ESCALATE_BATCH)
+    ).all()
+    if not rows:
+        return 0
+    windows = maintenance.windows_of(session, {r.org_id for r in rows})
+    opened = 0
+    for r in rows:
+        if maintenance.active(windows, r.org_id, r.site_id, r.asset_id, now):
+            continue
+        last = session.scalar(
+            select(CheckEvent.quiet)
+            .where(CheckEvent.check_id == r.check_id, CheckEvent.kind == Kind.HARD.value)
+            .order_by(CheckEvent.at.desc(), CheckEvent.id.desc())
+            .limit(1)
+        )
+        if last != Quiet.MAINTENANCE.value:
+            continue
+        labels = check_labels(r.org_id, r.site_id, r.asset_id, r.check_id, r.type)
+        if _current(session, alerting.fingerprint(labels)) is not None:
+            continue
+        severity = alerting.severity_of(Status(r.hard_status)) or Severity.WARNING
+        summary = f"{r.asset} · {r.name}: {r.message} (still failing after maintenance)"
+        raise_(
+            session,
+            ctx,
+            r.org_id,
+            labels,
+            severity,
+            now,
+            summary,
+            asset_id=r.asset_id,
+            check_id=r.check_id,
+        )
+        opened += 1
+    return opened
+
+
 def escalate(ctx: Context) -> int:
-    """The job: end acknowledgements that ran out, and enqueue escalations and repeats."""
+    """The job: end acknowledgements that ran out, enqueue escalations and repeats, and open
+    the alerts of problems that outlived their maintenance window."""
     now = ctx.clock.now()
     made = 0
     with ctx.db.transaction() as session:
+        after_maintenance(session, ctx, now)
         rows = session.scalars(
             select(AlertRow)
             .where(AlertRow.state != AlertState.RESOLVED.value, AlertRow.notify_at <= now)
