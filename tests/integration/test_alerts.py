@@ -238,9 +238,7 @@ def test_an_acknowledged_alert_does_not_escalate(ctx, site, hook, pool):
     assert "ack_expired" in kinds
 
 
-def test_planned_maintenance_wakes_nobody_unless_the_problem_outlives_it(
-    ctx, site, pool, mailbox
-):
+def test_planned_maintenance_wakes_nobody_unless_the_problem_outlives_it(ctx, site, pool, mailbox):
     box, _ = mailbox
     now = ctx.clock.now()
     maintenance.create(
