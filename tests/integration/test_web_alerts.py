@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from forewarn.domain.observation import Observation, Result, Status
-from forewarn.services import alerts, assets, checks, results
+from forewarn.services import alerts, assets, checks, results, silences
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate
@@ -272,3 +272,35 @@ def test_the_inbox_pages_newest_first_and_refreshes_in_place(
     assert part.status_code == 200 and "<html" not in part.text
     assert part.text.lstrip().startswith('<div id="alert-list"')
     assert f'id="sel-{newer}"' in part.text and "hx-preserve" in part.text
+
+
+def test_silence_alerts_in_bulk_or_from_an_alert_page(
+    client: TestClient, ctx: Context, site: dict[str, Any]
+) -> None:
+    first = _fail(ctx, site["check"], "connection refused")
+    second = _fail(ctx, _check(ctx, site["org"], "mail01", "smtp"), "timed out")
+    csrf = signed_in(client, "tech")
+    assert 'value="silence"' in client.get("/alerts").text
+    r = client.post(
+        "/alerts/bulk",
+        data={"csrf_token": csrf, "ids": [str(first)], "action": "silence", "silence_for": "240"},
+    )
+    assert _flash(r.text) == "Silenced 1 alert for 4 h: no messages until then."
+    [made] = silences.list_(ctx, SYSTEM, org_id=site["org"])
+    assert made.matchers == [f"org={site['org']}", f"check={site['check']}"]
+    assert made.ends_at == ctx.clock.now() + timedelta(hours=4) and made.created_by == "tech"
+
+    page = client.get(f"/alerts/{second}").text
+    assert f'action="/alerts/{second}/silence"' in page
+    r = client.post(f"/alerts/{second}/silence", data={"csrf_token": csrf, "silence_for": "60"})
+    assert "Silenced for 1 h" in _flash(r.text)
+    assert len(silences.list_(ctx, SYSTEM, org_id=site["org"])) == 2
+    bad = client.post(f"/alerts/{second}/silence", data={"csrf_token": csrf, "silence_for": "9"})
+    assert "Choose how long" in _flash(bad.text)
+    assert len(silences.list_(ctx, SYSTEM, org_id=site["org"])) == 2
+
+    csrf = signed_in(client, "viewer")
+    refused = client.post(
+        f"/alerts/{second}/silence", data={"csrf_token": csrf, "silence_for": "60"}
+    )
+    assert refused.status_code == 403

@@ -29,6 +29,8 @@ _STATE_KEYS = {key for key, _ in STATES}
 # How long an acknowledgement lasts; "" is until the alert is resolved.
 ACK_FOR = [("", "until resolved"), ("1h", "for 1 h"), ("4h", "for 4 h")]
 _ACK_SPANS = {"": None, "1h": timedelta(hours=1), "4h": timedelta(hours=4)}
+# Silencing what an alert is about, for the length of a job.
+SILENCE_FOR = [("60", "for 1 h"), ("240", "for 4 h"), ("1440", "for 1 day")]
 # The organization page's count stops here: "100+" says enough and keeps the query small.
 COUNT_LIMIT = 100
 # Bulk actions take at most a page's worth, which is all a page can show.
@@ -147,6 +149,7 @@ def helpers() -> dict[str, Any]:
         "state_badge": state_badge,
         "event_label": event_label,
         "ack_for": ACK_FOR,
+        "silence_for": SILENCE_FOR,
         "states": STATES,
         "inbox_url": inbox_url,
     }

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts, orgs
+from forewarn.services import alerts, orgs, silences
 from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
 from forewarn.services.errors import forbidden
 from forewarn.services.schemas import OrgOut
 from forewarn.services.scope import require
+from forewarn.services.silences import SilenceFromAlert
 from forewarn.web import alert_views, ticket_views
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import FieldErrors, attempt, text, texts
@@ -129,6 +130,17 @@ def bulk(request: Request, user: SignedIn, form: PostedForm) -> Response:
         for a in todo:
             alerts.resolve(ctx, actor, a.id, ResolveRequest())
         message = f"Resolved {_plural(len(todo))}."
+    elif action == "silence":
+        minutes = dict(alert_views.SILENCE_FOR).get(text(form, "silence_for"))
+        if minutes is None:
+            add_flash(ctx, response, "Choose how long the silence lasts.", "warning")
+            return response
+        todo = [a for a in chosen if a.state != "resolved"]
+        for a in todo:
+            silences.silence_alert(
+                ctx, actor, a.id, SilenceFromAlert(duration_min=int(text(form, "silence_for")))
+            )
+        message = f"Silenced {_plural(len(todo))} {minutes}: no messages until then."
     else:
         add_flash(ctx, response, "Choose Acknowledge or Resolve.", "warning")
         return response
@@ -213,6 +225,28 @@ def acknowledge(request: Request, alert_id: WebId, user: SignedIn, form: PostedF
     response = see_other(f"/alerts/{alert_id}")
     how = "until it is resolved" if until is None else dict(alert_views.ACK_FOR)[values["for"]]
     add_flash(ctx, response, f"Acknowledged {how}: escalation and repeats stop.")
+    return response
+
+
+@router.post("/alerts/{alert_id}/silence")
+def silence(request: Request, alert_id: WebId, user: SignedIn, form: PostedForm) -> Response:
+    """Silence what the alert is about (its check) for the length of a job."""
+    ctx, actor = get_ctx(request), user.actor
+    alert = alerts.get(ctx, actor, alert_id)
+    require(actor, alert.org_id, Role.TECHNICIAN, "alert")
+    choice = text(form, "silence_for")
+    label = dict(alert_views.SILENCE_FOR).get(choice)
+    response = see_other(f"/alerts/{alert_id}")
+    if label is None:
+        add_flash(ctx, response, "Choose how long the silence lasts.", "warning")
+        return response
+    made = silences.silence_alert(ctx, actor, alert_id, SilenceFromAlert(duration_min=int(choice)))
+    add_flash(
+        ctx,
+        response,
+        f"Silenced {label}: no messages about {', '.join(made.matchers)} until then; if it is "
+        "still a problem afterwards, it is told.",
+    )
     return response
 
 
