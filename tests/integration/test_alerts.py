@@ -560,3 +560,22 @@ def test_a_burst_leaves_as_one_message_listing_what_is_affected(ctx, site, hook,
     ctx.clock.advance(31)
     assert deliver(ctx, pool) == 1
     assert hook.posts[-1]["title"].endswith("website on fs01")
+
+
+def test_a_problem_that_gets_worse_is_told_again_unless_someone_took_it(ctx, site, mailbox, pool):
+    box, _ = mailbox
+    observe(ctx, site["check"], Status.WARNING, "slow: 2.1 s")
+    assert deliver(ctx, pool) == 1
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.CRITICAL, "down")
+    assert deliver(ctx, pool) == 1
+    assert subject(box.messages[-1]).endswith("(was warning)")
+    assert "CRITICAL" in subject(box.messages[-1])
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items  # still one alert
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.WARNING, "slow again")
+    assert deliver(ctx, pool) == 0  # better is not news
+    alerts.acknowledge(ctx, SYSTEM, alert.id, AckRequest())
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.CRITICAL, "down again")
+    assert deliver(ctx, pool) == 0  # acknowledged: whoever took it is on it

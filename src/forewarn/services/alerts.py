@@ -220,12 +220,16 @@ def raise_(
     """A problem is there at `at`: open its alert (and route it) or refresh the open one."""
     now = ctx.clock.now()
     row = _current(session, alerting.fingerprint(labels))
+    before = row.severity if row is not None else ""
     change = alerting.fire(to_domain(row) if row else None, labels, severity, at)
     if change.opened or row is None:
         row = AlertRow(org_id=org_id, asset_id=asset_id, check_id=check_id, summary=summary)
         session.add(row)
     row.summary = summary[:2000]
     _store(session, row, change)
+    worse = any(e.kind is alerting.EventKind.SEVERITY_CHANGED for e in change.events)
+    if worse and not change.opened and change.alert.state is AlertState.OPEN:
+        _tell_worse(session, ctx, row, change.alert, before, now)
     if change.opened:
         muted = alerting.silenced_by(
             change.alert.labels, silences.active_for(session, org_id, now), now
@@ -445,6 +449,39 @@ def enqueue(
     )
     session.add(d)
     return d
+
+
+def _tell_worse(
+    session: Session, ctx: Context, row: AlertRow, alert: Alert, before: str, now: datetime
+) -> None:
+    """A problem that got worse (warning -> critical) is news to the channels already told
+    of it; an acknowledged one is not (whoever took it is on it), nor one that got better."""
+    if alert.severity is not Severity.CRITICAL:
+        return
+    told = {
+        s.channel_id
+        for s in session.scalars(select(AlertSend).where(AlertSend.alert_id == row.id))
+        if s.step_index >= 0
+    }
+    usable = _channels(session, row.org_id)
+    org = session.get(Organization, row.org_id)
+    title, body = alerting.render(
+        [_display(session, alert)],
+        org.name if org else "",
+        _link(ctx, row),
+        {alert.fingerprint: row.summary},
+    )
+    for channel_id in sorted(told & set(usable)):
+        enqueue(
+            session,
+            usable[channel_id],
+            now,
+            "worse",
+            f"{title} (was {before})",
+            body,
+            alert_id=row.id,
+            org_id=row.org_id,
+        )
 
 
 def _tell_resolved(session: Session, ctx: Context, row: AlertRow, now: datetime) -> None:
