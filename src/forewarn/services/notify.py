@@ -43,6 +43,7 @@ from forewarn.services.context import Context
 from forewarn.services.errors import invalid, not_found
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.rows import flush_or_conflict
+from forewarn.services.schemas import Id
 from forewarn.services.scope import Actor, get_org_in_scope, org_filter, require_owner, scoped
 from forewarn.store.models import AlertRoute, AlertRow, Channel, Delivery, Organization
 from forewarn.store.types import UTCDateTime
@@ -65,7 +66,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 class ChannelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    org_id: int | None = Field(None, description="none: the provider's, for every organization")
+    org_id: Id | None = Field(None, description="none: the provider's, for every organization")
     name: Name
     url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000)]
     enabled: bool = True
@@ -91,13 +92,13 @@ class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     after_s: int = Field(0, ge=0, le=7 * 86_400)
-    channels: list[int] = Field(min_length=1, max_length=20)
+    channels: list[Id] = Field(min_length=1, max_length=20)
 
 
 class RouteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    org_id: int | None = Field(None, description="none: the provider's, after each org's own")
+    org_id: Id | None = Field(None, description="none: the provider's, after each org's own")
     name: Name
     position: int = Field(0, ge=0, le=10_000)
     matchers: list[str] = Field(

@@ -21,6 +21,7 @@ from forewarn.domain.inventory import Role
 from forewarn.services import audit
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid, not_found
+from forewarn.services.schemas import Id
 from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, org_filter, require_owner
 from forewarn.store.models import AlertRow, SilenceRow
 
@@ -30,7 +31,7 @@ MAX_DAYS = 31
 class SilenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    org_id: int | None = Field(None, description="none: over every organization (owners)")
+    org_id: Id | None = Field(None, description="none: over every organization (owners)")
     matchers: list[str] = Field(
         min_length=1, max_length=20, description='e.g. ["check=12"] or ["asset=3", "type=ping"]'
     )

@@ -23,6 +23,7 @@ from forewarn.services import audit
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
+from forewarn.services.schemas import MAX_ID, Id
 from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, require, scoped
 from forewarn.store.models import (
     AlertEvent,
@@ -40,11 +41,11 @@ from forewarn.store.models import (
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    org_id: int
+    org_id: Id
     title: str = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20_000)
     priority: Priority = Priority.NORMAL
-    alert_ids: list[int] = Field(default_factory=list, max_length=50)
+    alert_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
 class TicketUpdate(BaseModel):
@@ -53,7 +54,9 @@ class TicketUpdate(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=300)
     status: TicketStatus | None = None
     priority: Priority | None = None
-    assignee_id: int | None = Field(None, description="a user of the organization; 0: nobody")
+    assignee_id: int | None = Field(
+        None, ge=0, le=MAX_ID, description="a user of the organization; 0: nobody"
+    )
 
 
 class CommentCreate(BaseModel):
@@ -408,7 +411,7 @@ def _assign(session: Session, t: Ticket, user_id: int, now: datetime, who: str) 
 class AlertLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alert_id: int
+    alert_id: Id
 
 
 def link_alert(ctx: Context, actor: Actor, ticket_id: int, data: AlertLink) -> TicketDetail:
