@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -106,3 +107,85 @@ def _copy_samples(conn: Connection, flat: list[float]) -> None:
             "ON CONFLICT DO NOTHING"
         )
         cur.execute("DELETE FROM metric_stage")
+
+
+def driver_time(dialect: str) -> Callable[[datetime | None], Any]:
+    """Aware UTC datetimes as the driver's own value for a `UTCDateTime` column, for the
+    statements below that skip SQLAlchemy's bind processing: naive UTC on PostgreSQL, and on
+    SQLite the very text SQLAlchemy stores (always with microseconds: the columns are
+    compared as text)."""
+    if dialect == "postgresql":
+        return _naive_utc
+    return _sqlite_time
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def update_by_key(
+    session: Session, table: str, key: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """UPDATE table SET columns WHERE key = ..., one tuple of driver values per row (the
+    columns' values, then the key): executemany on the driver's cursor.
+
+    SQLAlchemy's executemany processes each bound value in Python (a datetime column goes
+    through two type processors): for the check states a poller writes per result that was a
+    quarter of the recorder's CPU. Values must be plain: datetimes through `driver_time`.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sets = ", ".join(f"{c} = {mark}" for c in columns)
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a live connection inside the transaction
+    cur = raw.cursor()
+    try:
+        cur.executemany(f"UPDATE {table} SET {sets} WHERE {key} = {mark}", rows)
+    finally:
+        cur.close()
+
+
+def time_from_driver(dialect: str) -> Callable[[Any], datetime | None]:
+    """The driver's value of a `UTCDateTime` column as an aware UTC datetime (the reverse of
+    `driver_time`): SQLite answers text, PostgreSQL a naive datetime."""
+    return _aware if dialect == "postgresql" else _parse_sqlite_time
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _parse_sqlite_time(value: str | None) -> datetime | None:
+    # Parsed with its zone: several times faster than datetime.replace(tzinfo=UTC) after.
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
+def select_in(session: Session, sql: str, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on the driver's cursor, its `{in}` the list of `keys` as parameters:
+    plain values (see `time_from_driver`), without SQLAlchemy's result processing."""
+    conn = session.connection()
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a live connection inside the transaction
+    cur = raw.cursor()
+    try:
+        cur.execute(sql.replace("{in}", ", ".join([mark] * len(keys))), list(keys))
+        return list(cur.fetchall())
+    finally:
+        cur.close()
