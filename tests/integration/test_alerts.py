@@ -579,3 +579,25 @@ def test_a_problem_that_gets_worse_is_told_again_unless_someone_took_it(ctx, sit
     ctx.clock.advance(60)
     observe(ctx, site["check"], Status.CRITICAL, "down again")
     assert deliver(ctx, pool) == 0  # acknowledged: whoever took it is on it
+
+
+def test_the_delivery_log_of_one_alert(client, owner, ctx, site, pool):
+    observe(ctx, site["check"], Status.CRITICAL, "down")
+    other = checks.create(
+        ctx,
+        SYSTEM,
+        CheckCreate(
+            asset_id=site["asset"],
+            name="second",
+            type="http",
+            target="http://127.0.0.1:9/x",
+            max_attempts=1,
+        ),
+    ).id
+    observe(ctx, other, Status.CRITICAL, "down too")
+    deliver(ctx, pool)
+    first, second = sorted(a.id for a in alerts.list_(ctx, SYSTEM, org_id=site["org"]).items)
+    r = client.get("/api/v1/deliveries", params={"alert_id": first}, headers=owner.headers)
+    assert [d["alert_id"] for d in r.json()["items"]] == [first]
+    r = client.get("/api/v1/deliveries", params={"alert_id": second}, headers=owner.headers)
+    assert [d["alert_id"] for d in r.json()["items"]] == [second]

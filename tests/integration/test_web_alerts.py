@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from forewarn.domain.observation import Observation, Result, Status
-from forewarn.services import alerts, assets, checks, results, silences
+from forewarn.services import alerts, assets, checks, notify, results, silences
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate
@@ -304,3 +305,25 @@ def test_silence_alerts_in_bulk_or_from_an_alert_page(
         f"/alerts/{second}/silence", data={"csrf_token": csrf, "silence_for": "60"}
     )
     assert refused.status_code == 403
+
+
+def test_an_alert_page_lists_the_messages_sent_about_it(
+    client: TestClient, ctx: Context, site: dict[str, Any]
+) -> None:
+    channel = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(org_id=site["org"], name="On duty", url="json://127.0.0.1:9/x"),
+    )
+    notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(org_id=site["org"], name="all", steps=[{"channels": [channel.id]}]),
+    )
+    alert_id = _fail(ctx, site["check"], "connection refused")
+    with ThreadPoolExecutor(2) as pool:
+        assert notify.deliver_due(ctx, "test", pool) == 1  # a closed port: it fails, is kept
+    signed_in(client, "tech")
+    page = html.unescape(client.get(f"/alerts/{alert_id}").text)
+    messages = page.split('id="messages"', 1)[1]
+    assert "On duty" in messages and "pending" in messages and "Connection error" in messages

@@ -408,6 +408,7 @@ def list_deliveries(
     *,
     org_id: int | None = None,
     channel_id: int | None = None,
+    alert_id: int | None = None,
     state: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
@@ -417,6 +418,7 @@ def list_deliveries(
     for column, value in (
         (Delivery.org_id, org_id),
         (Delivery.channel_id, channel_id),
+        (Delivery.alert_id, alert_id),
         (Delivery.state, state),
     ):
         if value is not None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts, orgs, silences
+from forewarn.services import alerts, notify, orgs, silences
 from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
 from forewarn.services.errors import forbidden
 from forewarn.services.schemas import OrgOut
@@ -176,6 +176,11 @@ def _detail_page(
         alert=alert,
         # Its ticket, if it has one: a link for everyone, else a button for technicians.
         ticket_id=ticket_views.ticket_of(ctx, user.actor, alert.id),
+        # What was sent about it, newest first (the delivery log of this alert).
+        messages=notify.list_deliveries(ctx, user.actor, alert_id=alert.id, limit=50).items,
+        message_channels={
+            c.id: c.name for c in notify.list_channels(ctx, user.actor, alert.org_id)
+        },
         # Newest first, as every other timeline on the pages.
         events=list(reversed(alert.events)),
         values=values or {"for": "", "ack_comment": "", "resolve_comment": ""},
