@@ -601,3 +601,18 @@ def test_the_delivery_log_of_one_alert(client, owner, ctx, site, pool):
     assert [d["alert_id"] for d in r.json()["items"]] == [first]
     r = client.get("/api/v1/deliveries", params={"alert_id": second}, headers=owner.headers)
     assert [d["alert_id"] for d in r.json()["items"]] == [second]
+
+
+def test_a_disabled_channel_is_skipped_until_switched_back_on(client, owner, ctx, site, pool):
+    url = f"/api/v1/channels/{site['mail'].id}"
+    r = client.patch(url, json={"enabled": False, "name": "on duty (off)"}, headers=owner.headers)
+    assert r.status_code == 200 and r.json() == {
+        **r.json(),
+        "enabled": False,
+        "name": "on duty (off)",
+    }
+    observe(ctx, site["check"], Status.CRITICAL, "down")
+    assert deliver(ctx, pool) == 0  # the route's only first step is switched off
+    assert client.patch(url, json={"enabled": True}, headers=owner.headers).json()["enabled"]
+    clash = client.patch(url, json={"name": site["hook"].name}, headers=owner.headers)
+    assert clash.status_code == 409

@@ -473,6 +473,11 @@ REFUSED.update(
             "/api/v1/channels",
             {"json": {"org_id": w.org_a, "name": "mine", "url": "json://127.0.0.1:9/x"}},
         ),
+        ("PATCH", "/api/v1/channels/{channel_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/channels/{w.channel_a}",
+            {"json": {"enabled": False}},
+        ),
         ("DELETE", "/api/v1/channels/{channel_id}"): lambda w: (
             "DELETE",
             f"/api/v1/channels/{w.channel_a}",

@@ -256,3 +256,23 @@ def test_a_signed_webhook_channel_from_the_form(client, ctx, org_id):
     assert r.status_code == 303, r.text
     [channel] = notify.list_channels(ctx, SYSTEM, org_id)
     assert channel.kind == "webhook"
+
+
+def test_switch_a_channel_off_and_on(client, ctx, org_id):
+    channel = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(org_id=org_id, name="Pager", url="json://127.0.0.1:9/x"),
+    )
+    csrf = signed_in(client, "admin")
+    url = f"/orgs/{org_id}/notifications/channels/{channel.id}/enabled"
+    assert "Switch off" in client.get(f"/orgs/{org_id}/notifications").text
+    r = client.post(url, data={"csrf_token": csrf, "enabled": "0"})
+    assert "Switched Pager off" in _flash(r.text) and "Switch on" in r.text
+    [shown] = notify.list_channels(ctx, SYSTEM, org_id)
+    assert shown.enabled is False
+    r = client.post(url, data={"csrf_token": csrf, "enabled": "1"})
+    assert "Switched Pager on" in _flash(r.text)
+    assert notify.list_channels(ctx, SYSTEM, org_id)[0].enabled is True
+    csrf = signed_in(client, "tech")
+    assert client.post(url, data={"csrf_token": csrf, "enabled": "0"}).status_code == 403

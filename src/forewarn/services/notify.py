@@ -261,6 +261,37 @@ def _channel(session: Session, actor: Actor, channel_id: int, edit: bool) -> Cha
     return channel
 
 
+class ChannelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    enabled: bool | None = Field(None, description="a disabled channel is skipped by routes")
+
+
+def update_channel(ctx: Context, actor: Actor, channel_id: int, data: ChannelUpdate) -> ChannelOut:
+    """Rename a channel or switch it off and on (its URL is replaced by making a new one)."""
+    with ctx.db.transaction() as session:
+        channel = _channel(session, actor, channel_id, edit=True)
+        before = {"name": channel.name, "enabled": channel.enabled}
+        if data.name is not None:
+            channel.name = data.name
+        if data.enabled is not None:
+            channel.enabled = data.enabled
+        flush_or_conflict(session, "a channel of that name exists already")
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "channel.update",
+            entity="channel",
+            entity_id=channel.id,
+            org_id=channel.org_id,
+            before=before,
+            after={"name": channel.name, "enabled": channel.enabled},
+        )
+        return _channel_out(channel)
+
+
 def delete_channel(ctx: Context, actor: Actor, channel_id: int) -> None:
     with ctx.db.transaction() as session:
         channel = _channel(session, actor, channel_id, edit=True)

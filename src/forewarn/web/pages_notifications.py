@@ -18,7 +18,7 @@ from forewarn.services.schemas import OrgOut
 from forewarn.services.scope import require
 from forewarn.web import notification_form
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import FieldErrors, attempt, from_validation
+from forewarn.web.forms import FieldErrors, attempt, from_validation, text
 from forewarn.web.render import page, see_other
 from forewarn.web.session import PostedForm, SignedIn, WebId, WebUser, get_ctx
 
@@ -122,6 +122,23 @@ def add_channel(request: Request, org_id: WebId, user: SignedIn, form: PostedFor
         response,
         f"Added the channel {created.name} ({created.kind}). Send a test to see that it arrives.",
     )
+    return response
+
+
+@router.post("/orgs/{org_id}/notifications/channels/{channel_id}/enabled")
+def switch_channel(
+    request: Request, org_id: WebId, channel_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    """Switch a channel off (routes skip it: holidays, a broken phone) or back on."""
+    ctx, actor = get_ctx(request), user.actor
+    orgs.get(ctx, actor, org_id)
+    require(actor, org_id, Role.ADMIN)
+    channel = _channel_of(request, user, org_id, channel_id)
+    on = text(form, "enabled") == "1"
+    notify.update_channel(ctx, actor, channel_id, notify.ChannelUpdate(enabled=on))
+    response = see_other(f"{_base(org_id)}#channels")
+    word = "on: routes use it again" if on else "off: routes skip it until it is switched on"
+    add_flash(ctx, response, f"Switched {channel.name} {word}.", "ok" if on else "info")
     return response
 
 

@@ -14,6 +14,7 @@ from forewarn.services.external import AMPayload, Received
 from forewarn.services.notify import (
     ChannelCreate,
     ChannelOut,
+    ChannelUpdate,
     DeliveryOut,
     RouteCreate,
     RouteOut,
@@ -112,6 +113,12 @@ def create_channel(body: ChannelCreate, ctx: Ctx, actor: Caller) -> ChannelOut:
     """An apprise URL (mailto://, slack://, msteams://, tgram://, json://, ...), checked and
     stored encrypted. Admins of the organization; the provider's (no org_id): owners."""
     return notify.create_channel(ctx, actor, body)
+
+
+@router.patch("/channels/{channel_id}", response_model=ChannelOut, tags=["alerts"])
+def update_channel(channel_id: IdPath, body: ChannelUpdate, ctx: Ctx, actor: Caller) -> ChannelOut:
+    """Rename it, or switch it off and on (routes skip a disabled channel)."""
+    return notify.update_channel(ctx, actor, channel_id, body)
 
 
 @router.delete("/channels/{channel_id}", status_code=204, tags=["alerts"])
