@@ -602,3 +602,31 @@ def test_watches_from_the_server_are_counted_and_kept_across_a_restart(
     again = make_runner(watcher=watcher())
     again.runner.run(max_ticks=1)
     assert server.stored[-1]["config_rev"] == "c0ffee"
+
+
+def test_watch_counts_of_two_ticks_within_a_second_keep_their_own_second(
+    make_runner: Any, server: FakeServer, clock: ManualClock, tmp_path: Path
+) -> None:
+    """The server keeps one value per series and second; a log count is a count of new lines,
+    so the second of two quick ticks (`run --once` twice) must not share the first's second."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    server.config = {
+        "rev": "aa",
+        "logs": [{"check": 5, "path": str(log), "pattern": "ERROR"}],
+    }
+    h = make_runner(watcher=Watcher([str(tmp_path)], processes=lambda cmdline: []))
+    h.runner.run_once()  # learns the watch
+    h.runner.run_once()  # first look: the log starts at its end
+    log.write_text("ERROR one\n")
+    clock.advance(0.3)
+    h.runner.run_once()
+    stamps = [
+        (int(s["ts"]), p["value"])
+        for b in server.stored
+        for s in b["samples"]
+        for p in s["points"]
+        if p["name"] == "watch.log_matches"
+    ]
+    assert [v for _, v in stamps] == [0, 1]
+    assert stamps[0][0] != stamps[1][0]

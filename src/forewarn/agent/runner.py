@@ -30,7 +30,7 @@ from forewarn.agent import AGENT_VERSION
 from forewarn.agent.buffer import Buffer
 from forewarn.agent.client import Refused, Retry, Unauthorized
 from forewarn.agent.sweeps import META_DONE, Sweeper
-from forewarn.agent.watch import META_CONFIG, META_STATE, Taken, Watcher
+from forewarn.agent.watch import META_CONFIG, META_STATE, META_WATCH_TS, Taken, Watcher
 from forewarn.domain.clock import Clock, SystemClock
 
 log = logging.getLogger("forewarn.agent")
@@ -209,6 +209,7 @@ class Runner:
         self._inventory_at = _float_or_none(buffer.get_meta("inventory_at"))
         self._full_inventory_at = _float_or_none(buffer.get_meta("full_inventory_at"))
         self.watcher = watcher
+        self._last_watch_ts = _float_or_none(buffer.get_meta(META_WATCH_TS))
         if watcher is not None:
             watcher.restore(buffer.get_meta(META_CONFIG), buffer.get_meta(META_STATE))
         self.sweeper = sweeper
@@ -272,12 +273,13 @@ class Runner:
         now = self._now()
         samples = self._take_sample(now)
         watched = self._take_watches(now)
+        watch_ts = self._watch_ts_after(now)
         if watched is not None:
             # Samples of their own: a sample holds at most 500 points, and the machine's
             # metrics may already fill most of that.
             points = watched.points
             samples += [
-                {"ts": now, "points": points[i : i + SAMPLE_POINTS]}
+                {"ts": watch_ts, "points": points[i : i + SAMPLE_POINTS]}
                 for i in range(0, len(points), SAMPLE_POINTS)
             ]
         taken = self._take_inventory(now)
@@ -292,6 +294,8 @@ class Runner:
         remember = taken.remember() if taken else {}
         if watched is not None and self.watcher is not None:
             remember[META_STATE] = json.dumps(watched.state, separators=(",", ":"))
+            if watched.points:
+                remember[META_WATCH_TS] = repr(watch_ts)
         if reports and self.sweeper is not None:
             remember[META_DONE] = self.sweeper.remember(reports)
         rev = self.watcher.rev if self.watcher else ""
@@ -314,6 +318,8 @@ class Runner:
             self._remember_inventory(taken)
         if watched is not None and self.watcher is not None:
             self.watcher.commit(watched)
+            if watched.points:
+                self._last_watch_ts = watch_ts
 
     def drain(self, deadline: float) -> _Drain:
         """Send buffered batches oldest first until empty, a failure, or `deadline`."""
@@ -365,6 +371,20 @@ class Runner:
             # One broken collector must not stop the agent; the log says which.
             log.exception("metrics sample failed")
             return []
+
+    def _watch_ts_after(self, now: float) -> float:
+        """The time of this tick's watch sample, in a later whole second than the last one.
+
+        The server keeps one value per series and second, and a log watch's value is a
+        count of new lines: two ticks within one second (`run --once` twice in a row) would
+        lose the second count. Moving it to the next second costs at most a second of skew.
+        """
+        last = self._last_watch_ts
+        # Within a second or so of the last one only: after a clock set back for real, the
+        # samples follow the clock.
+        if last is not None and -2 < now - last < 1 and int(now) <= int(last):
+            return float(int(last) + 1)
+        return now
 
     def _take_watches(self, now: float) -> Taken | None:
         if self.watcher is None:

@@ -35,6 +35,7 @@ MAX_WATCHES = 500
 MAX_LINE = 500
 META_CONFIG = "watch_config"
 META_STATE = "watch_state"
+META_WATCH_TS = "watch_ts"  # the time of the last watch sample (agent.runner)
 
 Point = dict[str, Any]
 Reading = dict[str, Any]
