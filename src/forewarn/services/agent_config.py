@@ -32,7 +32,6 @@ from forewarn.wire import MAX_WATCHES, AgentConfig
 
 MAX_SWEEPS = 10  # wire.AgentConfig.sweeps
 
-WATCH_KINDS = ("process", "log")
 # An agent learns of a run at its next check-in and reports it at the one after the sweep;
 # one that has not reported within this is taken to be offline or gone.
 SWEEP_DEADLINE = timedelta(hours=1)

@@ -44,7 +44,7 @@ from forewarn.services.errors import invalid, not_found
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.rows import flush_or_conflict
 from forewarn.services.schemas import Id
-from forewarn.services.scope import Actor, get_org_in_scope, org_filter, require_owner, scoped
+from forewarn.services.scope import Actor, get_org_in_scope, org_or_provider, require_owner, scoped
 from forewarn.store.models import AlertRoute, AlertRow, Channel, Delivery, Organization
 from forewarn.store.types import UTCDateTime
 
@@ -233,15 +233,10 @@ def create_channel(ctx: Context, actor: Actor, data: ChannelCreate) -> ChannelOu
         return _channel_out(channel)
 
 
-def _visible(actor: Actor) -> Any:
-    """Channels and routes the actor may see: its organizations', and the provider's."""
-    return org_filter(actor, Channel.org_id) | Channel.org_id.is_(None)
-
-
 def list_channels(ctx: Context, actor: Actor, org_id: int | None = None) -> list[ChannelOut]:
     stmt = (
         select(Channel)
-        .where(_visible(actor))
+        .where(org_or_provider(actor, Channel.org_id))
         .order_by(Channel.org_id.is_(None), Channel.org_id, Channel.name)
     )
     if org_id is not None:
@@ -402,8 +397,7 @@ def create_route(ctx: Context, actor: Actor, data: RouteCreate) -> RouteOut:
 
 
 def list_routes(ctx: Context, actor: Actor, org_id: int | None = None) -> list[RouteOut]:
-    visible = org_filter(actor, AlertRoute.org_id) | AlertRoute.org_id.is_(None)
-    stmt = select(AlertRoute).where(visible)
+    stmt = select(AlertRoute).where(org_or_provider(actor, AlertRoute.org_id))
     if org_id is not None:
         stmt = stmt.where((AlertRoute.org_id == org_id) | AlertRoute.org_id.is_(None))
     stmt = stmt.order_by(AlertRoute.org_id.is_(None), AlertRoute.position, AlertRoute.id)

@@ -33,7 +33,7 @@ from forewarn.store.bulk import (
     time_from_driver,
     update_by_key,
 )
-from forewarn.store.models import CheckEvent, CheckResult, CheckStateRow
+from forewarn.store.models import CheckEvent, CheckResult
 
 _MAX_TEXT = 4_000
 
@@ -63,19 +63,6 @@ def to_domain(row: Any) -> CheckState:
         flapping=row.flapping,
         unreachable=row.unreachable,
     )
-
-
-def _store_state(row: CheckStateRow, st: CheckState) -> None:
-    row.status = int(st.status)
-    row.hard_status = int(st.hard_status)
-    row.is_hard = st.is_hard
-    row.attempt = st.attempt
-    row.since = st.since
-    row.hard_since = st.hard_since
-    row.last_at = st.last_at
-    row.history = "".join(str(int(s)) for s in st.history)
-    row.flapping = st.flapping
-    row.unreachable = st.unreachable
 
 
 def rules_of(check: Any) -> Rules:

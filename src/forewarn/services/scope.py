@@ -56,6 +56,13 @@ def org_filter(actor: Actor, org_column: Any) -> ColumnElement[bool]:
     return clause
 
 
+def org_or_provider(actor: Actor, org_column: Any) -> ColumnElement[bool]:
+    """Rows of the organizations the actor may see, and the provider's own (org_id NULL:
+    channels, routes and silences meant for every organization)."""
+    clause: ColumnElement[bool] = org_filter(actor, org_column) | org_column.is_(None)
+    return clause
+
+
 def scoped(stmt: S, actor: Actor, org_column: Any) -> S:
     return stmt.where(org_filter(actor, org_column))
 

@@ -22,7 +22,13 @@ from forewarn.services import audit
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid, not_found
 from forewarn.services.schemas import Id
-from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, org_filter, require_owner
+from forewarn.services.scope import (
+    Actor,
+    get_in_scope,
+    get_org_in_scope,
+    org_or_provider,
+    require_owner,
+)
 from forewarn.store.models import AlertRow, SilenceRow
 
 MAX_DAYS = 31
@@ -155,9 +161,7 @@ def list_(
 ) -> list[SilenceOut]:
     """Silences the actor may see (its organizations' and the provider's), ending soonest first;
     `active` keeps those not yet over."""
-    stmt = select(SilenceRow).where(
-        org_filter(actor, SilenceRow.org_id) | SilenceRow.org_id.is_(None)
-    )
+    stmt = select(SilenceRow).where(org_or_provider(actor, SilenceRow.org_id))
     if org_id is not None:
         stmt = stmt.where((SilenceRow.org_id == org_id) | SilenceRow.org_id.is_(None))
     if active:
