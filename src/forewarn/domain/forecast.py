@@ -698,9 +698,10 @@ def judge(
 class TraceSpec:
     """The shape of a synthetic series; `generate` turns it into samples.
 
-    value(t) = level + rate·days + a daily cycle peaking at `peak_hour` local time + the sum
-    of the `steps` already passed + Gaussian noise. `steps` and `gaps` are (seconds after
-    start, amount) and (from, to) seconds after start; a negative step is a deletion.
+    value(t) = level + rate·days + acceleration·days² + a daily cycle peaking at `peak_hour`
+    local time + the sum of the `steps` already passed + Gaussian noise. `steps` and `gaps`
+    are (seconds after start, amount) and (from, to) seconds after start; a negative step is
+    a deletion.
     """
 
     start: float
@@ -714,6 +715,7 @@ class TraceSpec:
     noise: float = 0.0
     steps: tuple[tuple[float, float], ...] = ()
     gaps: tuple[tuple[float, float], ...] = ()
+    acceleration_per_day2: float = 0.0
 
 
 def generate(spec: TraceSpec, seed: int) -> list[Sample]:
@@ -728,7 +730,8 @@ def generate(spec: TraceSpec, seed: int) -> list[Sample]:
         if any(lo <= offset < hi for lo, hi in spec.gaps):
             continue
         t = spec.start + offset
-        v = spec.level + spec.rate_per_day * offset / DAY + noise
+        days = offset / DAY
+        v = spec.level + spec.rate_per_day * days + spec.acceleration_per_day2 * days**2 + noise
         v += sum(amount for at, amount in spec.steps if offset >= at)
         if spec.daily_amplitude:
             local = datetime.fromtimestamp(t, zone)
@@ -832,4 +835,49 @@ def step_change(
 ) -> list[Sample]:
     """A level that jumps once (new data copied in, a volume resized) and then holds."""
     spec = TraceSpec(start, days, step, level, noise=noise, steps=((at_day * DAY, amount),))
+    return generate(spec, seed)
+
+
+def accelerating_fill(
+    start: float,
+    days: float,
+    *,
+    level: float,
+    rate_per_day: float,
+    acceleration_per_day2: float,
+    noise: float = 0.0,
+    seed: int = 0,
+    step: float = 300.0,
+) -> list[Sample]:
+    """A slow fill that speeds up (a log that grows with the business, a runaway job)."""
+    spec = TraceSpec(
+        start,
+        days,
+        step,
+        level,
+        rate_per_day,
+        noise=noise,
+        acceleration_per_day2=acceleration_per_day2,
+    )
+    return generate(spec, seed)
+
+
+def memory_leak(
+    start: float,
+    days: float,
+    *,
+    level: float,
+    leak_per_day: float,
+    restarts_at_days: Sequence[float] = (),
+    noise: float = 0.0,
+    seed: int = 0,
+    step: float = 300.0,
+) -> list[Sample]:
+    """Available memory falling by `leak_per_day`; each restart gives back what leaked since
+    the one before."""
+    steps, last = [], 0.0
+    for day in sorted(restarts_at_days):
+        steps.append((day * DAY, leak_per_day * (day - last)))
+        last = day
+    spec = TraceSpec(start, days, step, level, -leak_per_day, noise=noise, steps=tuple(steps))
     return generate(spec, seed)

@@ -1,7 +1,8 @@
 """Which check types exist and where their code lives.
 
 Active types are run by the poller through their probe module. Passive types are not run: a
-heartbeat waits for pings on its push URL, an agent check reads what the agent reported.
+heartbeat waits for pings on its push URL, an agent check reads what the agent reported,
+a forecast check reads the asset's stored series.
 Modules are imported on first use, so the CLI's `forewarn check tcp` does not load pysnmp.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 ACTIVE = ("ping", "tcp", "http", "tls", "dns", "snmp", "nagios", "prometheus")
-PASSIVE = ("heartbeat", "agent")
+PASSIVE = ("heartbeat", "agent", "forecast")
 TYPES = ACTIVE + PASSIVE
 
 

@@ -2,7 +2,8 @@
 
 - heartbeat: claimed when its period + grace passed; critical unless a ping arrived meanwhile;
 - agent: the asset's agent data (online state, a metric's recent mean, a service's state, a
-  watched process's count, a watched log's matches) judged by `probes.agent.evaluate`.
+  watched process's count, a watched log's matches) judged by `probes.agent.evaluate`;
+- forecast: the asset's stored series of a metric, forecast by services.forecasts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from forewarn.domain.observation import Observation, Result, Status
 from forewarn.probes import agent as agent_probe
+from forewarn.services import forecasts
 from forewarn.services.context import Context
 from forewarn.services.ingest import labels_key
 from forewarn.store.models import (
@@ -39,9 +41,12 @@ def judge(ctx: Context, claimed: Sequence[Claimed]) -> list[Observation]:
     out: list[Observation] = []
     with ctx.db.read() as session:
         for c in claimed:
-            result = (
-                _heartbeat(session, c, now) if c.type == "heartbeat" else _agent(session, c, now)
-            )
+            if c.type == "heartbeat":
+                result = _heartbeat(session, c, now)
+            elif c.type == "forecast":
+                result = forecasts.judge(session, c, now)
+            else:
+                result = _agent(session, c, now)
             if result is not None:
                 out.append(Observation(c.check_id, now, result))
     return out

@@ -144,14 +144,17 @@ def _store(session: Session, row: AlertRow, change: Change) -> None:
 def check_labels(
     org_id: int, site_id: int | None, asset_id: int, check_id: int, kind: str
 ) -> dict[str, str]:
-    """The labels of a check's alert: ids (stable under renames) and the check type."""
+    """The labels of a check's alert: ids (stable under renames) and the check type; a
+    forecast check's alerts are of kind "predictive" (routes and tickets tell them apart)."""
     return {
         "org": str(org_id),
         "site": str(site_id or ""),
         "asset": str(asset_id),
         "check": str(check_id),
         "type": kind,
-        "kind": alerting.AlertKind.CHECK.value,
+        "kind": (
+            alerting.AlertKind.PREDICTIVE if kind == "forecast" else alerting.AlertKind.CHECK
+        ).value,
     }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import AssetKind, Role
-from forewarn.services import agent_config, audit, keys
+from forewarn.services import agent_config, audit, forecasts, keys
 from forewarn.services.auth import hash_secret
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError, invalid, unauthorized
@@ -150,6 +150,7 @@ def enroll(ctx: Context, req: EnrollRequest, address: str = "") -> EnrollAnswer:
         agent.version = req.agent_version
         agent.status, agent.status_since = "online", now
         session.flush()
+        forecasts.ensure_default_checks(session, ctx, asset)
         agent_config.refresh(session, [asset.id], now)  # checks may have waited for this agent
         audit.record(
             session,

@@ -50,6 +50,7 @@ TYPE_LABELS: dict[str, str] = {
     "prometheus": "Prometheus metric",
     "heartbeat": "Heartbeat (the job calls us)",
     "agent": "Agent metric or service",
+    "forecast": "Forecast (disk full, memory)",
 }
 
 # What the target is for each type; passive types have none.

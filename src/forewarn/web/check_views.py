@@ -12,8 +12,9 @@ from markupsafe import Markup
 
 from forewarn.domain.maintenance import covers as maintenance_covers
 from forewarn.domain.observation import Status
-from forewarn.reports.charts import ChartSeries, Threshold, line_chart
-from forewarn.services import assets, checks, maintenance, metrics
+from forewarn.probes import forecast as forecast_probe
+from forewarn.reports.charts import ChartSeries, Forecast, Threshold, line_chart
+from forewarn.services import assets, checks, forecasts, maintenance, metrics
 from forewarn.services.context import Context
 from forewarn.services.pagination import MAX_LIMIT, Page
 from forewarn.services.schemas import AssetFilter, AssetOut, CheckEventOut, CheckOut, MaintenanceOut
@@ -275,6 +276,45 @@ def response_chart(ctx: Context, actor: Actor, check: CheckOut, tz: str) -> Resp
     return ResponseChart(Markup(svg), bool(points), what)
 
 
+@dataclass(frozen=True)
+class ForecastChart:
+    series: forecasts.SeriesView
+    svg: Markup
+
+
+def forecast_charts(ctx: Context, actor: Actor, check: CheckOut, tz: str) -> list[ForecastChart]:
+    """Each series of a forecast check: its history, the limit, and where it is heading."""
+    out = []
+    for i, v in enumerate(forecasts.view(ctx, actor, check.id)):
+        history = [ChartSeries(v.name, v.points)] if v.points else []
+        heading = Forecast(v.line, v.band, label="Forecast") if v.line else None
+        ends = [t for t, _ in v.points] + [t for t, _ in v.line]
+        svg = line_chart(
+            history,
+            width=CHART_WIDTH * 2,
+            height=CHART_HEIGHT,
+            unit=v.unit,
+            y_min=0 if v.unit in ("B", "%") else None,
+            threshold=Threshold(v.threshold, "limit"),
+            forecast=heading,
+            tz=tz,
+            title=v.name,
+            x_range=(min(ends), max(ends)) if ends else None,
+            step=forecasts.BUCKET,
+            key=f"check-{check.id}-forecast-{i}",
+            empty_text="No history for this series yet",
+        )
+        out.append(ForecastChart(v, Markup(svg)))
+    return out
+
+
+def forecast_rate(rate: float | None, unit: str) -> str:
+    """A rate per day in the series' unit: '-3.1 GB', '+0.4 points'."""
+    if rate is None:
+        return "—"
+    return ("+" if rate >= 0 else "-") + forecast_probe.amount(abs(rate), unit)
+
+
 def heartbeat_commands(url: str) -> list[tuple[str, str]]:
     """What a job runs: curl with a timeout and retries, so a slow network never hangs it."""
     curl = "curl -fsS -m 10 --retry 3"
@@ -298,4 +338,5 @@ def helpers() -> dict[str, Any]:
         "event_kind": event_kind,
         "quiet_text": quiet_text,
         "percent_text": percent_text,
+        "forecast_rate": forecast_rate,
     }

@@ -273,6 +273,11 @@ def show_check(request: Request, check_id: WebId, user: SignedIn) -> Response:
         parent=parent,
         windows=check_views.active_windows(ctx, actor, asset),
         chart=check_views.response_chart(ctx, actor, check, org.timezone) if charted else None,
+        forecast_charts=(
+            check_views.forecast_charts(ctx, actor, check, org.timezone)
+            if check.type == "forecast"
+            else []
+        ),
         uptime=check_uptime.uptime_view(ctx, actor, check),
         ping_url=ping_url,
         commands=check_views.heartbeat_commands(ping_url) if ping_url else [],
