@@ -73,7 +73,8 @@ def test_a_volume_five_days_from_full_warns_in_words_a_technician_reads() -> Non
     fig = json.loads(r.details)["series"][0]
     assert fig["state"] == "warning"
     assert fig["chosen"] == "least_squares"
-    assert {e["method"] for e in fig["estimates"]} == {"least_squares", "smoothed_rate"}
+    methods = [e["method"] for e in fig["estimates"]]
+    assert methods == ["least_squares", "smoothed_rate", "daily_means"]
     assert fig["estimates"][0]["r2"] > 0.99
 
 
@@ -148,3 +149,56 @@ def test_broken_previous_details_are_ignored() -> None:
     assert check.previous_states("not json") == {}
     assert check.previous_states('{"series": [{"key": "a"}]}') == {}
     assert check.previous_states("") == {}
+
+
+def seasonal_fill(days_left: float, history_days: float) -> list[fc.Sample]:
+    """Free space falling 3 GB a day while swinging 8 GB between afternoon and night."""
+    start = NOW - history_days * DAY
+    level = 3 * GB * (days_left + history_days)
+    return fc.seasonal_fill(
+        start, history_days, level=level, rate_per_day=-3 * GB, amplitude=4 * GB,
+        noise=0.2 * GB, seed=5, step=1800,
+    )  # fmt: skip
+
+
+def test_a_fill_hidden_by_a_daily_cycle_is_found_through_daily_means() -> None:
+    s = check.Series({"mount": "/srv"}, seasonal_fill(7, history_days=3))
+    r = check.evaluate(params(), [s], NOW, {})
+    fig = json.loads(r.details)["series"][0]
+    ls = next(e for e in fig["estimates"] if e["method"] == "least_squares")
+    assert ls["declined"] == fc.Decline.NOISY.value  # a straight line fits the swing badly
+    assert fig["chosen"] == "daily_means"
+    assert r.status is Status.WARNING
+    assert r.metrics[0].value == pytest.approx(7, rel=0.15)
+
+
+def test_a_daily_cycle_alone_gives_no_date_through_daily_means_either() -> None:
+    for seed in range(5):
+        cycle = fc.seasonal_only(
+            NOW - 7 * DAY, 7, level=30 * GB, amplitude=10 * GB, noise=GB, seed=seed, step=1800
+        )
+        r = check.evaluate(params(), [check.Series({"mount": "/"}, cycle)], NOW, {})
+        assert r.status is Status.OK, r.message
+        fig = json.loads(r.details)["series"][0]
+        assert fig["chosen"] == "least_squares"
+
+
+def test_daily_means_start_after_a_deletion() -> None:
+    samples = fc.deletion(
+        NOW - 6 * DAY, 6, level=40 * GB, rate_per_day=-3 * GB, at_day=2, amount=-20 * GB,
+        seed=6, step=1800,
+    )  # fmt: skip
+    f = fc.daily_means(samples, NOW, 0.0, params().rule())
+    assert f.restarted_at == pytest.approx(NOW - 4 * DAY, abs=1800)
+    assert f.rate_per_day == pytest.approx(-3 * GB, rel=0.05)
+
+
+def test_moving_means_of_a_line_sit_on_the_line() -> None:
+    line = [(NOW + i * 1800.0, 5.0 + i) for i in range(200)]
+    means = fc.moving_means(line, DAY)
+    assert len(means) == 200 - 48
+    for t, v in means:
+        assert v == pytest.approx(5.0 + (t - NOW) / 1800.0)
+    # Across a gap, a window needs 12 samples again before it gives a mean.
+    gappy = line[:60] + line[150:]
+    assert len(fc.moving_means(gappy, DAY)) == (60 - 48) + (200 - 161)

@@ -27,7 +27,7 @@ import math
 import random
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
@@ -51,6 +51,7 @@ HOURS_PER_WEEK = 168
 class Method(StrEnum):
     LEAST_SQUARES = "least_squares"
     SMOOTHED_RATE = "smoothed_rate"
+    DAILY_MEANS = "daily_means"  # least squares over 24-hour moving means
 
 
 class Direction(StrEnum):
@@ -248,6 +249,52 @@ def smoothed_rate(
     if high is not None and high > rule.max_horizon:
         high = None
     return seen.forecast(time_until, low, high, rate=rate, r2=None, current=current)
+
+
+def daily_means(
+    samples: Iterable[Sample], now: float, threshold: float, rule: ForecastRule = ForecastRule()
+) -> Forecast:
+    """Least squares over 24-hour moving means, for a series with a daily cycle.
+
+    A straight line through a fill that swings every day fits badly (R² under `min_r2`) even
+    when the fill is plain to see from one day to the next. A mean over a whole day holds
+    every hour of the cycle once, so the cycle cancels and the trend remains. Each mean sits
+    at the mean time of its samples, which is where a linear trend has that value, so the
+    line is not half a day late. It needs a day of data before the first mean, so it speaks
+    from two days on; it is the fallback when least squares finds the data too noisy, never
+    the first word. A large drop is looked for in the samples themselves (a moving mean turns
+    a deletion into a day-long ramp) and the means start after it.
+    """
+    points = clean(samples, now - rule.window, now)
+    restarted = None
+    if rule.monotonic:
+        points, restarted = after_last_drop(
+            points, rule.step_sigmas, rule.step_fraction, _sign(rule)
+        )
+    means = moving_means(points, DAY)
+    # The newest mean is half a day behind the newest sample: staleness was judged on those.
+    derived = replace(rule, monotonic=False, max_age=rule.max_age + DAY / 2)
+    f = least_squares(means, now, threshold, derived)
+    return replace(f, method=Method.DAILY_MEANS, restarted_at=restarted)
+
+
+def moving_means(points: Sequence[Sample], period: float, min_points: int = 12) -> list[Sample]:
+    """For each sample at least `period` after the first: the mean time and mean value of the
+    samples within the `period` up to it. A window with under `min_points` samples (a gap)
+    gives nothing. `points` in time order, as `clean` leaves them."""
+    out: list[Sample] = []
+    if not points:
+        return out
+    first, lo, sum_t, sum_v = points[0][0], 0, 0.0, 0.0
+    for i, (t, v) in enumerate(points):
+        sum_t, sum_v = sum_t + t, sum_v + v
+        while points[lo][0] <= t - period:
+            sum_t, sum_v = sum_t - points[lo][0], sum_v - points[lo][1]
+            lo += 1
+        count = i - lo + 1
+        if t - first >= period and count >= min_points:
+            out.append((sum_t / count, sum_v / count))
+    return out
 
 
 def _range_over_range(

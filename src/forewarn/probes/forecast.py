@@ -6,12 +6,12 @@ A passive check: nothing is probed. The server reads the asset's stored series o
 warning when the limit is `warn_days` away or nearer, critical at `crit_days`, with hysteresis
 (an alert clears only once the forecast recedes past twice its lead time).
 
-Which estimate decides: least squares over the window, the better-understood of the two
-(its fit quality is an R² a person can read). When it declines because of a gap in the data
-or because a daily cycle hides the trend from a straight line (R² too low), the smoothed
-rate decides if it gives a date: it tolerates gaps by design, and its own guards (a rate
-that changes sign within a day, no rise from one day to the next) keep a cycle alone silent.
-Both are reported.
+Which estimate decides: least squares over the window, the better-understood one (its fit
+quality is an R² a person can read). When its fit is poor, least squares over 24-hour
+moving means decides if it gives a date: a daily cycle that hides a fill from a straight
+line cancels out in a day's mean. When least squares declines for a gap (or the daily means
+say nothing either), the smoothed rate decides if it gives a date: it tolerates gaps by
+design, and its own guards keep a cycle alone silent. All three are reported.
 
 Known metrics bring their own direction and limit (`disk.free_bytes` falls to 0,
 `disk.inodes_used_percent` rises to 100, ...); any other metric names both.
@@ -149,17 +149,21 @@ class Judged:
     name: str
     state: Status
     chosen: fc.Forecast
-    both: tuple[fc.Forecast, fc.Forecast]
+    both: tuple[fc.Forecast, ...]  # every estimate, the deciding one among them
 
 
 def judge_one(params: Params, s: Series, now: float, previous: Status) -> Judged:
     rule, limit = params.rule(), params.limit()
     ls = fc.least_squares(s.points, now, limit, rule)
     sr = fc.smoothed_rate(s.points, now, limit, rule)
-    second = ls.declined in (fc.Decline.GAP, fc.Decline.NOISY) and sr.time_until is not None
-    chosen = sr if second else ls
+    dm = fc.daily_means(s.points, now, limit, rule)
+    chosen = ls
+    if ls.declined is fc.Decline.NOISY and dm.time_until is not None:
+        chosen = dm
+    elif ls.declined in (fc.Decline.GAP, fc.Decline.NOISY) and sr.time_until is not None:
+        chosen = sr
     state = fc.predictive_state(chosen, previous, params.leads())
-    return Judged(series_key(s.labels), _name(params, s.labels), state, chosen, (ls, sr))
+    return Judged(series_key(s.labels), _name(params, s.labels), state, chosen, (ls, sr, dm))
 
 
 def evaluate(

@@ -120,6 +120,7 @@ class SeriesView:
     line: list[tuple[float, float]]  # from now to the estimated date (or the chart's end)
     band: list[tuple[float, float, float]]  # the range, as values over the same times
     estimates: list[dict[str, Any]]
+    chosen: str  # the method of the estimate that decides
 
 
 def view(ctx: Context, actor: Actor, check_id: int) -> list[SeriesView]:
@@ -156,6 +157,7 @@ def view(ctx: Context, actor: Actor, check_id: int) -> list[SeriesView]:
                 line=line,
                 band=band,
                 estimates=list(fig.get("estimates", [])),
+                chosen=str(fig.get("chosen", "")),
             )
         )
     return out

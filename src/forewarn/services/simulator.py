@@ -198,8 +198,10 @@ def _status(code: int) -> str:
 def _days(details: str) -> float | None:
     try:
         first = json.loads(details)["series"][0]
-        days = first["estimates"][0 if first["chosen"] == "least_squares" else 1]["days"]
-        return float(days) if days is not None else None
+        chosen = next(e for e in first["estimates"] if e["method"] == first["chosen"])
+        return float(chosen["days"]) if chosen["days"] is not None else None
+    except StopIteration:
+        return None
     except (ValueError, KeyError, IndexError, TypeError):
         return None
 
