@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from forewarn.domain import forecast as fc
 from forewarn.domain.clock import ManualClock
-from forewarn.services import checks, simulator
+from forewarn.services import checks, policies, simulator
 from forewarn.services.context import Context
 from forewarn.services.forecasts import DEFAULT_CHECKS
+from forewarn.services.schemas import PolicyCreate
 from forewarn.services.scope import SYSTEM
 from forewarn.store.models import AlertRow
 from tests.conftest import make_org, make_person
@@ -128,3 +129,30 @@ def test_the_check_page_shows_the_forecast_with_both_estimates(
     make_person(ctx, "other", roles={make_org(ctx, "Other Ltd"): "admin"})
     signed_in(client, "other")
     assert client.get(f"/checks/{out.check_id}").status_code == 404
+
+
+def test_a_policy_sets_the_lead_times_of_the_default_forecast(
+    client: TestClient, ctx: Context
+) -> None:
+    org_id = make_org(ctx, "Policy Ltd")
+    joined = enroll(client, ctx, org_id)
+    policies.create(
+        ctx,
+        SYSTEM,
+        PolicyCreate(
+            org_id=org_id,
+            name="servers keep a month",
+            checks=[
+                {
+                    "name": "Disk space forecast",
+                    "type": "forecast",
+                    "params": {"warn_days": 30, "crit_days": 7},
+                }
+            ],
+        ),
+    )
+    got = {c.name: c for c in checks.list_(ctx, SYSTEM, asset_id=joined["asset_id"]).items}
+    disk = got["Disk space forecast"]
+    assert disk.params["warn_days"] == 30 and disk.params["crit_days"] == 7
+    assert disk.source.startswith("policy:")
+    assert got["Inode forecast"].source == "default"
