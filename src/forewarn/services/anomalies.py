@@ -48,10 +48,12 @@ def judge(session: Session, c: Claimed, now: datetime) -> Result:
         return Result(Status.UNKNOWN, f"bad check definition: {exc}")
     tz = org_timezone(session, c.asset_id)
     t = now.timestamp()
+    # The baseline ends where the judged window begins: an hour the window reaches into is
+    # never part of what the window is judged against.
     series = [
         anomaly_probe.Series(
             labels,
-            learned(session, c.check_id, sid, params, tz, t),
+            learned(session, c.check_id, sid, params, tz, t - params.window_s),
             window(session, sid, t, params.window_s),
         )
         for sid, labels in matching_series(session, c.asset_id, params)
@@ -100,7 +102,7 @@ def learned(
     tz: str,
     now: float,
 ) -> anomaly_probe.Learned:
-    """The series' baseline as of the start of the current hour (cached for the hour)."""
+    """The series' baseline up to the start of the hour `now` falls in (cached for it)."""
     hour = int(now // HOUR) * HOUR
     # The database's URL is part of the key: tests (and a process serving several
     # databases) reuse check and series ids.
@@ -181,7 +183,7 @@ def view(ctx: Context, actor: Actor, check_id: int) -> list[SeriesView]:
         out = []
         for sid, labels in matching_series(session, check.asset_id, params):
             fig = judged.get(anomaly_probe.series_key(labels), {})
-            base = learned(session, check.id, sid, params, tz, now)
+            base = learned(session, check.id, sid, params, tz, now - params.window_s)
             samples = int(fig.get("samples") or max(1, params.window_s // 300))
             expected, band = _band(params, base, since, now, samples)
             out.append(
