@@ -2,7 +2,7 @@
 
 Active types are run by the poller through their probe module. Passive types are not run: a
 heartbeat waits for pings on its push URL, an agent check reads what the agent reported,
-a forecast check reads the asset's stored series.
+a forecast or anomaly check reads the asset's stored series.
 Modules are imported on first use, so the CLI's `forewarn check tcp` does not load pysnmp.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 ACTIVE = ("ping", "tcp", "http", "tls", "dns", "snmp", "nagios", "prometheus")
-PASSIVE = ("heartbeat", "agent", "forecast")
+PASSIVE = ("heartbeat", "agent", "forecast", "anomaly")
 TYPES = ACTIVE + PASSIVE
 
 

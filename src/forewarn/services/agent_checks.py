@@ -3,7 +3,9 @@
 - heartbeat: claimed when its period + grace passed; critical unless a ping arrived meanwhile;
 - agent: the asset's agent data (online state, a metric's recent mean, a service's state, a
   watched process's count, a watched log's matches) judged by `probes.agent.evaluate`;
-- forecast: the asset's stored series of a metric, forecast by services.forecasts.
+- forecast: the asset's stored series of a metric, forecast by services.forecasts;
+- anomaly: the asset's recent values of a metric against its hour-of-week baseline
+  (services.anomalies).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from forewarn.domain.observation import Observation, Result, Status
 from forewarn.probes import agent as agent_probe
-from forewarn.services import forecasts
+from forewarn.services import anomalies, forecasts
 from forewarn.services.context import Context
 from forewarn.services.ingest import labels_key
 from forewarn.store.models import (
@@ -45,6 +47,8 @@ def judge(ctx: Context, claimed: Sequence[Claimed]) -> list[Observation]:
                 result = _heartbeat(session, c, now)
             elif c.type == "forecast":
                 result = forecasts.judge(session, c, now)
+            elif c.type == "anomaly":
+                result = anomalies.judge(session, c, now)
             else:
                 result = _agent(session, c, now)
             if result is not None:

@@ -145,7 +145,8 @@ def check_labels(
     org_id: int, site_id: int | None, asset_id: int, check_id: int, kind: str
 ) -> dict[str, str]:
     """The labels of a check's alert: ids (stable under renames) and the check type; a
-    forecast check's alerts are of kind "predictive" (routes and tickets tell them apart)."""
+    forecast check's alerts are of kind "predictive" (routes and tickets tell them apart); an
+    anomaly check's are ordinary check alerts (a route tells them by type=anomaly)."""
     return {
         "org": str(org_id),
         "site": str(site_id or ""),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Float, cast, func, select, text
 from sqlalchemy.orm import Session
@@ -46,8 +46,19 @@ def judge(session: Session, c: Claimed, now: datetime) -> Result:
     return forecast_probe.evaluate(params, series, t, previous)
 
 
+class Selects(Protocol):
+    """What picks an asset's series: a metric name and labels they must carry (the forecast
+    and anomaly checks' params both do)."""
+
+    @property
+    def metric(self) -> str: ...
+
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+
 def matching_series(
-    session: Session, asset_id: int, params: forecast_probe.Params
+    session: Session, asset_id: int, params: Selects
 ) -> list[tuple[int, dict[str, str]]]:
     """The asset's series of the metric whose labels include all of `params.labels`."""
     rows = session.execute(

@@ -1,10 +1,11 @@
 """Time travel: weeks of synthetic series through the real pipeline, with a moved clock.
 
 Each trace becomes one series of an enrolled machine (label `mount=/sim/<name>`) and one
-forecast check on it. Every `send_every` seconds of simulated time the machine's samples since
-the last send arrive as an agent batch through the real ingest (validated as the API would),
-the rollup job runs, and a poller tick judges the checks that are due: the real evaluate
-pipeline raising and clearing real alerts. The run answers, per trace, what the check said at
+check on it: a forecast by default, or the trace's `check_type` (an anomaly check, say).
+Every `send_every` seconds of simulated time the machine's samples since the last send arrive
+as an agent batch through the real ingest (validated as the API would), the rollup job runs,
+and a poller tick judges the checks that are due: the real evaluate pipeline raising and
+clearing real alerts. The run answers, per trace, what the check said at
 each turn and when alerts opened and closed — what the tests assert on and the accuracy
 benchmark prints.
 """
@@ -46,6 +47,7 @@ class Trace:
     metric: str = "disk.free_bytes"
     params: dict[str, Any] = field(default_factory=dict)
     fails_at: float | None = None
+    check_type: str = "forecast"
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,15 @@ def simulate(
     start: float,
     end: float,
     send_every: float = 3600,
+    tz: str = "UTC",
 ) -> list[Outcome]:
     """Play `traces` from `start` to `end` (epoch seconds) through ingest, rollups and the
-    poller; `ctx` must run on `clock`, which is moved forward (never back) to `start` first."""
+    poller; `ctx` must run on `clock`, which is moved forward (never back) to `start` first.
+    `tz` is the simulated organization's time zone."""
     if clock.now().timestamp() > start:
         raise ValueError("the clock is already past the start of the simulation")
     clock.advance(start - clock.now().timestamp())
-    ref, outcomes = _machine(ctx, traces)
+    ref, outcomes = _machine(ctx, traces, tz)
     by_time = _by_time(traces)
     times = sorted(by_time)
     asyncio.run(_play(ctx, clock, ref, outcomes, by_time, times, end, send_every))
@@ -102,8 +106,11 @@ def simulate(
     return outcomes
 
 
-def _machine(ctx: Context, traces: Sequence[Trace]) -> tuple[ingest.AgentRef, list[Outcome]]:
-    org = orgs.create(ctx, SYSTEM, OrgCreate(name=f"Simulation {uuid.uuid4().hex[:8]}"))
+def _machine(
+    ctx: Context, traces: Sequence[Trace], tz: str
+) -> tuple[ingest.AgentRef, list[Outcome]]:
+    name = f"Simulation {uuid.uuid4().hex[:8]}"
+    org = orgs.create(ctx, SYSTEM, OrgCreate(name=name, timezone=tz))
     token = enrollment.create_token(ctx, SYSTEM, EnrollTokenCreate(org_id=org.id)).token
     joined = enrollment.enroll(
         ctx, EnrollRequest(token=token, hostname="simulated", machine_id="sim", os="Debian 12")
@@ -116,8 +123,8 @@ def _machine(ctx: Context, traces: Sequence[Trace]) -> tuple[ingest.AgentRef, li
         params = {**t.params, "metric": t.metric, "labels": {"mount": f"/sim/{t.name}"}}
         data = CheckCreate(
             asset_id=joined.asset_id,
-            name=f"forecast {t.name}",
-            type="forecast",
+            name=f"{t.check_type} {t.name}",
+            type=t.check_type,
             params=params,
             interval_s=3600,
             max_attempts=1,

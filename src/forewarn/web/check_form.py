@@ -51,6 +51,7 @@ TYPE_LABELS: dict[str, str] = {
     "heartbeat": "Heartbeat (the job calls us)",
     "agent": "Agent metric or service",
     "forecast": "Forecast (disk full, memory)",
+    "anomaly": "Anomaly (unusual for the hour)",
 }
 
 # What the target is for each type; passive types have none.

@@ -76,6 +76,7 @@ _HINTS: dict[tuple[str, str], str] = {
     ("http", "expect_status"): "Separated by commas or lines, e.g. 200, 301.",
     ("agent", "labels"): "One per line, as name=value, e.g. mount=/.",
     ("forecast", "labels"): "One per line, as name=value, e.g. mount=/srv; empty: every series.",
+    ("anomaly", "labels"): "One per line, as name=value, e.g. mount=/srv; empty: every series.",
     ("agent", "warn"): "A Nagios range, e.g. 80 (above 80 warns).",
     ("agent", "crit"): "A Nagios range, e.g. 90.",
 }

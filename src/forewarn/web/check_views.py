@@ -12,9 +12,10 @@ from markupsafe import Markup
 
 from forewarn.domain.maintenance import covers as maintenance_covers
 from forewarn.domain.observation import Status
+from forewarn.probes import anomaly as anomaly_probe
 from forewarn.probes import forecast as forecast_probe
 from forewarn.reports.charts import ChartSeries, Forecast, Threshold, line_chart
-from forewarn.services import assets, checks, forecasts, maintenance, metrics
+from forewarn.services import anomalies, assets, checks, forecasts, maintenance, metrics
 from forewarn.services.context import Context
 from forewarn.services.pagination import MAX_LIMIT, Page
 from forewarn.services.schemas import AssetFilter, AssetOut, CheckEventOut, CheckOut, MaintenanceOut
@@ -308,6 +309,40 @@ def forecast_charts(ctx: Context, actor: Actor, check: CheckOut, tz: str) -> lis
     return out
 
 
+@dataclass(frozen=True)
+class AnomalyChart:
+    series: anomalies.SeriesView
+    svg: Markup
+
+
+def anomaly_charts(ctx: Context, actor: Actor, check: CheckOut, tz: str) -> list[AnomalyChart]:
+    """Each series of an anomaly check: its last week against the band its baseline expects."""
+    out = []
+    for i, v in enumerate(anomalies.view(ctx, actor, check.id)):
+        lines = [ChartSeries(v.name, v.points)] if v.points else []
+        if v.band:
+            lines.append(ChartSeries("Usual for the hour", v.expected, v.band))
+        now = ctx.clock.now().timestamp()
+        svg = line_chart(
+            lines,
+            width=CHART_WIDTH * 2,
+            height=CHART_HEIGHT,
+            unit=v.unit,
+            tz=tz,
+            title=v.name,
+            x_range=(now - anomalies.CHART_DAYS * 86_400, now),
+            key=f"check-{check.id}-anomaly-{i}",
+            empty_text="No history for this series yet",
+        )
+        out.append(AnomalyChart(v, Markup(svg)))
+    return out
+
+
+def anomaly_value(v: object) -> str:
+    """A figure of an anomaly judgement as the message writes it ('—' when there is none)."""
+    return anomaly_probe.number(float(v)) if isinstance(v, int | float) else "—"
+
+
 def forecast_rate(rate: float | None, unit: str) -> str:
     """A rate per day in the series' unit: '-3.1 GB', '+0.4 points'."""
     if rate is None:
@@ -339,4 +374,5 @@ def helpers() -> dict[str, Any]:
         "quiet_text": quiet_text,
         "percent_text": percent_text,
         "forecast_rate": forecast_rate,
+        "anomaly_value": anomaly_value,
     }

@@ -278,6 +278,11 @@ def show_check(request: Request, check_id: WebId, user: SignedIn) -> Response:
             if check.type == "forecast"
             else []
         ),
+        anomaly_charts=(
+            check_views.anomaly_charts(ctx, actor, check, org.timezone)
+            if check.type == "anomaly"
+            else []
+        ),
         uptime=check_uptime.uptime_view(ctx, actor, check),
         ping_url=ping_url,
         commands=check_views.heartbeat_commands(ping_url) if ping_url else [],
