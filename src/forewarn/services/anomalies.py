@@ -9,7 +9,6 @@ of checks reads the horizon once an hour, and a few raw rows per check otherwise
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ from forewarn.domain import forecast as fc
 from forewarn.domain.observation import Result, Status
 from forewarn.probes import anomaly as anomaly_probe
 from forewarn.services.context import Context
-from forewarn.services.forecasts import matching_series
+from forewarn.services.forecasts import judged_series, matching_series
 from forewarn.services.scope import Actor, get_in_scope
 from forewarn.store.models import (
     Asset,
@@ -176,7 +175,7 @@ def view(ctx: Context, actor: Actor, check_id: int) -> list[SeriesView]:
         except ValueError:
             return []
         st = session.get(CheckStateRow, check_id)
-        judged = {str(f.get("key")): f for f in _judged(st.details if st is not None else "")}
+        judged = {str(f.get("key")): f for f in judged_series(st.details if st else "")}
         tz = org_timezone(session, check.asset_id)
         now = ctx.clock.now().timestamp()
         since = now - CHART_DAYS * fc.DAY
@@ -238,12 +237,3 @@ def _band(
             band.append((t, j.low, j.high))
         t += CHART_STEP
     return expected, band
-
-
-def _judged(details: str) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(details) if details else {}
-    except ValueError:
-        return []
-    rows = data.get("series") if isinstance(data, dict) else None
-    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []

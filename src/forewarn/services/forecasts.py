@@ -145,7 +145,7 @@ def view(ctx: Context, actor: Actor, check_id: int) -> list[SeriesView]:
         except ValueError:
             return []
         st = session.get(CheckStateRow, check_id)
-        judged = _judged(st.details if st is not None else "")
+        judged = judged_series(st.details if st is not None else "")
         now = ctx.clock.now().timestamp()
         since = now - params.window_days * 86_400
         by_key = {
@@ -174,7 +174,8 @@ def view(ctx: Context, actor: Actor, check_id: int) -> list[SeriesView]:
     return out
 
 
-def _judged(details: str) -> list[dict[str, Any]]:
+def judged_series(details: str) -> list[dict[str, Any]]:
+    """The per-series figures a passive check (forecast, anomaly) left in its details."""
     try:
         data = json.loads(details) if details else {}
     except ValueError:
