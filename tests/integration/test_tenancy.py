@@ -278,6 +278,16 @@ REFUSED: dict[tuple[str, str], Case] = {
         f"/api/v1/tokens/{w.token_a}",
         {},
     ),
+    ("GET", "/api/v1/orgs/{org_id}/health"): lambda w: (
+        "GET",
+        f"/api/v1/orgs/{w.org_a}/health",
+        {},
+    ),
+    ("GET", "/api/v1/assets/{asset_id}/health"): lambda w: (
+        "GET",
+        f"/api/v1/assets/{w.asset_a}/health",
+        {},
+    ),
     ("POST", "/api/v1/orgs/{org_id}/assets/import"): lambda w: (
         "POST",
         f"/api/v1/orgs/{w.org_a}/assets/import",

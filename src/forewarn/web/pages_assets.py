@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import agents, assets, orgs, sites
+from forewarn.services import agents, assets, health, orgs, sites
 from forewarn.services.context import Context
 from forewarn.services.pagination import MAX_LIMIT
 from forewarn.services.schemas import AssetCreate, AssetOut, AssetUpdate, OrgOut, SiteOut
@@ -117,6 +117,7 @@ def show_asset(request: Request, asset_id: WebId, user: SignedIn) -> Response:
         **asset_tabs.helpers(),
     }
     if agent is None:
+        shared["health"] = health.asset_health(ctx, actor, asset_id)
         return page(request, "assets/show.html", user, section="overview", **shared)
     shared.update(asset_tabs.load(ctx, actor, query))
     if wants_fragment(request, "tab-results") and query.tab in asset_tabs.WITH_RESULTS:
@@ -124,6 +125,7 @@ def show_asset(request: Request, asset_id: WebId, user: SignedIn) -> Response:
     if wants_fragment(request, "asset-tab"):
         return fragment(request, "assets/_tab.html", user, oob_range=True, **shared)
     live = live_context(ctx, actor, asset, org, agent, span)
+    shared["health"] = health.asset_health(ctx, actor, asset_id)
     return page(request, "assets/show.html", user, section="overview", **{**shared, **live})
 
 

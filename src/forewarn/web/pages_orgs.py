@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import agent_views, assets, orgs, sites
+from forewarn.services import agent_views, assets, health, orgs, sites
 from forewarn.services.pagination import MAX_LIMIT
 from forewarn.services.schemas import OrgCreate, OrgOut, OrgUpdate, known_timezones
 from forewarn.services.scope import require, require_owner
@@ -106,7 +106,8 @@ def update_org(request: Request, org_id: WebId, user: SignedIn, form: PostedForm
 
 @router.get("/orgs/{org_id}")
 def show_org(request: Request, org_id: WebId, user: SignedIn) -> Response:
-    """Key facts, sites, the filterable asset table and, for admins, the members."""
+    """Key facts, the health score, sites, the filterable asset table with each asset's
+    score and, for admins, the members."""
     ctx, actor = get_ctx(request), user.actor
     org = orgs.get(ctx, actor, org_id)
     table = asset_list.load(ctx, actor, org_id, request.query_params)
@@ -119,12 +120,17 @@ def show_org(request: Request, org_id: WebId, user: SignedIn) -> Response:
         "today": ctx.clock.now().astimezone(zone(org.timezone)).date(),
     }
     if wants_fragment(request, "asset-table"):
-        return fragment(request, "orgs/_assets.html", user, **shared)
+        shown = [a.id for a in table.items]
+        scores = health.asset_scores(ctx, actor, org_id, shown)
+        return fragment(request, "orgs/_assets.html", user, scores=scores, **shared)
+    org_health = health.org_health(ctx, actor, org_id)
     return page(
         request,
         "orgs/show.html",
         user,
         section="overview",
+        health=org_health,
+        scores={a.asset_id: a for a in org_health.assets},
         sites=org_sites,
         tags=assets.tags_in_use(ctx, actor, org_id),
         members=members_section(ctx, actor, org_id),

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from forewarn import __version__
 from forewarn.domain.inventory import Role
-from forewarn.web import humanize, labels
+from forewarn.web import health_views, humanize, labels
 from forewarn.web.flash import clear_flashes, take_flashes
 from forewarn.web.session import WebUser, get_ctx
 
@@ -96,6 +96,8 @@ def _environment() -> jinja2.Environment:
         role_hints=labels.ROLE_HINTS,
         state_labels=labels.STATE_LABELS,
         weekdays=labels.WEEKDAYS,
+        evidence_href=health_views.evidence_href,
+        category_word=health_views.category_word,
     )
     env.filters.update(
         kind_label=labels.kind_label,

@@ -5,7 +5,8 @@ from fastapi import APIRouter
 from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, IdQuery, Limit, SearchQuery
 from forewarn.api.pages import PageOut, page_out
 from forewarn.domain.inventory import AssetKind
-from forewarn.services import assets
+from forewarn.services import assets, health
+from forewarn.services.health import AssetScoreOut
 from forewarn.services.schemas import AssetCreate, AssetFilter, AssetOut, AssetUpdate
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
@@ -36,6 +37,13 @@ def create_asset(body: AssetCreate, ctx: Ctx, actor: Caller) -> AssetOut:
 @router.get("/{asset_id}", response_model=AssetOut)
 def get_asset(asset_id: IdPath, ctx: Ctx, actor: Caller) -> AssetOut:
     return assets.get(ctx, actor, asset_id)
+
+
+@router.get("/{asset_id}/health", response_model=AssetScoreOut, tags=["health scores"])
+def get_asset_health(asset_id: IdPath, ctx: Ctx, actor: Caller) -> AssetScoreOut:
+    """The asset's health score (0-100) and every item that lowers it, largest first; each
+    item names its evidence (a check, an alert, a finding, the agent). See docs/health.md."""
+    return health.asset_health(ctx, actor, asset_id)
 
 
 @router.patch("/{asset_id}", response_model=AssetOut)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, Limit, SearchQuery
 from forewarn.api.pages import PageOut, page_out
-from forewarn.services import orgs
+from forewarn.services import health, orgs
+from forewarn.services.health import DEFAULT_TOP, MAX_TOP, OrgHealthOut
 from forewarn.services.schemas import OrgCreate, OrgOut, OrgUpdate
 
 router = APIRouter(prefix="/api/v1/orgs", tags=["organizations"])
@@ -25,6 +28,21 @@ def create_org(body: OrgCreate, ctx: Ctx, actor: Caller) -> OrgOut:
 @router.get("/{org_id}", response_model=OrgOut)
 def get_org(org_id: IdPath, ctx: Ctx, actor: Caller) -> OrgOut:
     return orgs.get(ctx, actor, org_id)
+
+
+@router.get("/{org_id}/health", response_model=OrgHealthOut, tags=["health scores"])
+def get_org_health(
+    org_id: IdPath,
+    ctx: Ctx,
+    actor: Caller,
+    top: Annotated[
+        int, Query(ge=0, le=MAX_TOP, description="how many of the costliest items to list")
+    ] = DEFAULT_TOP,
+) -> OrgHealthOut:
+    """The organization's health score (0-100; null without assets), the items that cost it
+    the most (each with its `impact` in points), and every asset's score, worst first, with
+    its worst items. See docs/health.md for the formula."""
+    return health.org_health(ctx, actor, org_id, top)
 
 
 @router.patch("/{org_id}", response_model=OrgOut)
