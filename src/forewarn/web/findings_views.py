@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from forewarn.services.discovery import RULE as UNKNOWN_DEVICE
-from forewarn.services.discovery import FindingOut
+from forewarn.services.findings import FindingOut
 from forewarn.web.discovery_views import guess_label, ports_text
 
 STATUSES = [("open", "Open"), ("resolved", "Resolved"), ("accepted", "Accepted"), ("all", "All")]
