@@ -67,6 +67,11 @@ class SyncReport:
     refreshed: int = 0
     resolved: int = 0
 
+    def add(self, other: SyncReport) -> None:
+        self.opened += other.opened
+        self.refreshed += other.refreshed
+        self.resolved += other.resolved
+
 
 def raise_or_refresh(
     session: Session, org_id: int, rule: str, raised: Raised, now: datetime
