@@ -26,7 +26,18 @@ _SEVERITY: dict[str, tuple[str, str]] = {
     "low": ("unknown", "Low"),
     "info": ("unknown", "Info"),
 }
-RULE_LABELS = {UNKNOWN_DEVICE: "Unknown device on the network"}
+RULE_LABELS = {
+    UNKNOWN_DEVICE: "Unknown device on the network",
+    "expiry.certificate": "Certificate expiry",
+    "expiry.warranty": "Warranty end",
+    "lifecycle.os_eol": "Operating system end of life",
+    "lifecycle.software_eol": "Software end of life",
+    "backup.not_reported": "Backup not reported",
+    "agent.outdated": "Outdated agent",
+    "recurring.check": "Recurring issue: a check",
+    "recurring.asset": "Recurring issue: an asset",
+    "recurring.tickets": "Recurring issue: tickets",
+}
 
 
 def read_status(value: str | None) -> str:
