@@ -1,9 +1,10 @@
-"""The `forewarn` command: serve, db, user, org, token, asset."""
+"""The `forewarn` command: serve, db, user, org, token, asset, discover, data."""
 
 from __future__ import annotations
 
 import gc
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,15 @@ from rich.text import Text
 
 from forewarn.check_cli import CHECK_CONTEXT, check
 from forewarn.config import Settings
-from forewarn.services import bootstrap, discovery, enrollment, importing, orgs, users
+from forewarn.services import (
+    bootstrap,
+    discovery,
+    enrollment,
+    importing,
+    lifecycle,
+    orgs,
+    users,
+)
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.schemas import (
@@ -484,6 +493,62 @@ def discover_run(network: Annotated[int, typer.Argument(help="id from discover l
         cursor = page.next_cursor
     out.print(table)
     err.print(f"run {run.id}: {run.addresses} addresses swept, {run.found} found, {run.new} new")
+
+
+data_app = typer.Typer(help="Shipped, dated data: the end-of-life table.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--date {value!r} is not a date (YYYY-MM-DD)", 2) from None
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="endoflife.date JSON or distro-info CSV")],
+    product: Annotated[
+        str | None,
+        typer.Option(help="product a file of one product is about (default: from its name)"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--date", help="YYYY-MM-DD the data is true of (default: the file's own)"),
+    ] = None,
+) -> None:
+    """Load a newer end-of-life file; a file that cannot be read whole changes nothing."""
+    when = _day(as_of)
+    raw = _read_inventory(file, lifecycle.MAX_FILE_BYTES)
+    ctx = _context()
+    try:
+        loaded = lifecycle.import_file(ctx, file.name, raw, product=product, data_date=when)
+    except ServiceError as exc:
+        raise fail(exc.detail) from exc
+    table = Table("product", "releases", "data date", "in force")
+    for item in loaded:
+        day = str(item.data_date or "")
+        table.add_row(item.product, str(item.releases), day, "yes" if item.in_force else "no")
+    out.print(table)
+    err.print(f"imported {len(loaded)} product(s) from {file.name}")
+
+
+@data_app.command("status")
+def data_status() -> None:
+    """Which end-of-life data is loaded, from where, and as of when."""
+    table = Table("product", "releases", "source", "data date", "in force")
+    for item in lifecycle.status(_context()):
+        table.add_row(
+            item.product,
+            str(item.releases),
+            Text(item.source),
+            str(item.data_date or "unknown"),
+            "yes" if item.in_force else "no (another source wins)",
+        )
+    out.print(table)
 
 
 def main() -> None:

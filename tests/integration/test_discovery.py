@@ -32,7 +32,7 @@ from forewarn.api.app import create_app
 from forewarn.api.routers import discovery as discovery_routes
 from forewarn.domain.device_kind import DeviceKind
 from forewarn.probes import discover
-from forewarn.services import checks, discovery, secret_params, sites
+from forewarn.services import checks, discovery, findings, secret_params, sites
 from forewarn.services.context import Context
 from forewarn.services.discovery import NetworkCreate
 from forewarn.services.errors import ServiceError
@@ -550,19 +550,19 @@ def test_unknown_newcomers_are_findings_only_after_the_first_run(
     a = discover.Host("10.9.0.2", True, mac="02:00:00:00:00:02", open_ports=(22,))
     b = discover.Host("10.9.0.3", True, mac="02:00:00:00:00:03")
     assert record(a).new == 1
-    assert discovery.list_findings(ctx, SYSTEM, org_id=org.id).items == []
+    assert findings.list_findings(ctx, SYSTEM, org_id=org.id).items == []
     assert record(a, b).new == 1
-    (finding,) = discovery.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items
+    (finding,) = findings.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items
     assert finding.key == b.mac
     assert finding.last_seen == finding.first_seen
     record(a, b)  # seen again: the same finding, later last_seen
-    (again,) = discovery.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items
+    (again,) = findings.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items
     assert again.id == finding.id and again.last_seen > finding.last_seen
 
     # Another device takes b's address: b's finding is resolved, the newcomer gets its own.
     c = discover.Host("10.9.0.3", True, mac="02:00:00:00:00:0c")
     assert record(a, c).new == 1
-    open_now = discovery.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items
+    open_now = findings.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items
     assert [f.key for f in open_now] == [c.mac]
 
     # A device whose address an asset already names is known, not a finding.
@@ -577,13 +577,13 @@ def test_unknown_newcomers_are_findings_only_after_the_first_run(
     )
     d = discover.Host("10.9.0.7", True, mac="02:00:00:00:00:07")
     assert record(a, c, d).new == 1
-    assert discovery.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items == []
+    assert findings.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items == []
     known = discovery.list_devices(ctx, SYSTEM, network_id=net.id, state="adopted").items
     assert [(x.address, x.asset_id) for x in known] == [("10.9.0.7", asset.id)]
     # The ignored device moving to another address stays ignored.
     moved = discover.Host("10.9.0.8", True, mac=c.mac)
     record(a, moved, d)
-    assert discovery.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items == []
+    assert findings.list_findings(ctx, SYSTEM, org_id=org.id, status="open").items == []
     states = {x.address: x.state for x in discovery.list_devices(ctx, SYSTEM, org_id=org.id).items}
     assert states["10.9.0.8"] == "ignored"
 

@@ -186,6 +186,11 @@ Case = Callable[[World], Request]
 # Routes that act on A's data: the outsider must get 403 or 404 and change nothing.
 REFUSED: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs/{org_id}"): lambda w: ("GET", f"/api/v1/orgs/{w.org_a}", {}),
+    ("GET", "/api/v1/orgs/{org_id}/expiries"): lambda w: (
+        "GET",
+        f"/api/v1/orgs/{w.org_a}/expiries",
+        {},
+    ),
     ("PATCH", "/api/v1/orgs/{org_id}"): lambda w: (
         "PATCH",
         f"/api/v1/orgs/{w.org_a}",

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from forewarn.domain.clock import ManualClock
 from forewarn.probes import discover
 from forewarn.probes.snmp import SystemInfo
-from forewarn.services import assets, checks, discovery, sites
+from forewarn.services import assets, checks, discovery, findings, sites
 from forewarn.services.context import Context
 from forewarn.services.discovery import NetworkCreate
 from forewarn.services.schemas import SiteCreate
@@ -289,7 +289,7 @@ def test_adopt_and_ignore_devices_found(
     phone = discover.Host("10.9.0.4", True, mac="02:00:00:00:00:04", hostname="phone.lan")
     _record(ctx, clock, net.id, known, printer)
     _record(ctx, clock, net.id, known, printer, phone)
-    assert len(discovery.list_findings(ctx, SYSTEM, org_id=org_id, status="open").items) == 2
+    assert len(findings.list_findings(ctx, SYSTEM, org_id=org_id, status="open").items) == 2
     csrf = signed_in(client, "tech")
     devices = {d.address: d for d in discovery.list_devices(ctx, SYSTEM, org_id=org_id).items}
 
@@ -311,12 +311,12 @@ def test_adopt_and_ignore_devices_found(
     assert re.search(r"New\s*<span class=\"count\">3</span>", text)
     assert text.count("Adopt…") == 3 and text.count(">Ignore<") == 3
 
-    findings = client.get(f"/orgs/{org_id}/findings").text
-    assert "Unknown device 10.9.0.3 (02:00:00:00:00:03) appeared on 10.9.0.0/24" in findings
-    assert "Medium" in findings and "state-warning" in findings
+    listing = client.get(f"/orgs/{org_id}/findings").text
+    assert "Unknown device 10.9.0.3 (02:00:00:00:00:03) appeared on 10.9.0.0/24" in listing
+    assert "Medium" in listing and "state-warning" in listing
     printer_page = f"/orgs/{org_id}/discovery/devices/{devices['10.9.0.3'].id}"
-    assert f'href="{printer_page}"' in findings
-    assert "open ports: 80 (http), 9100" in html.unescape(findings)
+    assert f'href="{printer_page}"' in listing
+    assert "open ports: 80 (http), 9100" in html.unescape(listing)
 
     # The printer's page says why it looks like one, and proposes its kind.
     page = client.get(printer_page).text
@@ -346,7 +346,7 @@ def test_adopt_and_ignore_devices_found(
     assert f'href="/assets/{asset.id}">Front printer</a>' in shown
     assert "Adopt as an asset" not in shown
     open_keys = [
-        f.key for f in discovery.list_findings(ctx, SYSTEM, org_id=org_id, status="open").items
+        f.key for f in findings.list_findings(ctx, SYSTEM, org_id=org_id, status="open").items
     ]
     assert open_keys == ["02:00:00:00:00:04"]
 

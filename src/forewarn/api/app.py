@@ -21,6 +21,7 @@ from forewarn.api.routers import (
     auth,
     checks,
     discovery,
+    expiries,
     health,
     imports,
     orgs,
@@ -64,6 +65,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(status.router)
     app.include_router(status.public)
     app.include_router(discovery.router)
+    app.include_router(expiries.router)
     app.include_router(alerts.router)
     app.include_router(tickets.router)
     _mount_web(app)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from forewarn.domain.device_kind import Clues, DeviceKind, Guess, describe_ports, guess
 from forewarn.domain.inventory import AssetKind, Role
 from forewarn.probes import discover
-from forewarn.services import agent_config, audit, checks, keys
+from forewarn.services import agent_config, audit, checks, findings, keys
 from forewarn.services.assets import add_asset
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError, conflict, invalid, not_found
@@ -78,7 +78,6 @@ Community = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]
 DeviceState = Literal["new", "adopted", "ignored"]
-FindingStatus = Literal["open", "resolved", "accepted"]
 
 
 class NetworkCreate(Strict):
@@ -150,24 +149,6 @@ class Adopted(BaseModel):
     device: DeviceOut
     asset: AssetOut
     checks: list[CheckOut]
-
-
-class FindingOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    org_id: int
-    asset_id: int | None
-    rule: str
-    key: str
-    severity: str
-    status: str
-    title: str
-    detail: str
-    evidence: dict[str, Any]
-    first_seen: datetime
-    last_seen: datetime
-    resolved_at: datetime | None
 
 
 # ---- networks -------------------------------------------------------------------------------
@@ -680,31 +661,13 @@ def _raise_finding(
         f"Network discovery found a device no asset accounts for (looks like: {why.kind.value}; "
         f"{why.reason}; open TCP ports: {ports}). Adopt it as an asset or ignore it."
     )
-    finding = session.scalar(
-        select(Finding).where(
-            Finding.org_id == device.org_id, Finding.rule == RULE, Finding.key == key
-        )
+    findings.raise_or_refresh(
+        session,
+        device.org_id,
+        RULE,
+        findings.Raised(key=key, severity=SEVERITY, title=title, detail=detail, evidence=evidence),
+        now,
     )
-    if finding is None:
-        session.add(
-            Finding(
-                org_id=device.org_id,
-                rule=RULE,
-                key=key,
-                severity=SEVERITY,
-                status="open",
-                title=title,
-                detail=detail,
-                evidence=evidence,
-                first_seen=now,
-                last_seen=now,
-            )
-        )
-    elif finding.status != "accepted":  # someone accepted that risk: leave it so
-        finding.status, finding.resolved_at, finding.asset_id = "open", None, None
-        finding.title, finding.detail, finding.evidence = title, detail, evidence
-        finding.severity, finding.last_seen = SEVERITY, now
-    session.flush()
 
 
 def _touch(session: Session, device: DiscoveredDevice, now: datetime) -> None:
@@ -954,29 +917,6 @@ def ignore(ctx: Context, actor: Actor, device_id: int) -> DeviceOut:
             after=audit.snapshot(device),
         )
         return DeviceOut.model_validate(device)
-
-
-# ---- findings (a minimal read until the risk register has its own service) --------------------
-
-
-def list_findings(
-    ctx: Context,
-    actor: Actor,
-    *,
-    org_id: int | None = None,
-    status: FindingStatus | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> Page[FindingOut]:
-    """Newest first."""
-    stmt = scoped(select(Finding), actor, Finding.org_id)
-    if org_id is not None:
-        stmt = stmt.where(Finding.org_id == org_id)
-    if status is not None:
-        stmt = stmt.where(Finding.status == status)
-    with ctx.db.read() as session:
-        page = paginate_desc(session, stmt, Finding.id, limit, cursor)
-        return Page([FindingOut.model_validate(f) for f in page.items], page.next_cursor)
 
 
 # ---- schedule ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Scheduled jobs of the all-in-one server: rollups, retention, offline detection.
+"""Scheduled jobs of the all-in-one server: rollups, retention, offline detection, expiries.
 
 One thread runs each job at its interval; a job that fails is logged and tried again at its
 next turn. Several worker processes over one database share the jobs: each turn of a job is
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from forewarn.services import agents, discovery, metrics, tickets
+from forewarn.services import agents, discovery, expiries, metrics, recurring, tickets
 from forewarn.services.context import Context
 from forewarn.store.bulk import insert_ignore
 from forewarn.store.models import KeyValue
@@ -42,6 +42,10 @@ def default_jobs() -> list[Job]:
         Job("discovery", 600, discovery.sweep_due),
         # Tickets whose SLA is at risk or breached become alerts (and stop being when done).
         Job("sla", 60, tickets.sla_watch),
+        # Dates that matter (certificates, warranties, end of life, backups, agents) and
+        # recurring problems become findings, and stop being once no longer true.
+        Job("expiries", 3600, expiries.refresh),
+        Job("recurring", 900, recurring.refresh),
     ]
 
 

@@ -561,6 +561,22 @@ class Finding(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # When the risk comes true (a certificate or warranty ends, support stops); None: undated.
+    due_at: Mapped[datetime | None]
+
+
+class LifecycleProduct(Base):
+    """End-of-life dates of one product imported by `forewarn data import`: server-wide, so
+    every server process reads the same (domain.lifecycle.Release.to_json per release)."""
+
+    __tablename__ = "lifecycle_products"
+
+    product: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(300), default="")  # file name and format
+    data_date: Mapped[date] = mapped_column(Date)  # as of when the data is true
+    imported_at: Mapped[datetime]
+    releases: Mapped[list[Any]] = mapped_column(JSON)
 
 
 class DiscoveryNetwork(Base):

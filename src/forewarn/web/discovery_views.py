@@ -10,10 +10,11 @@ from urllib.parse import urlencode
 
 from forewarn.domain.device_kind import Clues, DeviceKind, describe_ports, guess
 from forewarn.domain.inventory import AssetKind
-from forewarn.services import agents, discovery, sites
+from forewarn.services import agents, discovery, findings, sites
 from forewarn.services.context import Context
-from forewarn.services.discovery import DeviceOut, FindingOut, NetworkOut, RunOut
+from forewarn.services.discovery import DeviceOut, NetworkOut, RunOut
 from forewarn.services.errors import not_found
+from forewarn.services.findings import FindingOut
 from forewarn.services.pagination import MAX_LIMIT, Page
 from forewarn.services.schemas import MAX_ID
 from forewarn.services.scope import Actor
@@ -135,7 +136,7 @@ def all_findings(ctx: Context, actor: Actor, org_id: int) -> list[FindingOut]:
     """Every finding of the organization, newest first."""
     return list(
         _every(
-            lambda c: discovery.list_findings(ctx, actor, org_id=org_id, limit=MAX_LIMIT, cursor=c)
+            lambda c: findings.list_findings(ctx, actor, org_id=org_id, limit=MAX_LIMIT, cursor=c)
         )
     )
 

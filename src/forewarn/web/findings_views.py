@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from forewarn.services.discovery import RULE as UNKNOWN_DEVICE
-from forewarn.services.discovery import FindingOut
+from forewarn.services.findings import FindingOut
 from forewarn.web.discovery_views import guess_label, ports_text
 
 STATUSES = [("open", "Open"), ("resolved", "Resolved"), ("accepted", "Accepted"), ("all", "All")]
@@ -26,7 +26,18 @@ _SEVERITY: dict[str, tuple[str, str]] = {
     "low": ("unknown", "Low"),
     "info": ("unknown", "Info"),
 }
-RULE_LABELS = {UNKNOWN_DEVICE: "Unknown device on the network"}
+RULE_LABELS = {
+    UNKNOWN_DEVICE: "Unknown device on the network",
+    "expiry.certificate": "Certificate expiry",
+    "expiry.warranty": "Warranty end",
+    "lifecycle.os_eol": "Operating system end of life",
+    "lifecycle.software_eol": "Software end of life",
+    "backup.not_reported": "Backup not reported",
+    "agent.outdated": "Outdated agent",
+    "recurring.check": "Recurring issue: a check",
+    "recurring.asset": "Recurring issue: an asset",
+    "recurring.tickets": "Recurring issue: tickets",
+}
 
 
 def read_status(value: str | None) -> str:

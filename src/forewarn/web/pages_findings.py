@@ -7,9 +7,9 @@ from typing import cast
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from forewarn.services import discovery, orgs
-from forewarn.services.discovery import FindingStatus
+from forewarn.services import findings, orgs
 from forewarn.services.errors import ServiceError
+from forewarn.services.findings import FindingStatus
 from forewarn.web import discovery_views, findings_views
 from forewarn.web.check_views import org_assets
 from forewarn.web.render import page
@@ -27,7 +27,7 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
     chosen = None if status == "all" else cast(FindingStatus, status)
     cursor = request.query_params.get("cursor", "").strip()[:200] or None
     try:
-        found = discovery.list_findings(
+        found = findings.list_findings(
             ctx, actor, org_id=org_id, status=chosen, limit=findings_views.PAGE_SIZE, cursor=cursor
         )
     except ServiceError as exc:
@@ -35,7 +35,7 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
             raise
         # A cursor we never gave out (edited by hand): start from the newest instead.
         cursor = None
-        found = discovery.list_findings(
+        found = findings.list_findings(
             ctx, actor, org_id=org_id, status=chosen, limit=findings_views.PAGE_SIZE
         )
     about_devices = any(findings_views.device_id(f) for f in found.items)

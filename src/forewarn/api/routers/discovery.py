@@ -8,18 +8,17 @@ from fastapi import APIRouter, Query
 
 from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, IdQuery, Limit
 from forewarn.api.pages import PageOut, page_out
-from forewarn.services import discovery
+from forewarn.services import discovery, findings
 from forewarn.services.discovery import (
     Adopted,
     AdoptRequest,
     DeviceOut,
     DeviceState,
-    FindingOut,
-    FindingStatus,
     NetworkCreate,
     NetworkOut,
     RunOut,
 )
+from forewarn.services.findings import FindingOut, FindingStatus
 
 router = APIRouter(prefix="/api/v1")
 
@@ -121,7 +120,5 @@ def list_findings(
 ) -> PageOut[FindingOut]:
     """Findings of the organizations the caller may see, newest first."""
     return page_out(
-        discovery.list_findings(
-            ctx, actor, org_id=org_id, status=status, limit=limit, cursor=cursor
-        )
+        findings.list_findings(ctx, actor, org_id=org_id, status=status, limit=limit, cursor=cursor)
     )
