@@ -321,13 +321,17 @@ def anomaly_charts(ctx: Context, actor: Actor, check: CheckOut, tz: str) -> list
     for i, v in enumerate(anomalies.view(ctx, actor, check.id)):
         lines = [ChartSeries(v.name, v.points)] if v.points else []
         if v.band:
-            lines.append(ChartSeries("Usual for the hour", v.expected, v.band))
+            band = v.band
+            if v.unit == "%":  # k sigma can reach past what a share can be: draw what can happen
+                band = [(t, max(lo, 0.0), min(hi, 100.0)) for t, lo, hi in band]
+            lines.append(ChartSeries("Usual for the hour", v.expected, band))
         now = ctx.clock.now().timestamp()
         svg = line_chart(
             lines,
             width=CHART_WIDTH * 2,
             height=CHART_HEIGHT,
             unit=v.unit,
+            y_min=0 if v.unit == "%" or all(p >= 0 for _, p in v.points) else None,
             tz=tz,
             title=v.name,
             x_range=(now - anomalies.CHART_DAYS * 86_400, now),
