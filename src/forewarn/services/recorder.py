@@ -90,7 +90,7 @@ def _main(settings: Settings, conn: Connection, claims: Connection, lease_owner:
                 rows: list[tuple[Any, ...]] | None
                 try:
                     at = datetime.fromtimestamp(now, UTC)
-                    rows = [poller.to_row(c) for c in poller.claim(ctx, lease_owner, at, limit)]
+                    rows = poller.claim_rows(ctx, lease_owner, at, limit)
                 except Exception:
                     log.exception("claiming due checks failed")
                     rows = None
@@ -153,7 +153,7 @@ class Recorder:
 
     def claim(self, now: float, limit: int) -> list[tuple[Any, ...]]:
         """Have the child lease up to `limit` checks due at `now` (a UNIX time) to this
-        poller; answers them as plain rows (`poller.to_row`)."""
+        poller; answers them as plain rows (`poller.ClaimRow`)."""
         self._alive()
         if not self.wait_ready(CLAIM_WAIT_S):
             raise TimeoutError(f"the recorder did not start within {CLAIM_WAIT_S:.0f} s")
