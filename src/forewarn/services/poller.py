@@ -171,6 +171,11 @@ class Poller:
         self._ahead = 2 * concurrency
         self._group = max(1, min(batch, concurrency // 4))
         self._draining = False
+        # Results are sent to be recorded every `flush_s`, or as soon as `_flush_group` wait or
+        # nothing runs: the recorder then works in step with the probes instead of taking a
+        # large group (and the claims behind it) every `flush_s`, and no result waits idle.
+        self._flush_group = max(1, min(batch, concurrency // 2))
+        self._flush_now = asyncio.Event()
         self._pending: list[Observation] = []
         self._running: set[asyncio.Task[None]] = set()
         self.ran = 0  # checks run, for tests and the benchmark
@@ -198,6 +203,8 @@ class Poller:
                 result, ms = await run_probe(c.type, c.target, params, c.timeout_s, self.resources)
             self._pending.append(Observation(c.check_id, self.ctx.clock.now(), result, ms))
             self.ran += 1
+            if len(self._pending) >= self._flush_group:
+                self._flush_now.set()
         finally:
             # Out of the running set (and its host's count) before counting free slots by it.
             # (No done callback does this: it would cost a turn of the loop per check. A task
@@ -209,6 +216,8 @@ class Poller:
                 self._host_free(host)
             self._freed.set()
             self._refill()
+            if not self._running and self._pending:
+                self._flush_now.set()  # nothing else running: record what ran without waiting
 
     def _take(self, claimed: list[Claimed]) -> list[Claimed]:
         """Queue the active checks of a claim and start what fits; answer the passive ones."""
@@ -284,7 +293,9 @@ class Poller:
 
     async def _flusher(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await asyncio.sleep(self.flush_s)
+            if not self._flush_now.is_set():
+                await _first(self._flush_now.wait(), timeout=self.flush_s)
+            self._flush_now.clear()
             await self.flush()
 
     async def _claim(self, limit: int) -> list[Claimed]:
