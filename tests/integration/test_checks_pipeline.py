@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from forewarn.domain.clock import SystemClock
+from forewarn.domain.observation import Result, Status
 from forewarn.services import assets, checks
+from forewarn.services import poller as poller_module
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.poller import LEASE_S, Poller, claim
@@ -176,6 +178,34 @@ def test_a_dead_pollers_leases_run_out_and_another_takes_over(ctx, clock, asset_
     clock.advance(LEASE_S + 1)
     assert asyncio.run(Poller(ctx, owner="other").tick()) == 5
     assert server.count == 5
+
+
+def test_the_per_host_limit_bounds_each_host_and_every_check_runs(
+    ctx, clock, asset_id, monkeypatch
+):
+    """At most `per_host` checks of one host at once, while other hosts use the free slots."""
+    for i in range(12):
+        new_check(ctx, asset_id, f"a{i}", target=f"10.0.0.1:{1000 + i}")
+    for i in range(4):
+        new_check(ctx, asset_id, f"b{i}", target=f"10.0.0.2:{1000 + i}")
+    now: dict[str, int] = {}
+    most: dict[str, int] = {}
+
+    async def probe(check_type, target, params, timeout, res):  # no network: count overlap
+        host = target.split(":")[0]
+        now[host] = now.get(host, 0) + 1
+        most[host] = max(most.get(host, 0), now[host])
+        await asyncio.sleep(0.01)
+        now[host] -= 1
+        return Result(Status.OK, "ok"), 10.0
+
+    monkeypatch.setattr(poller_module, "run_probe", probe)
+    poller = Poller(ctx, owner="p1", concurrency=8, per_host=3)
+    assert asyncio.run(poller.tick()) == 16
+    assert most == {"10.0.0.1": 3, "10.0.0.2": 3}
+    assert poller._per_host == {} and poller._in_line == 0  # every slot given back
+    with ctx.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(CheckResult)) == 16
 
 
 def test_heartbeat_turns_critical_when_late_and_ok_on_ping(ctx, clock, asset_id):

@@ -24,6 +24,9 @@ from forewarn.domain.thresholds import Range, Thresholds
 from forewarn.probes.http_client import NO_TIMEOUT, describe_error, make_session, read_bounded
 
 MAX_REDIRECTS = 10
+# run() given a session (as run_probe always gives it) awaits nothing outside its own
+# asyncio.timeout(timeout), so run_probe adds no hard timeout around it (see probes.runner).
+SELF_BOUNDED = True
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110)
 
 

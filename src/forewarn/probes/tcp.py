@@ -19,6 +19,10 @@ from forewarn.domain.observation import Metric, Result, Status
 from forewarn.domain.targets import split_host_port
 from forewarn.domain.thresholds import Range, Thresholds
 
+# run() bounds everything it awaits with asyncio.timeout(timeout) itself, so run_probe adds
+# no hard timeout of its own around it (see probes.runner).
+SELF_BOUNDED = True
+
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

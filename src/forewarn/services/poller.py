@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import socket
 import threading
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, bindparam, select, text
+from sqlalchemy import bindparam, text
 
 from forewarn.domain.observation import Observation, Result, Status
 from forewarn.probes import registry
@@ -37,7 +38,7 @@ from forewarn.services import agent_checks, results, secret_params
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.recorder import Recorder
-from forewarn.store.models import Check
+from forewarn.store.bulk import select_in, time_from_driver
 from forewarn.store.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 LEASE_S = 150
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claimed:
     check_id: int
     type: str
@@ -55,40 +56,12 @@ class Claimed:
     params: dict[str, Any]
     timeout_s: float
     asset_id: int
-    updated_at: datetime
-    last_at: datetime | None
+    # When the definition last changed (a UNIX time): the cache key of its validated params.
+    version: float
 
 
-ClaimRow = tuple[int, str, str, dict[str, Any], float, int, float, float | None]
-
-
-def to_row(c: Claimed) -> ClaimRow:
-    """A claimed check as plain values, for the pipe from the recorder child (marshal)."""
-    last = c.last_at.timestamp() if c.last_at is not None else None
-    return (
-        c.check_id,
-        c.type,
-        c.target,
-        c.params,
-        c.timeout_s,
-        c.asset_id,
-        c.updated_at.timestamp(),
-        last,
-    )
-
-
-def from_row(row: Sequence[Any]) -> Claimed:
-    cid, kind, target, params, timeout, asset, updated, last = row
-    return Claimed(
-        cid,
-        kind,
-        target,
-        params,
-        timeout,
-        asset,
-        datetime.fromtimestamp(updated, UTC),
-        datetime.fromtimestamp(last, UTC) if last is not None else None,
-    )
+# A claimed check as plain values, for the pipe from the recorder child (marshal).
+ClaimRow = tuple[int, str, str, dict[str, Any], float, int, float]
 
 
 def _claim_sql(dialect: str) -> str:
@@ -102,41 +75,51 @@ def _claim_sql(dialect: str) -> str:
         f" ORDER BY cs.next_due_at LIMIT :n{lock}) "
         # Re-checked here: on SQLite another process may have leased a row since the SELECT.
         "AND (lease_until IS NULL OR lease_until < :now) "
-        "RETURNING check_id, last_at"
+        "RETURNING check_id"
     )
+
+
+_DEFS = (
+    "SELECT id, type, target, params, timeout_s, asset_id, updated_at FROM checks"
+    " WHERE id IN ({in})"
+)
+
+
+def claim_rows(ctx: Context, owner: str, now: datetime, limit: int) -> list[ClaimRow]:
+    """Lease up to `limit` due checks to `owner`; answer their definitions as plain rows.
+
+    The definitions are read on the driver's cursor: SQLAlchemy's result processing (JSON,
+    two type processors per datetime) cost more per check than the statements themselves."""
+    until = now + timedelta(seconds=LEASE_S)
+    with ctx.db.transaction() as session:
+        dialect = session.get_bind().dialect.name
+        stmt = text(_claim_sql(dialect)).bindparams(
+            bindparam("now", now, type_=UTCDateTime()),
+            bindparam("until", until, type_=UTCDateTime()),
+            bindparam("owner", owner),
+            bindparam("n", limit),
+            bindparam("true", True),
+        )
+        ids = sorted(session.execute(stmt).scalars())
+        if not ids:
+            return []
+        timeof = time_from_driver(dialect)
+        out: list[ClaimRow] = []
+        for start in range(0, len(ids), 500):
+            for cid, kind, target, params, timeout, asset, updated in select_in(
+                session, _DEFS, ids[start : start + 500]
+            ):
+                if isinstance(params, str):  # SQLite's JSON is text; PostgreSQL's is parsed
+                    params = json.loads(params)
+                version = timeof(updated)
+                stamp = version.timestamp() if version is not None else 0.0
+                out.append((cid, kind, target, params, float(timeout), asset, stamp))
+        return out
 
 
 def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[Claimed]:
     """Lease up to `limit` due checks to `owner`; answer their definitions."""
-    until = now + timedelta(seconds=LEASE_S)
-    with ctx.db.transaction() as session:
-        stmt = (
-            text(_claim_sql(session.get_bind().dialect.name))
-            .bindparams(
-                bindparam("now", now, type_=UTCDateTime()),
-                bindparam("until", until, type_=UTCDateTime()),
-                bindparam("owner", owner),
-                bindparam("n", limit),
-                bindparam("true", True),
-            )
-            .columns(check_id=Integer(), last_at=UTCDateTime())
-        )
-        last = {r.check_id: r.last_at for r in session.execute(stmt)}
-        if not last:
-            return []
-        defs = select(
-            Check.id,
-            Check.type,
-            Check.target,
-            Check.params,
-            Check.timeout_s,
-            Check.asset_id,
-            Check.updated_at,
-        ).where(Check.id.in_(list(last)))
-        return [
-            Claimed(cid, kind, target, params, timeout, asset, updated, last[cid])
-            for cid, kind, target, params, timeout, asset, updated in session.execute(defs)
-        ]
+    return [Claimed(*row) for row in claim_rows(ctx, owner, now, limit)]
 
 
 def host_of(check_type: str, target: str) -> str:
@@ -175,10 +158,11 @@ class Poller:
         self.recorder = Recorder(ctx.settings, self.owner) if record_in_child else None
         self.series = SeriesCache()
         self.resources = Resources()
-        self._params: dict[int, tuple[datetime, BaseModel]] = {}
-        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(self.per_host)
-        )
+        self._params: dict[int, tuple[float, BaseModel]] = {}
+        # The per-host limit: checks running per host, and each full host's line of checks.
+        self._per_host: dict[str, int] = {}
+        self._host_line: defaultdict[str, deque[Claimed]] = defaultdict(deque)
+        self._in_line = 0
         self._freed = asyncio.Event()
         self._freed_claimer = asyncio.Event()
         self._queue: deque[Claimed] = deque()
@@ -187,13 +171,18 @@ class Poller:
         self._ahead = 2 * concurrency
         self._group = max(1, min(batch, concurrency // 4))
         self._draining = False
+        # Results are sent to be recorded every `flush_s`, or as soon as `_flush_group` wait or
+        # nothing runs: the recorder then works in step with the probes instead of taking a
+        # large group (and the claims behind it) every `flush_s`, and no result waits idle.
+        self._flush_group = max(1, min(batch, concurrency // 2))
+        self._flush_now = asyncio.Event()
         self._pending: list[Observation] = []
         self._running: set[asyncio.Task[None]] = set()
         self.ran = 0  # checks run, for tests and the benchmark
 
     def _model(self, c: Claimed) -> BaseModel:
         cached = self._params.get(c.check_id)
-        if cached is not None and cached[0] == c.updated_at:
+        if cached is not None and cached[0] == c.version:
             return cached[1]
         model = registry.validate(
             c.type,
@@ -201,60 +190,92 @@ class Poller:
             secret_params.open_params(self.ctx, c.params),
             plugin_dirs=self.ctx.settings.nagios_plugin_dirs,
         )
-        self._params[c.check_id] = (c.updated_at, model)
+        self._params[c.check_id] = (c.version, model)
         return model
 
-    async def _run_one(self, c: Claimed) -> None:
+    async def _run_one(self, c: Claimed, host: str) -> None:
         try:
-            host = host_of(c.type, c.target)
-            async with self._hosts[host] if host else _nothing():
-                try:
-                    params = self._model(c)
-                except ValueError as exc:
-                    result, ms = Result(Status.UNKNOWN, f"bad check definition: {exc}"), 0.0
-                else:
-                    result, ms = await run_probe(
-                        c.type, c.target, params, c.timeout_s, self.resources
-                    )
+            try:
+                params = self._model(c)
+            except ValueError as exc:
+                result, ms = Result(Status.UNKNOWN, f"bad check definition: {exc}"), 0.0
+            else:
+                result, ms = await run_probe(c.type, c.target, params, c.timeout_s, self.resources)
             self._pending.append(Observation(c.check_id, self.ctx.clock.now(), result, ms))
             self.ran += 1
+            if len(self._pending) >= self._flush_group:
+                self._flush_now.set()
         finally:
-            # Out of the running set before counting free slots by it.
+            # Out of the running set (and its host's count) before counting free slots by it.
+            # (No done callback does this: it would cost a turn of the loop per check. A task
+            # cancelled before it started skips this, which only happens when stopping.)
             task = asyncio.current_task()
             if task is not None:
                 self._running.discard(task)
+            if host:
+                self._host_free(host)
             self._freed.set()
             self._refill()
+            if not self._running and self._pending:
+                self._flush_now.set()  # nothing else running: record what ran without waiting
 
-    async def _start(self, claimed: list[Claimed]) -> None:
+    def _take(self, claimed: list[Claimed]) -> list[Claimed]:
+        """Queue the active checks of a claim and start what fits; answer the passive ones."""
         passive = [c for c in claimed if c.type in registry.PASSIVE]
+        if passive:
+            self._queue.extend(c for c in claimed if c.type not in registry.PASSIVE)
+        else:
+            self._queue.extend(claimed)
+        self._refill()
+        return passive
+
+    async def _judge(self, passive: list[Claimed]) -> None:
         if passive:
             obs = await asyncio.to_thread(agent_checks.judge, self.ctx, passive)
             self._pending.extend(obs)
             self.ran += len(obs)
-        for c in claimed:
-            if c.type in registry.PASSIVE:
-                continue
-            while len(self._running) >= self.concurrency:
-                self._freed.clear()
-                await self._freed.wait()
-            self._launch(c)
 
     def _refill(self) -> None:
         """Start queued checks in the free slots; wake the claimer once a group is free.
 
         Called where a slot frees up (a check ends) and where checks are queued (a claim), so
         a slot is refilled in the same step of the loop: waking a loop task for it (three
-        waiter tasks each time) cost the event loop as much as a third of the probe."""
-        while self._queue and len(self._running) < self.concurrency and not self._draining:
-            self._launch(self._queue.popleft())
-        if self._ahead - len(self._queue) - len(self._running) >= self._group:
+        waiter tasks each time) cost the event loop as much as a third of the probe. A check
+        whose host is at its limit waits in that host's line, outside the slots, and starts
+        when one of that host's checks ends (`_host_free`): no task waits on a semaphore."""
+        queue, running, limit = self._queue, self._running, self.concurrency
+        while queue and len(running) < limit and not self._draining:
+            c = queue.popleft()
+            host = host_of(c.type, c.target)
+            if host:
+                n = self._per_host.get(host, 0)
+                if n >= self.per_host:
+                    self._host_line[host].append(c)
+                    self._in_line += 1
+                    continue
+                self._per_host[host] = n + 1
+            self._launch(c, host)
+        if self._ahead - self._claimed_out() >= self._group:
             self._freed_claimer.set()
 
-    def _launch(self, c: Claimed) -> None:
-        task = asyncio.create_task(self._run_one(c))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+    def _host_free(self, host: str) -> None:
+        """One of `host`'s checks ended: its slot goes to the next check in its line, if any
+        (a global slot is free: the ending check's)."""
+        line = self._host_line.get(host)
+        if line and not self._draining:
+            self._in_line -= 1
+            self._launch(line.popleft(), host)  # the host's count stays as it was
+            if not line:
+                del self._host_line[host]
+            return
+        n = self._per_host[host] - 1
+        if n:
+            self._per_host[host] = n
+        else:
+            del self._per_host[host]
+
+    def _launch(self, c: Claimed, host: str) -> None:
+        self._running.add(asyncio.create_task(self._run_one(c, host)))
 
     async def flush(self) -> None:
         while self._pending:
@@ -272,7 +293,9 @@ class Poller:
 
     async def _flusher(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await asyncio.sleep(self.flush_s)
+            if not self._flush_now.is_set():
+                await _first(self._flush_now.wait(), timeout=self.flush_s)
+            self._flush_now.clear()
             await self.flush()
 
     async def _claim(self, limit: int) -> list[Claimed]:
@@ -282,7 +305,11 @@ class Poller:
         if self.recorder is None:
             return await asyncio.to_thread(claim, self.ctx, self.owner, now, limit)
         rows = await asyncio.to_thread(self.recorder.claim, now.timestamp(), limit)
-        return [from_row(r) for r in rows]
+        return [Claimed(*r) for r in rows]
+
+    def _claimed_out(self) -> int:
+        """Claimed checks not finished: queued, in a host's line, or running."""
+        return len(self._queue) + self._in_line + len(self._running)
 
     async def tick(self) -> int:
         """Claim everything due now, run it to the end and record it; answer how many ran.
@@ -292,10 +319,14 @@ class Poller:
         before = self.ran
         while True:
             claimed = await self._claim(self.batch)
-            await self._start(claimed)
+            await self._judge(self._take(claimed))
+            # Every check of this claim started before the next claim (their leases run).
+            while self._queue or self._in_line:
+                self._freed.clear()
+                await self._freed.wait()
             if len(claimed) < self.batch:
                 break
-        if self._running:
+        while self._running:
             await asyncio.wait(set(self._running))
         await self.flush()
         return self.ran - before
@@ -305,7 +336,7 @@ class Poller:
         starts its next check at once instead of waiting for the database (whose writer may
         be busy recording). Passive checks are judged as soon as they are claimed."""
         while not stop.is_set():
-            want = min(self.batch, self._ahead - len(self._queue) - len(self._running))
+            want = min(self.batch, self._ahead - self._claimed_out())
             if want < self._group:
                 self._freed_claimer.clear()
                 await _first(self._freed_claimer.wait(), stop.wait(), timeout=0.05)
@@ -315,13 +346,7 @@ class Poller:
             except Exception:
                 log.exception("claiming due checks failed")
                 claimed = []
-            passive = [c for c in claimed if c.type in registry.PASSIVE]
-            if passive:
-                obs = await asyncio.to_thread(agent_checks.judge, self.ctx, passive)
-                self._pending.extend(obs)
-                self.ran += len(obs)
-            self._queue.extend(c for c in claimed if c.type not in registry.PASSIVE)
-            self._refill()
+            await self._judge(self._take(claimed))
             if len(claimed) < want:
                 # Nothing more due now: wait a little (or until stopped).
                 await _first(stop.wait(), timeout=self.idle_s * random.uniform(0.5, 1))
@@ -375,14 +400,6 @@ async def _first(*waits: Coroutine[Any, Any, Any], timeout: float) -> None:
     finally:
         for t in tasks:
             t.cancel()
-
-
-class _nothing:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
 
 
 class PollerThread:
