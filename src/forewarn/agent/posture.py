@@ -271,10 +271,23 @@ def _lines(lines: list[str], tests: list[dict[str, Any]], where: str, *, quote: 
             return True, f"line {number} of {where}{said}"
     wanted = " && ".join(_describe(t) for t in tests)
     near = ""
-    if quote:  # the line the rule was about, as it is: "PASS_MAX_DAYS 99999"
-        first = compiled[0][1]
-        near = next((f"; seen: {line.strip()}" for line in lines if first.search(line)), "")
+    word = _keyword(tests[0]["re"]) if quote else ""
+    if word:  # the line the rule was about, as it is: "PASS_MAX_DAYS 99999"
+        near = next(
+            (
+                f"; seen: {line.strip()}"
+                for line in lines
+                if word in line.lower() and not line.lstrip().startswith("#")
+            ),
+            "",
+        )
     return False, f"no line of {where} matches {wanted}{near}"
+
+
+def _keyword(pattern: str) -> str:
+    """The setting a pattern is about ("permitrootlogin" of ^\\s*PermitRootLogin\\s+no)."""
+    m = re.match(r"^\^?(?:\\s[*+])?([A-Za-z][A-Za-z0-9_.]{2,})", pattern)
+    return m.group(1).replace("\\.", ".").lower() if m else ""
 
 
 def _describe(t: dict[str, Any]) -> str:

@@ -578,12 +578,12 @@ class AcceptRequest(BaseModel):
 def accept(ctx: Context, actor: Actor, finding_id: int, data: AcceptRequest) -> FindingOut:
     now = ctx.clock.now()
     until = datetime.combine(data.until, time(0, 0), tzinfo=UTC)
-    if until <= now:
-        raise invalid("until must be a day after today")
-    if (until - now).days > 3 * 366:
-        raise invalid("a risk may be accepted for at most three years")
     with ctx.db.transaction() as session:
         finding = get_in_scope(session, actor, Finding, finding_id, Role.TECHNICIAN)
+        if until <= now:
+            raise invalid("until must be a day after today")
+        if (until - now).days > 3 * 366:
+            raise invalid("a risk may be accepted for at most three years")
         if finding.status == "resolved":
             raise invalid("this finding is resolved: there is no risk left to accept")
         before = audit.snapshot(finding)
