@@ -273,3 +273,25 @@ def test_the_cli_imports_a_policy(ctx: Context, tmp_path: Any, monkeypatch: Any)
         "forewarn_linux",
         "acme_extra",
     ]
+
+
+def test_the_asset_page_has_a_posture_tab(
+    client: TestClient, ctx: Context, agent: dict[str, Any]
+) -> None:
+    from tests.conftest import make_person
+    from tests.integration.test_web import signed_in
+
+    rev = send(client, agent, "")["config"]["rev"]
+    items = [
+        {"check": "linux.su.restricted", "status": "fail", "evidence": ["no pam_wheel line"]},
+        {"check": "linux.kernel.aslr", "status": "pass", "evidence": ["= 2"]},
+        {"check": "linux.at.restricted", "status": "na", "evidence": ["no at"]},
+    ]
+    report = {"policy": "forewarn_linux", "ts": 1_790_000_000.0, "results": items}
+    send(client, agent, rev, posture=[report])
+    make_person(ctx, "viewer", roles={agent["org_id"]: "viewer"})
+    signed_in(client, "viewer")
+    html = client.get(f"/assets/{agent['asset_id']}?tab=posture").text
+    assert "Score 50 %" in html and "1 passed, 1 failed, 1 not applicable" in html
+    assert "su is restricted to the admin group" in html and "no pam_wheel line" in html
+    assert "pam_wheel.so" in html  # the remediation
