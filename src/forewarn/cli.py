@@ -551,6 +551,66 @@ def data_status() -> None:
     out.print(table)
 
 
+posture_app = typer.Typer(
+    help="Posture policies: security checks the agents run.", no_args_is_help=True
+)
+app.add_typer(posture_app, name="posture")
+
+
+@posture_app.command("import")
+def posture_import(
+    file: Annotated[Path, typer.Argument(help="the policy, YAML (docs/posture.md)")],
+    org: Annotated[
+        str | None,
+        typer.Option(help="organization id or slug; left out: for every organization"),
+    ] = None,
+) -> None:
+    """Check a posture policy and put it in force (replacing one of the same id)."""
+    from forewarn.security.posture_policy import MAX_BYTES
+    from forewarn.services import posture
+
+    ctx = _context()
+    try:
+        source = file.read_bytes()[: MAX_BYTES + 1]
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id if org else None
+        policy = posture.import_policy(ctx, SYSTEM, source, org_id)
+    except ServiceError as exc:
+        raise fail(f"{file}: {exc.detail}", 2 if exc.status in (404, 422) else 1) from exc
+    where = f"organization {org_id}" if org_id else "every organization"
+    out.print(
+        f"policy {policy.policy_id} ({policy.checks} checks) in force for {where} (id {policy.id})"
+    )
+
+
+@posture_app.command("list")
+def posture_list(
+    org: Annotated[str | None, typer.Option(help="organization id or slug")] = None,
+) -> None:
+    """The posture policies: shipped, the provider's and the organizations'."""
+    from forewarn.services import posture
+
+    ctx = _context()
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id if org else None
+    except ServiceError as exc:
+        raise fail(exc.detail, 2) from exc
+    table = Table("id", "policy", "name", "level", "organization", "checks", "digest")
+    for p in posture.list_policies(ctx, SYSTEM, org_id):
+        table.add_row(
+            str(p.id or ""),
+            p.policy_id,
+            Text(p.name),
+            p.level,
+            str(p.org_id or ""),
+            str(p.checks),
+            p.digest,
+        )
+    out.print(table)
+
+
 def main() -> None:
     try:
         app()

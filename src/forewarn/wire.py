@@ -231,6 +231,48 @@ class SweepTask(Wire):
     communities: list[ShortStr] = Field(default_factory=list, max_length=8)
 
 
+class PostureTest(Wire):
+    """A content test of a posture rule: `r:` a line matches, `n:` its number compares."""
+
+    k: Literal["r", "n"]
+    re: Str
+    neg: bool = False
+    op: Literal["<", "<=", ">", ">=", "==", "!="] | None = None
+    value: float | None = None
+
+
+class PostureRule(Wire):
+    """One rule of a posture check, taken apart by the server (security.posture_policy)."""
+
+    type: Literal["f", "d", "p", "c", "fact"]
+    target: Str
+    text: Str = ""
+    neg: bool = False
+    names: Str = ""
+    tests: list[PostureTest] = Field(default_factory=list, max_length=20)
+    where: list[tuple[ShortStr, Literal["=", "!=", "~"], ShortStr]] = Field(
+        default_factory=list, max_length=20
+    )
+    count: tuple[Literal["<", "<=", ">", ">=", "==", "!="], Count] | None = None
+
+
+class PostureCheck(Wire):
+    id: ShortStr
+    condition: Literal["all", "any", "none"]
+    rules: list[PostureRule] = Field(max_length=50)
+    requires: list[PostureRule] = Field(default_factory=list, max_length=50)
+    missing: Literal["na", "fail"] = "na"
+
+
+class PosturePolicy(Wire):
+    """A posture policy for the agent to evaluate hourly (forewarn.agent.posture)."""
+
+    id: ShortStr
+    os: list[ShortStr] = Field(default_factory=lambda: ["linux"], max_length=3)
+    checks: list[PostureCheck] = Field(max_length=500)
+    requires: list[PostureRule] = Field(default_factory=list, max_length=50)
+
+
 class AgentConfig(Wire):
     """What the server wants this agent to watch besides its usual metrics.
 
@@ -242,6 +284,7 @@ class AgentConfig(Wire):
     processes: list[ProcessWatch] = Field(default_factory=list, max_length=MAX_WATCHES)
     logs: list[LogWatch] = Field(default_factory=list, max_length=MAX_WATCHES)
     sweeps: list[SweepTask] = Field(default_factory=list, max_length=10)
+    posture: list[PosturePolicy] = Field(default_factory=list, max_length=50)
 
 
 class SweepHost(Wire):
@@ -274,6 +317,21 @@ class WatchReading(Wire):
     error: Str = ""
 
 
+class PostureResult(Wire):
+    check: ShortStr
+    status: Literal["pass", "fail", "na", "error"]
+    evidence: list[Str] = Field(default_factory=list, max_length=10)
+
+
+class PostureReport(Wire):
+    """One evaluation of one posture policy on the agent's machine."""
+
+    policy: ShortStr
+    ts: Epoch
+    seconds: Annotated[float, Field(ge=0, le=86_400)] = 0.0
+    results: list[PostureResult] = Field(default_factory=list, max_length=500)
+
+
 # ---- check-in -------------------------------------------------------------------------------
 
 
@@ -290,6 +348,7 @@ class Batch(Wire):
     config_rev: ConfigRev = Field("", description="the AgentConfig rev this agent runs")
     watch: list[WatchReading] = Field(default_factory=list, max_length=MAX_WATCHES)
     sweeps: list[SweepReport] = Field(default_factory=list, max_length=10)
+    posture: list[PostureReport] = Field(default_factory=list, max_length=50)
 
 
 class BatchAnswer(Wire):

@@ -23,6 +23,7 @@ from forewarn.services import (
     maintenance,
     notify,
     policies,
+    posture,
     silences,
     sites,
     status_pages,
@@ -41,7 +42,7 @@ from forewarn.services.schemas import (
     StatusNoteCreate,
 )
 from forewarn.services.scope import SYSTEM
-from forewarn.store.models import AlertRow
+from forewarn.store.models import AlertRow, Finding
 from tests.conftest import Person, make_org, make_person
 
 
@@ -69,6 +70,8 @@ class World:
     route_a: int = 0
     silence_a: int = 0
     ticket_a: int = 0
+    posture_policy_a: int = 0
+    finding_a: int = 0
 
 
 @pytest.fixture
@@ -124,7 +127,34 @@ def world(ctx: Context, owner: Person) -> World:
     )
     _discovery_of_a(ctx, world)
     _alerting_of_a(ctx, world)
+    _posture_of_a(ctx, world)
     return world
+
+
+def _posture_of_a(ctx: Context, w: World) -> None:
+    """A posture policy of A and a failed check's finding on A's asset."""
+    source = (
+        "policy: {id: alpha_extra, name: Alpha extra}\n"
+        "checks:\n  - {id: alpha.hosts, title: hosts, condition: all, rules: ['f:/etc/hosts']}\n"
+    )
+    w.posture_policy_a = posture.import_policy(ctx, SYSTEM, source, w.org_a).id or 0
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        row = Finding(
+            org_id=w.org_a,
+            asset_id=w.asset_a,
+            rule="posture.linux.ssh.root_login",
+            key=str(w.asset_a),
+            severity="high",
+            status="open",
+            title="SSH does not accept root logins",
+            evidence={},
+            first_seen=now,
+            last_seen=now,
+        )
+        session.add(row)
+        session.flush()
+        w.finding_a = row.id
 
 
 def _alerting_of_a(ctx: Context, w: World) -> None:
@@ -571,6 +601,45 @@ REFUSED.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("GET", "/api/v1/assets/{asset_id}/posture"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/posture",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/posture"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/posture",
+            {},
+        ),
+        ("POST", "/api/v1/posture/policies"): lambda w: (
+            "POST",
+            "/api/v1/posture/policies",
+            {
+                "params": {"org_id": w.org_a},
+                "content": "policy: {id: sneaky, name: S}\nchecks: []\n",
+                "headers": {"content-type": "application/yaml"},
+            },
+        ),
+        ("DELETE", "/api/v1/posture/policies/{policy_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/posture/policies/{w.posture_policy_a}",
+            {},
+        ),
+        ("POST", "/api/v1/findings/{finding_id}/accept"): lambda w: (
+            "POST",
+            f"/api/v1/findings/{w.finding_a}/accept",
+            {"json": {"reason": "not my business", "until": "2027-01-01"}},
+        ),
+        ("POST", "/api/v1/findings/{finding_id}/unaccept"): lambda w: (
+            "POST",
+            f"/api/v1/findings/{w.finding_a}/unaccept",
+            {},
+        ),
+    }
+)
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -595,6 +664,7 @@ LISTS: dict[tuple[str, str], Case] = {
         "/api/v1/policies",
         {"params": {"org_id": w.org_a}},
     ),
+    ("GET", "/api/v1/posture/policies"): lambda w: ("GET", "/api/v1/posture/policies", {}),
 }
 LISTS.update(
     {
@@ -704,6 +774,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/deliveries?org_id={w.org_a}",
         f"/api/v1/silences?org_id={w.org_a}",
         f"/api/v1/tickets/{w.ticket_a}",
+        f"/api/v1/assets/{w.asset_a}/posture",
+        f"/api/v1/posture/policies?org_id={w.org_a}",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

@@ -24,6 +24,7 @@ from typing import IO, Any
 from forewarn.agent import AGENT_VERSION, state
 from forewarn.agent.buffer import DEFAULT_MAX_BYTES, Buffer, BufferStats, new_batch_id
 from forewarn.agent.client import Client, ClientError, enroll
+from forewarn.agent.posture import Assessor
 from forewarn.agent.runner import (
     Outcome,
     Runner,
@@ -123,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             schedule=_schedule(args, enrolment),
             watcher=Watcher(args.log_dir or log_dirs_from_env()),
             sweeper=Sweeper(directory / "sweeps"),
+            assessor=Assessor(),
         )
         try:
             return _run(runner, enrolment, directory, once=args.once)

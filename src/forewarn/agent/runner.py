@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from forewarn.agent import AGENT_VERSION
 from forewarn.agent.buffer import Buffer
 from forewarn.agent.client import Refused, Retry, Unauthorized
+from forewarn.agent.posture import META_POSTURE, Assessor
 from forewarn.agent.sweeps import META_DONE, Sweeper
 from forewarn.agent.watch import META_CONFIG, META_STATE, META_WATCH_TS, Taken, Watcher
 from forewarn.domain.clock import Clock, SystemClock
@@ -136,6 +137,7 @@ def build_batch(
     config_rev: str = "",
     watch: list[dict[str, Any]] | None = None,
     sweeps: list[dict[str, Any]] | None = None,
+    posture: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A check-in batch without its batch_id and seq (the buffer assigns those)."""
     batch: dict[str, Any] = {
@@ -151,6 +153,8 @@ def build_batch(
         batch["watch"] = watch
     if sweeps:
         batch["sweeps"] = sweeps
+    if posture:
+        batch["posture"] = posture
     return batch
 
 
@@ -188,6 +192,7 @@ class Runner:
         rng: random.Random | None = None,
         watcher: Watcher | None = None,
         sweeper: Sweeper | None = None,
+        assessor: Assessor | None = None,
     ) -> None:
         self.buffer = buffer
         self.sender = sender
@@ -215,6 +220,9 @@ class Runner:
         self.sweeper = sweeper
         if sweeper is not None:
             sweeper.restore(buffer.get_meta(META_DONE))
+        self.assessor = assessor
+        if assessor is not None:
+            assessor.restore(buffer.get_meta(META_POSTURE))
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -286,7 +294,8 @@ class Runner:
         payload = taken.payload if taken else None
         readings = watched.readings if watched else []
         reports = self._take_sweeps()
-        if not samples and payload is None and not readings and not reports:
+        posture = self._take_posture(now)
+        if not samples and payload is None and not readings and not reports and not posture:
             if taken:  # nothing changed: remember that it was checked
                 self.buffer.set_meta(taken.remember())
                 self._remember_inventory(taken)
@@ -298,10 +307,20 @@ class Runner:
                 remember[META_WATCH_TS] = repr(watch_ts)
         if reports and self.sweeper is not None:
             remember[META_DONE] = self.sweeper.remember(reports)
+        if posture and self.assessor is not None and self.watcher is not None:
+            remember[META_POSTURE] = self.assessor.remember(self.watcher.config.posture, now)
         rev = self.watcher.rev if self.watcher else ""
         try:
             self.buffer.append(
-                build_batch(now, samples, payload, config_rev=rev, watch=readings, sweeps=reports),
+                build_batch(
+                    now,
+                    samples,
+                    payload,
+                    config_rev=rev,
+                    watch=readings,
+                    sweeps=reports,
+                    posture=posture,
+                ),
                 remember=remember or None,
             )
         except sqlite3.Error:
@@ -402,6 +421,15 @@ class Runner:
             return self.sweeper.poll(self.watcher.config.sweeps)
         except Exception:
             log.exception("running the discovery sweeps failed")
+            return []
+
+    def _take_posture(self, now: float) -> list[dict[str, Any]]:
+        if self.assessor is None or self.watcher is None:
+            return []
+        try:
+            return self.assessor.take(self.watcher.config.posture, now)
+        except Exception:
+            log.exception("evaluating the posture policies failed")
             return []
 
     def _apply_config(self, doc: object) -> None:

@@ -63,6 +63,8 @@ class Config:
     logs: tuple[LogWatch, ...] = ()
     # discovery runs to make (forewarn.agent.sweeps): {"run", "network", "ports", "communities"}
     sweeps: tuple[dict[str, Any], ...] = ()
+    # posture policies to evaluate (forewarn.agent.posture), as the server sent them
+    posture: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -117,7 +119,10 @@ def parse_config(doc: object) -> Config:
         sweeps.append(
             {"run": _check_id(item), "network": network, "ports": ports, "communities": communities}
         )
-    return Config(rev, tuple(processes), tuple(logs), tuple(sweeps))
+    posture = doc.get("posture") or []
+    if not isinstance(posture, list) or not all(isinstance(p, dict) for p in posture):
+        raise ValueError("the posture policies are not a list of objects")
+    return Config(rev, tuple(processes), tuple(logs), tuple(sweeps), tuple(posture))
 
 
 def _items(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:

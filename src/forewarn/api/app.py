@@ -25,6 +25,7 @@ from forewarn.api.routers import (
     health,
     imports,
     orgs,
+    posture,
     sites,
     status,
     tickets,
@@ -66,6 +67,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(status.public)
     app.include_router(discovery.router)
     app.include_router(expiries.router)
+    app.include_router(posture.router)
     app.include_router(alerts.router)
     app.include_router(tickets.router)
     _mount_web(app)

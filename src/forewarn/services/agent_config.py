@@ -81,11 +81,18 @@ def document(session: Session, asset_id: int, now: datetime) -> dict[str, Any]:
         )
     ]
     # The wire's bounds (an agent watches at most 500 of each): the lowest check ids win.
-    return {
+    doc: dict[str, Any] = {
         "processes": processes[:MAX_WATCHES],
         "logs": logs[:MAX_WATCHES],
         "sweeps": sweeps[:MAX_SWEEPS],
     }
+    # Imported here: posture refreshes agents through this module.
+    from forewarn.services import posture
+
+    policies = posture.agent_policies(session, asset_id)
+    if policies:  # absent when none, so the revs of agents without posture stay as they were
+        doc["posture"] = policies
+    return doc
 
 
 def rev_of(doc: dict[str, Any]) -> str:

@@ -46,6 +46,9 @@ class FindingOut(BaseModel):
     last_seen: datetime
     resolved_at: datetime | None
     due_at: datetime | None = None
+    accepted_reason: str = ""
+    accepted_until: datetime | None = None
+    accepted_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -563,6 +563,50 @@ class Finding(Base):
     resolved_at: Mapped[datetime | None]
     # When the risk comes true (a certificate or warranty ends, support stops); None: undated.
     due_at: Mapped[datetime | None]
+    # An accepted risk: why, by whom, and until when (then it reopens; services.posture).
+    accepted_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    accepted_until: Mapped[datetime | None]
+    accepted_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class PosturePolicyRow(Base):
+    """A posture policy uploaded by the provider (org_id NULL: for every organization) or by
+    one organization; the shipped pack is read from data/posture and not stored. `source` is
+    the YAML as uploaded; it is parsed again when used (security.posture_policy)."""
+
+    __tablename__ = "posture_policies"
+    __table_args__ = (UniqueConstraint("org_id", "policy_key", name="uq_posture_policies_org_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    policy_key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(32))
+    checks: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    uploaded_by: Mapped[str] = mapped_column(String(64), default="")
+    uploaded_at: Mapped[datetime]
+
+
+class PostureResultRow(Base):
+    """The latest result of one posture check on one asset, and since when it holds."""
+
+    __tablename__ = "posture_results"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    check_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(8))  # pass | fail | na | error
+    evidence: Mapped[list[Any]] = mapped_column(JSON)
+    seen_at: Mapped[datetime]  # when the agent evaluated it
+    since: Mapped[datetime]  # when it took this status
 
 
 class LifecycleProduct(Base):

@@ -30,6 +30,7 @@ TABS: list[tuple[str, str]] = [
     ("accounts", "Accounts"),
     ("logins", "Logins"),
     ("changes", "Changes"),
+    ("posture", "Posture"),
 ]
 _TAB_KEYS = {key for key, _ in TABS}
 # Tabs whose filters swap only their results, so the search box keeps focus while typing.
@@ -336,6 +337,12 @@ def helpers() -> dict[str, Any]:
     }
 
 
+def _posture(ctx: Context, actor: Actor, query: TabQuery) -> dict[str, Any]:
+    from forewarn.services import posture
+
+    return {"posture": posture.asset_posture(ctx, actor, query.asset_id)}
+
+
 _LOADERS: dict[str, Callable[[Context, Actor, TabQuery], dict[str, Any]]] = {
     "overview": _overview,
     "software": _software,
@@ -344,6 +351,7 @@ _LOADERS: dict[str, Callable[[Context, Actor, TabQuery], dict[str, Any]]] = {
     "accounts": _accounts,
     "logins": _logins,
     "changes": _changes,
+    "posture": _posture,
 }
 
 

@@ -26,7 +26,7 @@ from forewarn.api.deps import (
 )
 from forewarn.api.pages import PageOut, page_out
 from forewarn.api.problem import problem
-from forewarn.services import agent_config, agents, discovery, enrollment, metrics
+from forewarn.services import agent_config, agents, discovery, enrollment, metrics, posture
 from forewarn.services.errors import ServiceError, invalid, unauthorized
 from forewarn.services.ingest import AgentRef, IngestFailed, IngestWriter
 from forewarn.services.schemas import (
@@ -126,6 +126,12 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
             discovery.record_reports, state.ctx, ref.agent_id, ref.asset_id, batch.sweeps
         )
         stored_rev = None  # the runs reported are no longer asked for: the rev changed
+    if batch.posture:
+        # Hourly and idempotent (results no newer than the stored ones change nothing), so
+        # recorded before the batch like the sweeps: a failure answers 5xx, the agent retries.
+        await asyncio.to_thread(
+            posture.record_reports, state.ctx, ref.agent_id, ref.asset_id, batch.posture
+        )
     writer: IngestWriter = state.ingest
     try:
         status = await writer.store(ref, batch)

@@ -1,0 +1,1 @@
+"""Security oversight: posture policies (YAML) and the rules of their format."""
