@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from forewarn.agent.posture import Assessor, RealIo
-from forewarn.services import posture
+from forewarn.services import findings, posture
 from forewarn.services.context import Context
 from forewarn.services.ingest import AgentCache
 from forewarn.services.scope import SYSTEM
@@ -188,9 +188,9 @@ def test_a_risk_is_accepted_until_a_date_then_reopens(
     body = ok.json()
     assert body["status"] == "accepted" and body["accepted_by"] == owner.username
     assert body["accepted_reason"] == "the vendor's installer needs su"
-    assert posture.reopen_expired(ctx) == 0
+    assert findings.reopen_expired(ctx) == 0
     clock.advance(days=31)
-    assert posture.reopen_expired(ctx) == 1
+    assert findings.reopen_expired(ctx) == 1
     with ctx.db.read() as session:
         f = session.get(Finding, finding_id)
         assert f is not None and f.status == "open" and f.accepted_until is None

@@ -637,6 +637,11 @@ REFUSED.update(
             f"/api/v1/findings/{w.finding_a}/unaccept",
             {},
         ),
+        ("POST", "/api/v1/findings/{finding_id}/resolve"): lambda w: (
+            "POST",
+            f"/api/v1/findings/{w.finding_a}/resolve",
+            {"json": {"note": "patched"}},
+        ),
     }
 )
 

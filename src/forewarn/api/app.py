@@ -22,6 +22,7 @@ from forewarn.api.routers import (
     checks,
     discovery,
     expiries,
+    findings,
     health,
     imports,
     orgs,
@@ -66,6 +67,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(status.router)
     app.include_router(status.public)
     app.include_router(discovery.router)
+    app.include_router(findings.router)
     app.include_router(expiries.router)
     app.include_router(posture.router)
     app.include_router(alerts.router)

@@ -12,21 +12,25 @@ year's certificate) is looked at again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forewarn.domain.inventory import Role
+from forewarn.services import audit
 from forewarn.services.context import Context
+from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
-from forewarn.services.scope import Actor, scoped
+from forewarn.services.scope import Actor, get_in_scope, scoped
 from forewarn.store.models import Finding
 
 FindingStatus = Literal["open", "resolved", "accepted"]
+FindingSeverity = Literal["critical", "high", "medium", "low", "info"]
 
 
 class FindingOut(BaseModel):
@@ -142,15 +146,140 @@ def list_findings(
     *,
     org_id: int | None = None,
     status: FindingStatus | None = None,
+    severities: Sequence[FindingSeverity] = (),
+    rule_prefix: str | None = None,
+    asset_id: int | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[FindingOut]:
-    """Newest first."""
+    """Newest first; narrowed by status, severities, a rule or its family (`posture.`,
+    `expiry.`, ...) and an asset."""
     stmt = scoped(select(Finding), actor, Finding.org_id)
     if org_id is not None:
         stmt = stmt.where(Finding.org_id == org_id)
     if status is not None:
         stmt = stmt.where(Finding.status == status)
+    if severities:
+        stmt = stmt.where(Finding.severity.in_(list(severities)))
+    if rule_prefix:
+        # A family ends with a dot; anything else is one rule, named exactly.
+        if rule_prefix.endswith("."):
+            escaped = rule_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(Finding.rule.like(escaped + "%", escape="\\"))
+        else:
+            stmt = stmt.where(Finding.rule == rule_prefix)
+    if asset_id is not None:
+        stmt = stmt.where(Finding.asset_id == asset_id)
     with ctx.db.read() as session:
         page = paginate_desc(session, stmt, Finding.id, limit, cursor)
         return Page([FindingOut.model_validate(f) for f in page.items], page.next_cursor)
+
+
+# ---- what people do with a finding -------------------------------------------------------------
+
+
+class AcceptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000)
+    until: date = Field(description="the day the acceptance ends and the finding reopens")
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=1000, description="what was done, for the record")
+
+
+def accept(ctx: Context, actor: Actor, finding_id: int, data: AcceptRequest) -> FindingOut:
+    """Accept the risk with a reason until a day (technicians); it reopens that day."""
+    now = ctx.clock.now()
+    until = datetime.combine(data.until, time(0, 0), tzinfo=UTC)
+    with ctx.db.transaction() as session:
+        finding = get_in_scope(session, actor, Finding, finding_id, Role.TECHNICIAN)
+        if until <= now:
+            raise invalid("until must be a day after today")
+        if (until - now).days > 3 * 366:
+            raise invalid("a risk may be accepted for at most three years")
+        if finding.status == "resolved":
+            raise invalid("this finding is resolved: there is no risk left to accept")
+        before = audit.snapshot(finding)
+        finding.status = "accepted"
+        finding.accepted_reason, finding.accepted_until = data.reason, until
+        finding.accepted_by = actor.username[:64]
+        _audit(session, ctx, actor, finding, "finding.accept", before)
+        return FindingOut.model_validate(finding)
+
+
+def unaccept(ctx: Context, actor: Actor, finding_id: int) -> FindingOut:
+    """Take back an acceptance: the finding is open again."""
+    with ctx.db.transaction() as session:
+        finding = get_in_scope(session, actor, Finding, finding_id, Role.TECHNICIAN)
+        if finding.status != "accepted":
+            raise invalid("this finding is not accepted")
+        before = audit.snapshot(finding)
+        _reopen(finding)
+        _audit(session, ctx, actor, finding, "finding.unaccept", before)
+        return FindingOut.model_validate(finding)
+
+
+def resolve_by_hand(
+    ctx: Context, actor: Actor, finding_id: int, data: ResolveRequest
+) -> FindingOut:
+    """Someone fixed it (technicians). The rule that raised it still looks: a finding marked
+    fixed that is still true opens again at its rule's next run, which is the point."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        finding = get_in_scope(session, actor, Finding, finding_id, Role.TECHNICIAN)
+        if finding.status == "resolved":
+            raise invalid("this finding is resolved already")
+        before = audit.snapshot(finding)
+        _reopen(finding)
+        finding.status, finding.resolved_at = "resolved", now
+        if data.note:
+            finding.evidence = {
+                **finding.evidence,
+                "fixed_note": data.note,
+                "fixed_by": actor.username,
+            }
+        _audit(session, ctx, actor, finding, "finding.resolve", before)
+        return FindingOut.model_validate(finding)
+
+
+def _audit(
+    session: Session, ctx: Context, actor: Actor, finding: Finding, action: str, before: Any
+) -> None:
+    audit.record(
+        session,
+        ctx.clock,
+        actor,
+        action,
+        entity="finding",
+        entity_id=finding.id,
+        org_id=finding.org_id,
+        before=before,
+        after=audit.snapshot(finding),
+    )
+    session.flush()
+
+
+def _reopen(finding: Finding) -> None:
+    finding.status = "open"
+    finding.accepted_until = None
+    finding.accepted_reason, finding.accepted_by = "", ""
+
+
+def reopen_expired(ctx: Context) -> int:
+    """Accepted findings whose acceptance ended are open again; answers how many."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        due = session.scalars(
+            select(Finding).where(
+                Finding.status == "accepted",
+                Finding.accepted_until.is_not(None),
+                Finding.accepted_until <= now,
+            )
+        ).all()
+        for finding in due:
+            _reopen(finding)
+        return len(due)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -565,94 +565,10 @@ def scores_of_org(ctx: Context, org_id: int) -> dict[int, int | None]:
     return {aid: score(p, f) for aid, (p, f) in out.items()}
 
 
-# ---- accepting a risk ---------------------------------------------------------------------------
-
-
-class AcceptRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=3, max_length=1000)
-    until: date = Field(description="the day the acceptance ends and the finding reopens")
-
-
-def accept(ctx: Context, actor: Actor, finding_id: int, data: AcceptRequest) -> FindingOut:
-    now = ctx.clock.now()
-    until = datetime.combine(data.until, time(0, 0), tzinfo=UTC)
-    with ctx.db.transaction() as session:
-        finding = get_in_scope(session, actor, Finding, finding_id, Role.TECHNICIAN)
-        if until <= now:
-            raise invalid("until must be a day after today")
-        if (until - now).days > 3 * 366:
-            raise invalid("a risk may be accepted for at most three years")
-        if finding.status == "resolved":
-            raise invalid("this finding is resolved: there is no risk left to accept")
-        before = audit.snapshot(finding)
-        finding.status = "accepted"
-        finding.accepted_reason, finding.accepted_until = data.reason, until
-        finding.accepted_by = actor.username[:64]
-        audit.record(
-            session,
-            ctx.clock,
-            actor,
-            "finding.accept",
-            entity="finding",
-            entity_id=finding.id,
-            org_id=finding.org_id,
-            before=before,
-            after=audit.snapshot(finding),
-        )
-        session.flush()
-        return FindingOut.model_validate(finding)
-
-
-def unaccept(ctx: Context, actor: Actor, finding_id: int) -> FindingOut:
-    with ctx.db.transaction() as session:
-        finding = get_in_scope(session, actor, Finding, finding_id, Role.TECHNICIAN)
-        if finding.status != "accepted":
-            raise invalid("this finding is not accepted")
-        before = audit.snapshot(finding)
-        _reopen(finding)
-        audit.record(
-            session,
-            ctx.clock,
-            actor,
-            "finding.unaccept",
-            entity="finding",
-            entity_id=finding.id,
-            org_id=finding.org_id,
-            before=before,
-            after=audit.snapshot(finding),
-        )
-        session.flush()
-        return FindingOut.model_validate(finding)
-
-
-def _reopen(finding: Finding) -> None:
-    finding.status = "open"
-    finding.accepted_until = None
-    finding.accepted_reason, finding.accepted_by = "", ""
-
-
-def reopen_expired(ctx: Context) -> int:
-    """Accepted findings whose acceptance ended are open again; answers how many."""
-    now = ctx.clock.now()
-    with ctx.db.transaction() as session:
-        due = session.scalars(
-            select(Finding).where(
-                Finding.status == "accepted",
-                Finding.accepted_until.is_not(None),
-                Finding.accepted_until <= now,
-            )
-        ).all()
-        for finding in due:
-            _reopen(finding)
-        return len(due)
-
-
 def refresh(ctx: Context) -> None:
     """The hourly job: reopen expired acceptances, and bring every agent's configuration up
     to date with the policies in force (a new shipped pack after an upgrade)."""
-    reopen_expired(ctx)
+    findings.reopen_expired(ctx)
     with ctx.db.transaction() as session:
         assets = list(session.scalars(select(Agent.asset_id)))
         agent_config.refresh(session, assets, ctx.clock.now())

@@ -1,4 +1,4 @@
-"""Network discovery (networks, runs, devices found) and the findings they raise."""
+"""Network discovery: networks, runs, devices found (their findings: routers/findings.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, IdQuery, Limit
 from forewarn.api.pages import PageOut, page_out
-from forewarn.services import discovery, findings
+from forewarn.services import discovery
 from forewarn.services.discovery import (
     Adopted,
     AdoptRequest,
@@ -18,7 +18,6 @@ from forewarn.services.discovery import (
     NetworkOut,
     RunOut,
 )
-from forewarn.services.findings import FindingOut, FindingStatus
 
 router = APIRouter(prefix="/api/v1")
 
@@ -107,18 +106,3 @@ def adopt_device(
 def ignore_device(device_id: IdPath, ctx: Ctx, actor: Caller) -> DeviceOut:
     """Known and not wanted as an asset (technicians); resolves its finding."""
     return discovery.ignore(ctx, actor, device_id)
-
-
-@router.get("/findings", response_model=PageOut[FindingOut], tags=["findings"])
-def list_findings(
-    ctx: Ctx,
-    actor: Caller,
-    org_id: IdQuery = None,
-    status: Annotated[FindingStatus | None, Query(description="open, resolved or accepted")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> PageOut[FindingOut]:
-    """Findings of the organizations the caller may see, newest first."""
-    return page_out(
-        findings.list_findings(ctx, actor, org_id=org_id, status=status, limit=limit, cursor=cursor)
-    )

@@ -11,8 +11,7 @@ from pydantic import BaseModel
 from forewarn.api.deps import Caller, Ctx, IdPath, IdQuery
 from forewarn.services import posture
 from forewarn.services.errors import ServiceError
-from forewarn.services.findings import FindingOut
-from forewarn.services.posture import AcceptRequest, AssetPostureOut, OrgPostureOut, PolicyOut
+from forewarn.services.posture import AssetPostureOut, OrgPostureOut, PolicyOut
 
 router = APIRouter(prefix="/api/v1", tags=["posture"])
 
@@ -90,15 +89,3 @@ def asset_posture(asset_id: IdPath, ctx: Ctx, actor: Caller) -> AssetPostureOut:
 def org_posture(org_id: IdPath, ctx: Ctx, actor: Caller) -> OrgPostureOut:
     """The score of each assessed asset of the organization, worst first."""
     return posture.org_posture(ctx, actor, org_id)
-
-
-@router.post("/findings/{finding_id}/accept", response_model=FindingOut, tags=["findings"])
-def accept_finding(finding_id: IdPath, data: AcceptRequest, ctx: Ctx, actor: Caller) -> FindingOut:
-    """Accept the risk with a reason until a day (technicians); it reopens that day."""
-    return posture.accept(ctx, actor, finding_id, data)
-
-
-@router.post("/findings/{finding_id}/unaccept", response_model=FindingOut, tags=["findings"])
-def unaccept_finding(finding_id: IdPath, ctx: Ctx, actor: Caller) -> FindingOut:
-    """Take back an acceptance: the finding is open again."""
-    return posture.unaccept(ctx, actor, finding_id)
