@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from forewarn.services import agents, discovery, expiries, metrics, recurring, tickets
+from forewarn.services import activity, agents, discovery, expiries, metrics, recurring, tickets
 from forewarn.services.context import Context
 from forewarn.store.bulk import insert_ignore
 from forewarn.store.models import KeyValue
@@ -46,6 +46,8 @@ def default_jobs() -> list[Job]:
         # recurring problems become findings, and stop being once no longer true.
         Job("expiries", 3600, expiries.refresh),
         Job("recurring", 900, recurring.refresh),
+        # Failed logins, logins at night, new administrators, ... become security alerts.
+        Job("security", 30, activity.evaluate),
     ]
 
 
