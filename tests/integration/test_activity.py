@@ -287,3 +287,25 @@ def test_a_deliberate_stop_alerts_but_a_restart_does_not(
     checkin(client, agent)
     activity.evaluate(ctx)
     assert security_alerts(ctx, agent["asset_id"])[0].state == "resolved"
+
+
+def test_the_alert_page_shows_the_evidence_and_the_asset_its_security_events(
+    client: TestClient, ctx: Context, agent: dict[str, Any], owner: Person
+) -> None:
+    from tests.integration.test_web import signed_in
+
+    now = time.time()
+    events = [_ev(now + i, "failure", "root", "203.0.113.9") for i in range(10)]
+    checkin(client, agent, auth={"events": events, "more": [], "origin": "journal", "error": ""})
+    activity.evaluate(ctx)
+    (alert,) = security_alerts(ctx, agent["asset_id"])
+    signed_in(client, owner.username)
+    page = client.get(f"/alerts/{alert.id}")
+    assert page.status_code == 200
+    assert 'id="evidence"' in page.text
+    assert "Failed password for root from 203.0.113.9 port 2222 ssh2" in page.text
+    tab = client.get(f"/assets/{agent['asset_id']}", params={"tab": "security"})
+    assert tab.status_code == 200
+    assert "Recent security events" in tab.text
+    assert "Failed login (sshd, password)" in tab.text
+    assert "203.0.113.9" in tab.text
