@@ -175,6 +175,15 @@ class TimeSync(Wire):
     offset_ms: float | None = None
 
 
+class Firewall(Wire):
+    """Whether a host firewall filters incoming traffic, and which tool says so."""
+
+    active: bool | None = Field(None, description="None: no firewall tool could be read")
+    tool: ShortStr = Field("", description="ufw, nftables, iptables, firewalld")
+    rules: Count | None = Field(None, description="filter rules in force, when countable")
+    input_policy: ShortStr = Field("", description="the input chain's default: accept, drop")
+
+
 class Inventory(Wire):
     """Sections the agent found changed since the server last acknowledged them.
 
@@ -193,6 +202,7 @@ class Inventory(Wire):
     accounts: list[Account] | None = Field(default=None, max_length=MAX_ITEMS)
     logins: list[Login] | None = Field(default=None, max_length=1000)
     time_sync: TimeSync | None = None
+    firewall: Firewall | None = None
 
 
 SECTIONS = tuple(name for name in Inventory.model_fields if name != "full")
@@ -332,6 +342,51 @@ class PostureReport(Wire):
     results: list[PostureResult] = Field(default_factory=list, max_length=500)
 
 
+# ---- authentication events (suspicious activity) --------------------------------------------
+
+MAX_AUTH_EVENTS = 500
+AuthOutcome = Literal["success", "failure"]
+AuthAction = Literal["login", "sudo", "su"]
+
+
+class AuthEvent(Wire):
+    """One authentication the machine logged: an SSH or console login, a sudo, an su."""
+
+    at: Epoch
+    service: ShortStr = Field(description="the program that logged it: sshd, sudo, su, login")
+    action: AuthAction
+    outcome: AuthOutcome
+    user: ShortStr = Field("", description="the account tried (for sudo/su: who ran it)")
+    source: ShortStr = Field("", description="the remote address, for network logins")
+    method: ShortStr = Field("", description="password, publickey, ... when logged")
+    target: ShortStr = Field("", description="sudo/su: the account switched to")
+    invalid_user: bool = Field(False, description="the account does not exist")
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+    line: Str = Field("", description="the log line, as evidence")
+
+
+class AuthSummary(Wire):
+    """Events beyond a batch's bound, counted instead of sent one by one."""
+
+    service: ShortStr
+    action: AuthAction
+    outcome: AuthOutcome
+    user: ShortStr = ""
+    source: ShortStr = ""
+    count: Count
+    first: Epoch
+    last: Epoch
+
+
+class AuthReport(Wire):
+    """The authentication events read since the last batch (journald or the auth log)."""
+
+    events: list[AuthEvent] = Field(default_factory=list, max_length=MAX_AUTH_EVENTS)
+    more: list[AuthSummary] = Field(default_factory=list, max_length=MAX_AUTH_EVENTS)
+    origin: ShortStr = Field("", description="journal, or the log file read")
+    error: Str = Field("", description="why the log could not be read, if it could not")
+
+
 # ---- check-in -------------------------------------------------------------------------------
 
 
@@ -349,6 +404,10 @@ class Batch(Wire):
     watch: list[WatchReading] = Field(default_factory=list, max_length=MAX_WATCHES)
     sweeps: list[SweepReport] = Field(default_factory=list, max_length=10)
     posture: list[PostureReport] = Field(default_factory=list, max_length=50)
+    auth: AuthReport | None = None
+    stopping: bool = Field(
+        False, description="the agent was told to stop (SIGTERM): its last word, not a crash"
+    )
 
 
 class BatchAnswer(Wire):

@@ -378,6 +378,11 @@ REFUSED.update(
             f"/api/v1/assets/{w.asset_a}/changes",
             {},
         ),
+        ("GET", "/api/v1/assets/{asset_id}/security-events"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/security-events",
+            {},
+        ),
         ("POST", "/api/v1/checks"): lambda w: (
             "POST",
             "/api/v1/checks",

@@ -21,6 +21,7 @@ from typing import Any
 from forewarn.agent.collectors import (
     accounts,
     disks,
+    firewall,
     hardware,
     interfaces,
     listeners,
@@ -45,6 +46,7 @@ COLLECTORS: dict[str, Callable[[], Any]] = {
     "accounts": accounts.collect,
     "logins": logins.collect,
     "time_sync": timesync.collect,
+    "firewall": firewall.collect,
 }
 SECTIONS = tuple(COLLECTORS)
 

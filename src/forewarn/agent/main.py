@@ -24,6 +24,7 @@ from typing import IO, Any
 from forewarn.agent import AGENT_VERSION, state
 from forewarn.agent.buffer import DEFAULT_MAX_BYTES, Buffer, BufferStats, new_batch_id
 from forewarn.agent.client import Client, ClientError, enroll
+from forewarn.agent.collectors.authlog import AuthReader
 from forewarn.agent.posture import Assessor
 from forewarn.agent.runner import (
     Outcome,
@@ -125,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             watcher=Watcher(args.log_dir or log_dirs_from_env()),
             sweeper=Sweeper(directory / "sweeps"),
             assessor=Assessor(),
+            auth=AuthReader(),
         )
         try:
             return _run(runner, enrolment, directory, once=args.once)
@@ -176,7 +178,8 @@ def _run(runner: Runner, enrolment: state.Enrolment, directory: Path, *, once: b
         depth = runner.buffer.stats().depth
         log.error("could not reach the server; %d batches kept for the next run", depth)
     elif outcome is Outcome.STOPPED:
-        log.info("stopped")
+        told = runner.farewell()
+        log.info("stopped%s", "; the server was told" if told else "")
     ok = outcome in (Outcome.SENT, Outcome.STOPPED, Outcome.FINISHED)
     return OK if ok else FAILURE
 

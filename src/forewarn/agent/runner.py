@@ -27,8 +27,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from forewarn.agent import AGENT_VERSION
-from forewarn.agent.buffer import Buffer
-from forewarn.agent.client import Refused, Retry, Unauthorized
+from forewarn.agent.buffer import Buffer, compress, encode
+from forewarn.agent.client import ClientError, Refused, Retry, Unauthorized
+from forewarn.agent.collectors.authlog import AuthReader
+from forewarn.agent.collectors.authlog import Taken as AuthTaken
 from forewarn.agent.posture import META_POSTURE, Assessor
 from forewarn.agent.sweeps import META_DONE, Sweeper
 from forewarn.agent.watch import META_CONFIG, META_STATE, META_WATCH_TS, Taken, Watcher
@@ -45,6 +47,7 @@ MAX_INTERVAL = 3600
 # spin on sub-microsecond sleeps that never move the clock.
 TIME_EPSILON = 0.001
 
+META_AUTH = "auth_state"  # where the auth log / journal was read up to
 Inventory = dict[str, Any]
 Hashes = dict[str, str]
 
@@ -138,6 +141,8 @@ def build_batch(
     watch: list[dict[str, Any]] | None = None,
     sweeps: list[dict[str, Any]] | None = None,
     posture: list[dict[str, Any]] | None = None,
+    auth: dict[str, Any] | None = None,
+    stopping: bool = False,
 ) -> dict[str, Any]:
     """A check-in batch without its batch_id and seq (the buffer assigns those)."""
     batch: dict[str, Any] = {
@@ -155,6 +160,10 @@ def build_batch(
         batch["sweeps"] = sweeps
     if posture:
         batch["posture"] = posture
+    if auth is not None:
+        batch["auth"] = auth
+    if stopping:
+        batch["stopping"] = True
     return batch
 
 
@@ -193,6 +202,7 @@ class Runner:
         watcher: Watcher | None = None,
         sweeper: Sweeper | None = None,
         assessor: Assessor | None = None,
+        auth: AuthReader | None = None,
     ) -> None:
         self.buffer = buffer
         self.sender = sender
@@ -223,6 +233,9 @@ class Runner:
         self.assessor = assessor
         if assessor is not None:
             assessor.restore(buffer.get_meta(META_POSTURE))
+        self.auth = auth
+        if auth is not None:
+            auth.restore(buffer.get_meta(META_AUTH))
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -295,7 +308,10 @@ class Runner:
         readings = watched.readings if watched else []
         reports = self._take_sweeps()
         posture = self._take_posture(now)
-        if not samples and payload is None and not readings and not reports and not posture:
+        auth = self._take_auth(now)
+        auth_report = auth.report if auth else None
+        quiet = not samples and payload is None and not readings and not reports
+        if quiet and not posture and not auth_report:
             if taken:  # nothing changed: remember that it was checked
                 self.buffer.set_meta(taken.remember())
                 self._remember_inventory(taken)
@@ -309,6 +325,8 @@ class Runner:
             remember[META_DONE] = self.sweeper.remember(reports)
         if posture and self.assessor is not None and self.watcher is not None:
             remember[META_POSTURE] = self.assessor.remember(self.watcher.config.posture, now)
+        if auth is not None:
+            remember[META_AUTH] = json.dumps(auth.state, separators=(",", ":"))
         rev = self.watcher.rev if self.watcher else ""
         try:
             self.buffer.append(
@@ -320,6 +338,7 @@ class Runner:
                     watch=readings,
                     sweeps=reports,
                     posture=posture,
+                    auth=auth_report,
                 ),
                 remember=remember or None,
             )
@@ -339,6 +358,28 @@ class Runner:
             self.watcher.commit(watched)
             if watched.points:
                 self._last_watch_ts = watch_ts
+        if auth is not None and self.auth is not None:
+            self.auth.commit(auth)
+
+    def farewell(self) -> bool:
+        """Tell the server this agent stops on purpose (SIGTERM), so that its silence from now
+        on reads as a deliberate stop, not a crash. One attempt; never kept for later: a
+        farewell delivered after the next start would say the agent is off while it runs."""
+        batch = build_batch(self._now(), [], None, stopping=True)
+        try:
+            self.buffer.append(batch)
+        except sqlite3.Error:
+            return False
+        delivered = False
+        try:
+            answer = self.sender.send(compress(encode(batch)))
+            delivered = answer.get("batch_id") == batch["batch_id"]
+        except ClientError as exc:
+            log.info("could not tell the server that this agent stops: %s", exc)
+        finally:
+            self.sender.close()
+            self.buffer.acknowledge(batch["batch_id"])
+        return delivered
 
     def drain(self, deadline: float) -> _Drain:
         """Send buffered batches oldest first until empty, a failure, or `deadline`."""
@@ -412,6 +453,15 @@ class Runner:
             return self.watcher.take(now)
         except Exception:
             log.exception("watching processes and logs failed")
+            return None
+
+    def _take_auth(self, now: float) -> AuthTaken | None:
+        if self.auth is None:
+            return None
+        try:
+            return self.auth.take(now)
+        except Exception:
+            log.exception("reading the authentication log failed")
             return None
 
     def _take_sweeps(self) -> list[dict[str, Any]]:

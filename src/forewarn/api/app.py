@@ -27,6 +27,7 @@ from forewarn.api.routers import (
     imports,
     orgs,
     posture,
+    security,
     sites,
     status,
     tickets,
@@ -72,6 +73,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(posture.router)
     app.include_router(alerts.router)
     app.include_router(tickets.router)
+    app.include_router(security.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply

@@ -74,11 +74,12 @@ LIST_RULES: dict[str, ListRule] = {
     ),
 }
 # Logins are a log, not a state: each new one is "added", none is ever "removed".
-OBJECT_SECTIONS = {"system", "hardware", "time_sync"}
+OBJECT_SECTIONS = {"system", "hardware", "time_sync", "firewall"}
 OBJECT_WATCHED = {
     "system": ("hostname", "os_name", "os_version", "kernel", "arch", "timezone"),
     "hardware": ("cpu_model", "cpu_cores", "memory_bytes", "vendor", "model", "serial"),
     "time_sync": ("synchronized", "service"),
+    "firewall": ("active", "tool", "input_policy"),
 }
 
 

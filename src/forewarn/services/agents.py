@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from forewarn.domain.inventory import Role
+from forewarn.services import activity
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate, paginate_desc
@@ -133,6 +134,12 @@ def mark_offline(ctx: Context) -> list[int]:
             if now - last > timedelta(seconds=agent.interval * MISSED_CHECKINS):
                 agent.status, agent.status_since = "offline", now
                 went.append(agent.asset_id)
+                stopped = activity.stopped_since(session, agent.asset_id, last)
+                said = (
+                    f"agent offline: stopped on purpose at {stopped:%Y-%m-%d %H:%M} UTC"
+                    if stopped is not None
+                    else f"agent offline: no check-in since {last:%Y-%m-%d %H:%M} UTC"
+                )
                 session.add(
                     InventoryChange(
                         org_id=agent.org_id,
@@ -141,7 +148,7 @@ def mark_offline(ctx: Context) -> list[int]:
                         section="agent",
                         change="changed",
                         key="status",
-                        summary=f"agent offline: no check-in since {last:%Y-%m-%d %H:%M} UTC",
+                        summary=said,
                         before="online",
                         after="offline",
                     )

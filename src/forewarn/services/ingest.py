@@ -40,6 +40,7 @@ from sqlalchemy import Table, bindparam, case, select, text, update
 from sqlalchemy.orm import Session
 
 from forewarn.domain.changes import diff_section
+from forewarn.services import activity
 from forewarn.services.auth import hash_secret
 from forewarn.services.context import Context
 from forewarn.services.errors import unauthorized
@@ -120,6 +121,9 @@ class Checkin(NamedTuple):
     top: list[dict[str, Any]] | None  # the latest top processes sent, if any
     inventory: dict[str, Any] | None  # section -> its complete current data, sections sent
     watch: list[tuple[int, float, str, str]]  # (check id, epoch, last matching line, error)
+    # authentication events (wire.AuthEvent dicts; summarised ones with their count)
+    auth: list[dict[str, Any]] | None = None
+    stopping: bool = False  # the agent's farewell: it was told to stop
 
 
 def checkin_of(ref: AgentRef, batch: Batch) -> Checkin:
@@ -149,7 +153,36 @@ def checkin_of(ref: AgentRef, batch: Batch) -> Checkin:
         [p.model_dump() for p in top] if top else None,
         inventory,
         [(w.check, w.ts, w.line, w.error) for w in batch.watch],
+        _auth_events(batch),
+        batch.stopping,
     )
+
+
+def _auth_events(batch: Batch) -> list[dict[str, Any]] | None:
+    """The batch's authentication events; counted ones as one event with their count."""
+    if batch.auth is None:
+        return None
+    out = [e.model_dump(exclude_defaults=True) for e in batch.auth.events]
+    for m in batch.auth.more:
+        line = (
+            f"{m.count} more {m.outcome} {m.action}s"
+            + (f" by {m.user}" if m.user else "")
+            + (f" from {m.source}" if m.source else "")
+            + " (counted by the agent, lines not sent)"
+        )
+        out.append(
+            {
+                "at": m.last,
+                "service": m.service,
+                "action": m.action,
+                "outcome": m.outcome,
+                "user": m.user,
+                "source": m.source,
+                "count": min(m.count, 2**31 - 1),
+                "line": line,
+            }
+        )
+    return out
 
 
 # ---- the unit of work -------------------------------------------------------------------------
@@ -296,7 +329,9 @@ def _write_inventory(session: Session, now: datetime, c: Checkin) -> None:
     }
     for section, data in present.items():
         row = current.get(section)
-        for change in diff_section(section, row.data if row else None, data):
+        changes = diff_section(section, row.data if row else None, data)
+        activity.note_changes(session, now, c.org_id, c.asset_id, changes)
+        for change in changes:
             session.add(
                 InventoryChange(
                     org_id=c.org_id,
@@ -456,6 +491,8 @@ def _store(
                 _write_inventory(session, now, c)
                 if c.watch:
                     _write_watch(session, now, c)
+                if c.auth or c.stopping:
+                    activity.record(session, now, c.org_id, c.asset_id, c.auth or (), c.stopping)
             _touch_agents(session, now, fresh)
         return statuses
 

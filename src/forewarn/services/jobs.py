@@ -16,7 +16,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from forewarn.services import agents, discovery, expiries, metrics, posture, recurring, tickets
+from forewarn.services import (
+    activity,
+    agents,
+    discovery,
+    expiries,
+    metrics,
+    posture,
+    recurring,
+    tickets,
+)
 from forewarn.services.context import Context
 from forewarn.store.bulk import insert_ignore
 from forewarn.store.models import KeyValue
@@ -48,6 +57,8 @@ def default_jobs() -> list[Job]:
         Job("recurring", 900, recurring.refresh),
         # Accepted posture risks whose expiry passed reopen; agents get the policies in force.
         Job("posture", 3600, posture.refresh),
+        # Failed logins, logins at night, new administrators, ... become security alerts.
+        Job("security", 30, activity.evaluate),
     ]
 
 

@@ -922,3 +922,39 @@ class TicketAlert(Base):
         ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     linked_at: Mapped[datetime]
+
+
+class SecurityEvent(Base):
+    """Something security-relevant that happened on a machine: a login, a failed one, a sudo,
+    an administrator or a public listener appearing, the firewall or the agent switched off.
+
+    Written by ingest (services.activity.record); `pending` rows wait for the security job,
+    which judges them (domain.activity), raises alerts and clears the flag.
+    """
+
+    __tablename__ = "security_events"
+    __table_args__ = (
+        Index("ix_security_events_asset_at", "asset_id", "at"),
+        Index("ix_security_events_pending", "pending"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    at: Mapped[datetime]  # when it happened, by the machine's clock
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    # login | sudo | su | admin_added | listener_public | firewall_off | firewall_on |
+    # agent_stopped
+    kind: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # success | failure | ""
+    service: Mapped[str] = mapped_column(String(64), default="")
+    user: Mapped[str] = mapped_column(String(255), default="")
+    source: Mapped[str] = mapped_column(String(255), default="")
+    method: Mapped[str] = mapped_column(String(64), default="")
+    target: Mapped[str] = mapped_column(String(255), default="")
+    invalid_user: Mapped[bool] = mapped_column(Boolean, default=False)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    line: Mapped[str] = mapped_column(Text, default="")
+    pending: Mapped[bool] = mapped_column(Boolean, default=True)

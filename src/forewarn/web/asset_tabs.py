@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from forewarn.services import agents
+from forewarn.services import activity, agents
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.scope import Actor
@@ -31,6 +31,7 @@ TABS: list[tuple[str, str]] = [
     ("logins", "Logins"),
     ("changes", "Changes"),
     ("posture", "Posture"),
+    ("security", "Security"),
 ]
 _TAB_KEYS = {key for key, _ in TABS}
 # Tabs whose filters swap only their results, so the search box keeps focus while typing.
@@ -325,6 +326,43 @@ def _changes(ctx: Context, actor: Actor, query: TabQuery) -> dict[str, Any]:
     }
 
 
+_SECURITY_KINDS = {
+    "admin_added": "New administrator",
+    "listener_public": "New public listener",
+    "firewall_off": "Firewall switched off",
+    "firewall_on": "Firewall active again",
+    "agent_stopped": "Agent stopped",
+}
+
+
+def security_label(e: dict[str, Any]) -> str:
+    """A security event in a few words: "Failed login (sshd, password)", "sudo", ..."""
+    if e["kind"] in _SECURITY_KINDS:
+        return _SECURITY_KINDS[e["kind"]]
+    failed = e["outcome"] == "failure"
+    word = {"login": "login", "sudo": "sudo", "su": "su"}.get(e["kind"], e["kind"])
+    text = f"Failed {word}" if failed else word.capitalize() if word == "login" else word
+    how = ", ".join(p for p in (e["service"] if e["service"] != word else "", e["method"]) if p)
+    count = f" x{e['count']}" if e["count"] > 1 else ""
+    return f"{text}{count}" + (f" ({how})" if how else "")
+
+
+def _security(ctx: Context, actor: Actor, query: TabQuery) -> dict[str, Any]:
+    cursor = query.cursor or None
+    try:
+        found = activity.list_events(ctx, actor, query.asset_id, limit=CHANGES_PAGE, cursor=cursor)
+    except ServiceError as exc:
+        if exc.status != 422 or cursor is None:
+            raise
+        cursor = None
+        found = activity.list_events(ctx, actor, query.asset_id, limit=CHANGES_PAGE)
+    return {
+        "events": found.items,
+        "next_url": query.url(cursor=found.next_cursor) if found.next_cursor else None,
+        "first_url": query.url(cursor="") if cursor else None,
+    }
+
+
 def helpers() -> dict[str, Any]:
     """Names the tab templates use, beside each tab's own data."""
     return {
@@ -333,6 +371,7 @@ def helpers() -> dict[str, Any]:
         "service_states": SERVICE_STATES,
         "service_badge": SERVICE_BADGE,
         "listener_scope": listener_scope,
+        "security_label": security_label,
         "default_range": DEFAULT_RANGE,
     }
 
@@ -352,6 +391,7 @@ _LOADERS: dict[str, Callable[[Context, Actor, TabQuery], dict[str, Any]]] = {
     "logins": _logins,
     "changes": _changes,
     "posture": _posture,
+    "security": _security,
 }
 
 
