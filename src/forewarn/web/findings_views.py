@@ -40,12 +40,44 @@ RULE_LABELS = {
 }
 
 
+# Families of rules a register can be narrowed to (the rule names' first part).
+FAMILIES = [
+    ("", "Every kind"),
+    ("posture.", "Posture"),
+    ("vuln.", "Vulnerabilities"),
+    ("expiry.", "Certificates and warranties"),
+    ("lifecycle.", "End of life"),
+    ("backup.", "Backups"),
+    ("agent.", "Agents"),
+    ("recurring.", "Recurring issues"),
+    ("network.", "Network"),
+]
+_FAMILY_KEYS = {key for key, _ in FAMILIES}
+SEVERITIES = [("", "Any severity"), ("critical", "Critical"), ("high", "High"),
+              ("medium", "Medium"), ("low", "Low"), ("info", "Info")]  # fmt: skip
+_SEVERITY_KEYS = {key for key, _ in SEVERITIES}
+
+
 def read_status(value: str | None) -> str:
     return value if value in _STATUS_KEYS else "open"
 
 
-def status_url(org_id: int, status: str, cursor: str | None = None) -> str:
+def read_family(value: str | None) -> str:
+    return value if value in _FAMILY_KEYS else ""
+
+
+def read_severity(value: str | None) -> str:
+    return value if value in _SEVERITY_KEYS else ""
+
+
+def status_url(
+    org_id: int, status: str, cursor: str | None = None, *, family: str = "", severity: str = ""
+) -> str:
     params = {"status": status}
+    if family:
+        params["family"] = family
+    if severity:
+        params["severity"] = severity
     if cursor:
         params["cursor"] = cursor
     return f"/orgs/{org_id}/findings?{urlencode(params)}"
@@ -57,7 +89,11 @@ def severity(value: str) -> tuple[str, str]:
 
 
 def rule_label(rule: str) -> str:
-    return RULE_LABELS.get(rule, rule)
+    if rule in RULE_LABELS:
+        return RULE_LABELS[rule]
+    family, _, rest = rule.partition(".")
+    named = dict(FAMILIES).get(family + ".")
+    return f"{named}: {rest}" if named and rest else rule
 
 
 def _unknown_device(evidence: dict[str, Any]) -> list[str]:

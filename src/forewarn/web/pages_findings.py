@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
 from typing import cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from forewarn.domain.inventory import Role
 from forewarn.services import findings, orgs
 from forewarn.services.errors import ServiceError
-from forewarn.services.findings import FindingStatus
+from forewarn.services.findings import (
+    AcceptRequest,
+    FindingOut,
+    FindingSeverity,
+    FindingStatus,
+    ResolveRequest,
+)
+from forewarn.services.pagination import Page
 from forewarn.web import discovery_views, findings_views
 from forewarn.web.check_views import org_assets
-from forewarn.web.render import page
-from forewarn.web.session import SignedIn, WebId, get_ctx
+from forewarn.web.flash import add_flash
+from forewarn.web.forms import attempt, text
+from forewarn.web.render import page, see_other
+from forewarn.web.session import PostedForm, SignedIn, WebId, get_ctx, safe_next
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,21 +35,34 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
     """Newest first; ?status=open|resolved|accepted|all (open by default) and ?cursor=."""
     ctx, actor = get_ctx(request), user.actor
     org = orgs.get(ctx, actor, org_id)
-    status = findings_views.read_status(request.query_params.get("status"))
+    q = request.query_params
+    status = findings_views.read_status(q.get("status"))
+    family = findings_views.read_family(q.get("family"))
+    sev = findings_views.read_severity(q.get("severity"))
     chosen = None if status == "all" else cast(FindingStatus, status)
-    cursor = request.query_params.get("cursor", "").strip()[:200] or None
-    try:
-        found = findings.list_findings(
-            ctx, actor, org_id=org_id, status=chosen, limit=findings_views.PAGE_SIZE, cursor=cursor
+    cursor = q.get("cursor", "").strip()[:200] or None
+
+    def listed(cursor: str | None) -> Page[FindingOut]:
+        return findings.list_findings(
+            ctx,
+            actor,
+            org_id=org_id,
+            status=chosen,
+            severities=[cast(FindingSeverity, sev)] if sev else (),
+            rule_prefix=family or None,
+            limit=findings_views.PAGE_SIZE,
+            cursor=cursor,
         )
+
+    try:
+        found = listed(cursor)
     except ServiceError as exc:
         if exc.status != 422 or cursor is None:
             raise
         # A cursor we never gave out (edited by hand): start from the newest instead.
         cursor = None
-        found = findings.list_findings(
-            ctx, actor, org_id=org_id, status=chosen, limit=findings_views.PAGE_SIZE
-        )
+        found = listed(None)
+    url = partial(findings_views.status_url, family=family, severity=sev)
     about_devices = any(findings_views.device_id(f) for f in found.items)
     devices = discovery_views.org_devices(ctx, actor, org_id) if about_devices else []
     return page(
@@ -49,14 +74,17 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         tz=org.timezone,
         findings=found.items,
         current=status,
+        family=family,
+        chosen_severity=sev,
+        families=findings_views.FAMILIES,
+        severities=findings_views.SEVERITIES,
         statuses=findings_views.STATUSES,
-        status_url=findings_views.status_url,
-        older_url=(
-            findings_views.status_url(org_id, status, found.next_cursor)
-            if found.next_cursor
-            else None
-        ),
-        newest_url=findings_views.status_url(org_id, status) if cursor else None,
+        status_url=url,
+        older_url=url(org_id, status, found.next_cursor) if found.next_cursor else None,
+        newest_url=url(org_id, status) if cursor else None,
+        may_act=actor.is_owner or actor.can(org_id, Role.TECHNICIAN),
+        back=url(org_id, status, cursor),
+        tomorrow=(ctx.clock.now() + timedelta(days=1)).date().isoformat(),
         severity=findings_views.severity,
         rule_label=findings_views.rule_label,
         evidence_summary=findings_views.evidence_summary,
@@ -70,3 +98,69 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         ),
         has_networks=bool(discovery_views.networks(ctx, actor, org_id)),
     )
+
+
+# ---- acting on a finding ----------------------------------------------------------------------
+
+
+def _back(org_id: int, form: PostedForm) -> str:
+    back = safe_next(text(form, "next"))
+    return back if back.startswith(f"/orgs/{org_id}/findings") else f"/orgs/{org_id}/findings"
+
+
+@router.post("/orgs/{org_id}/findings/{finding_id}/accept")
+def accept(
+    request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    """Accept the risk with a reason until a day; refused input comes back as a message."""
+    ctx = get_ctx(request)
+    response = see_other(_back(org_id, form))
+    done, errors = attempt(
+        lambda: findings.accept(
+            ctx,
+            user.actor,
+            finding_id,
+            AcceptRequest.model_validate(
+                {"reason": text(form, "reason")[:1000], "until": text(form, "until") or None}
+            ),
+        ),
+        clash_field="reason",
+    )
+    if done is None:
+        words = " ".join(" ".join(v) for v in errors.values())
+        add_flash(ctx, response, f"Not accepted. {words}", "warning")
+    else:
+        add_flash(ctx, response, f"Accepted until {done.accepted_until:%Y-%m-%d}: {done.title}.")
+    return response
+
+
+@router.post("/orgs/{org_id}/findings/{finding_id}/unaccept")
+def unaccept(
+    request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    ctx = get_ctx(request)
+    response = see_other(_back(org_id, form))
+    done, errors = attempt(lambda: findings.unaccept(ctx, user.actor, finding_id))
+    if done is None:
+        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
+    else:
+        add_flash(ctx, response, f"Open again: {done.title}.")
+    return response
+
+
+@router.post("/orgs/{org_id}/findings/{finding_id}/resolve")
+def resolve(
+    request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    """Mark it fixed; the rule that raised it opens it again if it still sees it."""
+    ctx = get_ctx(request)
+    response = see_other(_back(org_id, form))
+    note = text(form, "note")[:1000]
+    done, errors = attempt(
+        lambda: findings.resolve_by_hand(ctx, user.actor, finding_id, ResolveRequest(note=note))
+    )
+    if done is None:
+        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
+    else:
+        add_flash(ctx, response, f"Marked fixed: {done.title}. It opens again if still true.")
+    return response
