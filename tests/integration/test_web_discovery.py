@@ -441,7 +441,9 @@ def test_findings_of_any_rule_show_severity_and_evidence(
     signed_in(client, "viewer")
     page = client.get(f"/orgs/{org_id}/findings").text
     assert "The firewall of &lt;b&gt;host-1&lt;/b&gt; is off" in page
-    assert "state-critical" in page and "High" in page and "posture.firewall_off" in page
+    assert (
+        "state-critical" in page and "High" in page and "Posture: firewall_off" in page
+    )  # the rule, named by its family
     assert "profile: public · since: 2026-10-01" in page and "asset id" not in page
     assert "2 days ago" in page
     assert "No accepted findings." in client.get(f"/orgs/{org_id}/findings?status=accepted").text
