@@ -132,7 +132,11 @@ class Package(Wire):
     name: ShortStr
     version: ShortStr
     arch: ShortStr = ""
-    source: Literal["dpkg", "rpm", "windows", "macos", "other"] = "other"
+    source: Literal["dpkg", "rpm", "windows", "macos", "pypi", "other"] = "other"
+    # dpkg's source package and version, when they differ from the binary's (libssl3 is
+    # built from openssl): what Debian's and Ubuntu's vulnerability records name.
+    source_name: ShortStr = ""
+    source_version: ShortStr = ""
 
 
 class Service(Wire):
