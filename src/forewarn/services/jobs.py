@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from forewarn.services import agents, discovery, expiries, metrics, recurring, tickets
+from forewarn.services import agents, discovery, expiries, metrics, recurring, tickets, vulns
 from forewarn.services.context import Context
 from forewarn.store.bulk import insert_ignore
 from forewarn.store.models import KeyValue
@@ -46,6 +46,9 @@ def default_jobs() -> list[Job]:
         # recurring problems become findings, and stop being once no longer true.
         Job("expiries", 3600, expiries.refresh),
         Job("recurring", 900, recurring.refresh),
+        # Assets whose packages changed, or all once new vulnerability data was imported,
+        # matched again (at most vulns.BATCH per turn); vulnerable packages become findings.
+        Job("vulns", 60, vulns.refresh),
     ]
 
 
