@@ -29,6 +29,7 @@ from forewarn.api.routers import (
     status,
     tickets,
     users,
+    vulns,
 )
 from forewarn.config import Settings
 from forewarn.services.context import Context
@@ -66,6 +67,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(status.public)
     app.include_router(discovery.router)
     app.include_router(expiries.router)
+    app.include_router(vulns.router)
     app.include_router(alerts.router)
     app.include_router(tickets.router)
     _mount_web(app)
