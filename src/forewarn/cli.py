@@ -26,6 +26,8 @@ from forewarn.services import (
     lifecycle,
     orgs,
     users,
+    vulndata,
+    vulns,
 )
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
@@ -495,7 +497,10 @@ def discover_run(network: Annotated[int, typer.Argument(help="id from discover l
     err.print(f"run {run.id}: {run.addresses} addresses swept, {run.found} found, {run.new} new")
 
 
-data_app = typer.Typer(help="Shipped, dated data: the end-of-life table.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Dated data: the end-of-life table and vulnerability data (OSV, KEV, EPSS).",
+    no_args_is_help=True,
+)
 app.add_typer(data_app, name="data")
 
 
@@ -508,20 +513,78 @@ def _day(value: str | None) -> date | None:
         raise fail(f"--date {value!r} is not a date (YYYY-MM-DD)", 2) from None
 
 
+def _check_file(file: Path) -> None:
+    if not file.exists():
+        raise fail(f"no such file: {file}", 2)
+    if not file.is_file():
+        raise fail(f"not a file: {file}", 2)
+
+
+def _file_kind(file: Path, kind: str | None) -> str | None:
+    """ "osv" / "kev" / "epss" for vulnerability data (by content, or --kind), None for an
+    end-of-life file."""
+    if kind == "eol":
+        return None
+    try:
+        with file.open("rb") as stream:
+            head = stream.read(4096)
+        return vulndata.detect(head, kind)
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    except ServiceError as exc:
+        raise fail(exc.detail, 2) from exc
+
+
+def _import_vulns(file: Path, kind: str, when: date | None) -> None:
+    ctx = _context()
+    try:
+        with file.open("rb") as stream:
+            loaded = vulndata.import_file(ctx, file.name, stream, kind=kind, data_date=when)
+    except ServiceError as exc:
+        raise fail(exc.detail) from exc
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    table = Table("data set", "records", "data date")
+    for item in loaded:
+        table.add_row(item.label, str(item.records), str(item.data_date))
+    out.print(table)
+    err.print(f"imported {', '.join(d.name for d in loaded)} from {file.name}")
+    report = vulns.refresh_all(ctx)
+    err.print(
+        f"matched {report.assets} asset(s): {report.sync.opened} finding(s) opened, "
+        f"{report.sync.resolved} resolved"
+    )
+
+
 @data_app.command("import")
 def data_import(
-    file: Annotated[Path, typer.Argument(help="endoflife.date JSON or distro-info CSV")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="an OSV ecosystem zip (all.zip), CISA's KEV JSON, an EPSS CSV (.gz too), "
+            "an endoflife.date JSON or a distro-info CSV"
+        ),
+    ],
     product: Annotated[
         str | None,
-        typer.Option(help="product a file of one product is about (default: from its name)"),
+        typer.Option(help="end of life: product a file of one product is about"),
     ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--date", help="YYYY-MM-DD the data is true of (default: the file's own)"),
     ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="osv, kev, epss or eol: the format, when not told by the content"),
+    ] = None,
 ) -> None:
-    """Load a newer end-of-life file; a file that cannot be read whole changes nothing."""
+    """Load newer data; a file that cannot be read whole changes nothing."""
     when = _day(as_of)
+    _check_file(file)
+    found = _file_kind(file, kind)
+    if found is not None:
+        _import_vulns(file, found, when)
+        return
     raw = _read_inventory(file, lifecycle.MAX_FILE_BYTES)
     ctx = _context()
     try:
@@ -538,9 +601,10 @@ def data_import(
 
 @data_app.command("status")
 def data_status() -> None:
-    """Which end-of-life data is loaded, from where, and as of when."""
+    """Which data is loaded, from where, and as of when."""
+    ctx = _context()
     table = Table("product", "releases", "source", "data date", "in force")
-    for item in lifecycle.status(_context()):
+    for item in lifecycle.status(ctx):
         table.add_row(
             item.product,
             str(item.releases),
@@ -549,6 +613,19 @@ def data_status() -> None:
             "yes" if item.in_force else "no (another source wins)",
         )
     out.print(table)
+    loaded = vulndata.status(ctx)
+    vuln_table = Table("vulnerability data", "records", "source", "data date", "imported")
+    for d in loaded:
+        vuln_table.add_row(
+            d.label,
+            str(d.records),
+            Text(d.source),
+            str(d.data_date),
+            d.imported_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    if not loaded:
+        vuln_table.add_row("none imported", "", "forewarn data import FILE", "", "")
+    out.print(vuln_table)
 
 
 posture_app = typer.Typer(

@@ -132,7 +132,12 @@ class Package(Wire):
     name: ShortStr
     version: ShortStr
     arch: ShortStr = ""
-    source: Literal["dpkg", "rpm", "windows", "macos", "other"] = "other"
+    source: Literal["dpkg", "rpm", "windows", "macos", "pypi", "other"] = "other"
+    # dpkg's source package and version, when they differ from the binary's (libssl3 is
+    # built from openssl): what Debian's and Ubuntu's vulnerability records name. Left out
+    # of what is stored when empty, so that most packages are stored as before.
+    source_name: ShortStr = Field("", exclude_if=lambda v: not v)
+    source_version: ShortStr = Field("", exclude_if=lambda v: not v)
 
 
 class Service(Wire):

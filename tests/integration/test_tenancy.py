@@ -221,6 +221,16 @@ REFUSED: dict[tuple[str, str], Case] = {
         f"/api/v1/orgs/{w.org_a}/expiries",
         {},
     ),
+    ("GET", "/api/v1/orgs/{org_id}/vulnerabilities"): lambda w: (
+        "GET",
+        f"/api/v1/orgs/{w.org_a}/vulnerabilities",
+        {},
+    ),
+    ("GET", "/api/v1/assets/{asset_id}/vulnerabilities"): lambda w: (
+        "GET",
+        f"/api/v1/assets/{w.asset_a}/vulnerabilities",
+        {},
+    ),
     ("PATCH", "/api/v1/orgs/{org_id}"): lambda w: (
         "PATCH",
         f"/api/v1/orgs/{w.org_a}",

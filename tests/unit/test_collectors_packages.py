@@ -67,3 +67,26 @@ def test_sources_merge_sorted_and_a_failed_source_spoils_the_answer() -> None:
     # A partial list would read as removals on the server: no answer instead.
     assert merge_sources([dpkg, None]) is None
     assert merge_sources([[], []]) == []
+
+
+def test_dpkg_source_package_and_version_when_they_differ() -> None:
+    text = (
+        "libssl3\t3.0.15-1~deb12u1\tamd64\tii \topenssl\t3.0.15-1~deb12u1\n"
+        "zlib1g\t1:1.2.13.dfsg-1+b1\tamd64\tii \tzlib\t1:1.2.13.dfsg-1\n"
+        "bash\t5.2.15-2+b7\tamd64\tii \tbash\t5.2.15-2\n"
+        "adduser\t3.134\tall\tii \tadduser\t3.134\n"
+    )
+    pkgs = {p["name"]: p for p in parse_dpkg(text)}
+    assert pkgs["libssl3"]["source_name"] == "openssl"
+    assert "source_version" not in pkgs["libssl3"]
+    assert (pkgs["zlib1g"]["source_name"], pkgs["zlib1g"]["source_version"]) == (
+        "zlib",
+        "1:1.2.13.dfsg-1",
+    )
+    assert "source_name" not in pkgs["bash"] and pkgs["bash"]["source_version"] == "5.2.15-2"
+    assert pkgs["adduser"] == {
+        "name": "adduser",
+        "version": "3.134",
+        "arch": "all",
+        "source": "dpkg",
+    }

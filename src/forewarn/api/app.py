@@ -32,6 +32,7 @@ from forewarn.api.routers import (
     status,
     tickets,
     users,
+    vulns,
 )
 from forewarn.config import Settings
 from forewarn.services.context import Context
@@ -71,6 +72,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(findings.router)
     app.include_router(expiries.router)
     app.include_router(posture.router)
+    app.include_router(vulns.router)
     app.include_router(alerts.router)
     app.include_router(tickets.router)
     app.include_router(security.router)

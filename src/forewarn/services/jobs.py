@@ -25,6 +25,7 @@ from forewarn.services import (
     posture,
     recurring,
     tickets,
+    vulns,
 )
 from forewarn.services.context import Context
 from forewarn.store.bulk import insert_ignore
@@ -59,6 +60,9 @@ def default_jobs() -> list[Job]:
         Job("posture", 3600, posture.refresh),
         # Failed logins, logins at night, new administrators, ... become security alerts.
         Job("security", 30, activity.evaluate),
+        # Assets whose packages changed, or all once new vulnerability data was imported,
+        # matched again (at most vulns.BATCH per turn); vulnerable packages become findings.
+        Job("vulns", 60, vulns.refresh),
     ]
 
 

@@ -623,6 +623,93 @@ class LifecycleProduct(Base):
     releases: Mapped[list[Any]] = mapped_column(JSON)
 
 
+class VulnDataset(Base):
+    """One vulnerability data set imported by `forewarn data import`: an OSV ecosystem
+    ("osv:Debian"), the CISA KEV catalog ("kev") or the EPSS scores ("epss"). Server-wide,
+    replaced whole by the next import of the same set."""
+
+    __tablename__ = "vuln_datasets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # osv | kev | epss
+    source: Mapped[str] = mapped_column(String(300), default="")  # file name and format
+    data_date: Mapped[date] = mapped_column(Date)  # as of when the data is true
+    imported_at: Mapped[datetime]
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[str] = mapped_column(String(64), default="")  # KEV catalog, EPSS model
+
+
+class VulnRecord(Base):
+    """An OSV record: what is said of the vulnerability as a whole."""
+
+    __tablename__ = "vuln_records"
+
+    dataset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    aliases: Mapped[list[str]] = mapped_column(JSON)  # CVE ids first
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    severity: Mapped[list[Any]] = mapped_column(JSON)  # [{type, score}] as published
+    cvss: Mapped[float | None] = mapped_column(Float)  # highest base score of the vectors
+    modified: Mapped[datetime | None]
+
+
+class VulnAffected(Base):
+    """One package of one ecosystem an OSV record affects: what matching reads."""
+
+    __tablename__ = "vuln_affected"
+    __table_args__ = (Index("ix_vuln_affected_ecosystem_package", "ecosystem", "package"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    vuln_id: Mapped[str] = mapped_column(String(128))
+    ecosystem: Mapped[str] = mapped_column(String(64))
+    package: Mapped[str] = mapped_column(String(255))
+    ranges: Mapped[list[Any]] = mapped_column(JSON)  # [[[kind, version], ...], ...]
+    versions: Mapped[list[str]] = mapped_column(JSON)
+
+
+class KevEntry(Base):
+    """A CVE in CISA's catalog of known exploited vulnerabilities."""
+
+    __tablename__ = "vuln_kev"
+
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    date_added: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    ransomware: Mapped[bool] = mapped_column(Boolean, default=False)
+    required_action: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class EpssScore(Base):
+    """FIRST's EPSS: the probability of exploitation in the next 30 days, and its percentile."""
+
+    __tablename__ = "vuln_epss"
+
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epss: Mapped[float] = mapped_column(Float)
+    percentile: Mapped[float] = mapped_column(Float)
+
+
+class VulnScan(Base):
+    """When an asset's packages were last matched, against which inventory and data: the
+    matching job takes the assets whose inventory or data changed since."""
+
+    __tablename__ = "vuln_scans"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    inventory_at: Mapped[datetime | None]  # the inventory's updated_at that was matched
+    data_stamp: Mapped[str] = mapped_column(String(64), default="")
+    matched_at: Mapped[datetime]
+    ecosystems: Mapped[list[str]] = mapped_column(JSON)  # what the asset was matched as
+    packages: Mapped[int] = mapped_column(Integer, default=0)  # how many were looked up
+
+
 class DiscoveryNetwork(Base):
     """A network an admin allowed Forewarn to sweep for an organization."""
 

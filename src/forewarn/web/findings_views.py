@@ -37,6 +37,7 @@ RULE_LABELS = {
     "recurring.check": "Recurring issue: a check",
     "recurring.asset": "Recurring issue: an asset",
     "recurring.tickets": "Recurring issue: tickets",
+    "vuln.package": "Vulnerable package",
 }
 
 

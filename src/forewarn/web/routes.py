@@ -30,6 +30,7 @@ from forewarn.web import (
     pages_status,
     pages_status_admin,
     pages_tickets,
+    pages_vulns,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -60,6 +61,7 @@ def install(app: FastAPI) -> None:
         pages_alerts,
         pages_notifications,
         pages_tickets,
+        pages_vulns,
     )
     for module in modules:
         app.include_router(module.router)

@@ -16,10 +16,14 @@ Package = dict[str, Any]
 PACKAGE_TIMEOUT = 20.0  # rpm on a cold cache can take several seconds
 MAX_PACKAGES = 50_000
 
+# The source package and its version: Debian's and Ubuntu's vulnerability records name
+# source packages ("openssl" for libssl3), and a binary rebuilt alone ("+b1") keeps its
+# source's version. Sent only where they differ from the binary's own name and version.
 DPKG_ARGV = [
     "dpkg-query",
     "-W",
-    "-f=${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n",
+    "-f=${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}"
+    "\\t${source:Package}\\t${source:Version}\\n",
 ]
 # EPOCH is a field of its own: rpm prints "(none)" for it, which the parser leaves out.
 RPM_ARGV = ["rpm", "-qa", "--qf", "%{NAME}\\t%{EPOCH}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"]
@@ -30,7 +34,8 @@ def _package(name: str, version: str, arch: str, source: str) -> Package:
 
 
 def parse_dpkg(text: str) -> list[Package]:
-    """Installed packages from dpkg-query output (name, version, arch, status abbreviation).
+    """Installed packages from dpkg-query output (name, version, arch, status abbreviation,
+    and, in DPKG_ARGV's format, source package and source version).
 
     The status abbreviation's second letter is the package's state: "i" is installed
     (whatever the wanted state, so held packages count); "c" (config files only),
@@ -38,13 +43,20 @@ def parse_dpkg(text: str) -> list[Package]:
     """
     out = []
     for line in text.splitlines():
-        fields = line.split("\t")
-        if len(fields) != 4:
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) == 4:
+            fields += ["", ""]
+        if len(fields) != 6:
             continue
-        name, version, arch, status = (f.strip() for f in fields)
+        name, version, arch, status, src_name, src_version = fields
         if not name or not version or len(status) < 2 or status[1] != "i":
             continue
-        out.append(_package(name, version, arch, "dpkg"))
+        package = _package(name, version, arch, "dpkg")
+        if src_name and src_name != name:
+            package["source_name"] = src_name[:255]
+        if src_version and src_version != version:
+            package["source_version"] = src_version[:255]
+        out.append(package)
     return out
 
 
