@@ -652,6 +652,11 @@ REFUSED.update(
             f"/api/v1/findings/{w.finding_a}/unaccept",
             {},
         ),
+        ("POST", "/api/v1/findings/{finding_id}/assign"): lambda w: (
+            "POST",
+            f"/api/v1/findings/{w.finding_a}/assign",
+            {"json": {"assignee_id": 0}},
+        ),
         ("POST", "/api/v1/findings/{finding_id}/resolve"): lambda w: (
             "POST",
             f"/api/v1/findings/{w.finding_a}/resolve",

@@ -106,3 +106,30 @@ def test_viewers_see_no_actions_and_other_organizations_get_nothing(
     )
     assert r.status_code == 404
     assert stored(ctx, fid).status == "open"
+
+
+def test_assign_to_oneself_and_see_only_mine(client: TestClient, ctx: Context) -> None:
+    org = make_org(ctx, "Assigned Ltd")
+    mine = raise_(ctx, org, "agent.outdated", "7", "low", "Agent on fs07 is outdated")
+    other = raise_(ctx, org, "agent.outdated", "8", "low", "Agent on fs08 is outdated")
+    tech = make_person(ctx, "tech", roles={org: "technician"})
+    stranger = make_person(ctx, "stranger", roles={make_org(ctx, "Else Ltd"): "admin"})
+    csrf = signed_in(client, "tech")
+
+    r = client.post(
+        f"/orgs/{org}/findings/{mine}/assign",
+        data={"csrf_token": csrf, "assignee_id": str(tech.id)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and stored(ctx, mine).assignee_id == tech.id
+    page = client.get(f"/orgs/{org}/findings?mine=1").text
+    assert "fs07" in page and "fs08" not in page
+
+    # Someone who is not of the organization cannot be given its work.
+    r = client.post(
+        f"/orgs/{org}/findings/{other}/assign",
+        data={"csrf_token": csrf, "assignee_id": str(stranger.id)},
+        follow_redirects=False,
+    )
+    assert "Not a member of this organization" in client.get(r.headers["location"]).text
+    assert stored(ctx, other).assignee_id is None

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
-from forewarn.services import audit
+from forewarn.services import audit, users
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -53,6 +53,7 @@ class FindingOut(BaseModel):
     accepted_reason: str = ""
     accepted_until: datetime | None = None
     accepted_by: str = ""
+    assignee_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,12 @@ def list_findings(
     severities: Sequence[FindingSeverity] = (),
     rule_prefix: str | None = None,
     asset_id: int | None = None,
+    assignee_id: int | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[FindingOut]:
     """Newest first; narrowed by status, severities, a rule or its family (`posture.`,
-    `expiry.`, ...) and an asset."""
+    `expiry.`, ...), an asset and who it is assigned to."""
     stmt = scoped(select(Finding), actor, Finding.org_id)
     if org_id is not None:
         stmt = stmt.where(Finding.org_id == org_id)
@@ -170,6 +172,8 @@ def list_findings(
             stmt = stmt.where(Finding.rule == rule_prefix)
     if asset_id is not None:
         stmt = stmt.where(Finding.asset_id == asset_id)
+    if assignee_id is not None:
+        stmt = stmt.where(Finding.assignee_id == assignee_id)
     with ctx.db.read() as session:
         page = paginate_desc(session, stmt, Finding.id, limit, cursor)
         return Page([FindingOut.model_validate(f) for f in page.items], page.next_cursor)
@@ -183,6 +187,12 @@ class AcceptRequest(BaseModel):
 
     reason: str = Field(min_length=3, max_length=1000)
     until: date = Field(description="the day the acceptance ends and the finding reopens")
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee_id: int = Field(ge=0, le=2**31 - 1, description="a user id; 0: nobody")
 
 
 class ResolveRequest(BaseModel):
@@ -220,6 +230,20 @@ def unaccept(ctx: Context, actor: Actor, finding_id: int) -> FindingOut:
         before = audit.snapshot(finding)
         _reopen(finding)
         _audit(session, ctx, actor, finding, "finding.unaccept", before)
+        return FindingOut.model_validate(finding)
+
+
+def assign(ctx: Context, actor: Actor, finding_id: int, data: AssignRequest) -> FindingOut:
+    """Give the finding to someone (technicians): a member of its organization or one of
+    the provider's owners; 0 gives it to nobody."""
+    with ctx.db.transaction() as session:
+        finding = get_in_scope(session, actor, Finding, finding_id, Role.TECHNICIAN)
+        before = audit.snapshot(finding)
+        if data.assignee_id == 0:
+            finding.assignee_id = None
+        else:
+            finding.assignee_id = users.assignable(session, data.assignee_id, finding.org_id).id
+        _audit(session, ctx, actor, finding, "finding.assign", before)
         return FindingOut.model_validate(finding)
 
 

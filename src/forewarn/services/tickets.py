@@ -19,7 +19,7 @@ from forewarn.domain import tickets as rules
 from forewarn.domain.alerting import Severity
 from forewarn.domain.inventory import Role
 from forewarn.domain.tickets import Origin, Priority, TicketStatus
-from forewarn.services import audit
+from forewarn.services import audit, users
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -28,11 +28,9 @@ from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, requi
 from forewarn.store.models import (
     AlertEvent,
     AlertRow,
-    Membership,
     Ticket,
     TicketAlert,
     TicketEvent,
-    User,
 )
 
 # ---- shapes -----------------------------------------------------------------------------------
@@ -394,15 +392,7 @@ def _assign(session: Session, t: Ticket, user_id: int, now: datetime, who: str) 
             _event(session, t, now, who, "assigned", "nobody")
         t.assignee_id = None
         return
-    user = session.get(User, user_id)
-    member = session.scalar(
-        select(Membership.id).where(Membership.user_id == user_id, Membership.org_id == t.org_id)
-    )
-    if user is None or not (user.is_owner or member is not None):
-        raise invalid(
-            "the assignee must be a member of the organization or one of the provider's owners",
-            [{"loc": ["body", "assignee_id"], "msg": "not a member of this organization"}],
-        )
+    user = users.assignable(session, user_id, t.org_id)
     if t.assignee_id != user_id:
         _event(session, t, now, who, "assigned", user.username)
     t.assignee_id = user_id

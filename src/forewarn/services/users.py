@@ -70,6 +70,21 @@ def _visible_user(session: Session, actor: Actor, user_id: int) -> User:
     return user
 
 
+def assignable(session: Session, user_id: int, org_id: int) -> User:
+    """The user, when work of the organization may be given to them: a member, or one of the
+    provider's owners; otherwise a 422 naming `assignee_id`."""
+    user = session.get(User, user_id)
+    member = session.scalar(
+        select(Membership.id).where(Membership.user_id == user_id, Membership.org_id == org_id)
+    )
+    if user is None or not (user.is_owner or member is not None):
+        raise invalid(
+            "the assignee must be a member of the organization or one of the provider's owners",
+            [{"loc": ["body", "assignee_id"], "msg": "not a member of this organization"}],
+        )
+    return user
+
+
 def create_user(ctx: Context, actor: Actor, data: UserCreate) -> UserOut:
     require_owner(actor)
     with ctx.db.transaction() as session:

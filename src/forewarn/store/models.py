@@ -567,6 +567,10 @@ class Finding(Base):
     accepted_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     accepted_until: Mapped[datetime | None]
     accepted_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # Who deals with it (a member of the organization or a provider's owner); None: nobody yet.
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
 
 
 class PosturePolicyRow(Base):

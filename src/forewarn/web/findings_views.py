@@ -72,13 +72,21 @@ def read_severity(value: str | None) -> str:
 
 
 def status_url(
-    org_id: int, status: str, cursor: str | None = None, *, family: str = "", severity: str = ""
+    org_id: int,
+    status: str,
+    cursor: str | None = None,
+    *,
+    family: str = "",
+    severity: str = "",
+    mine: bool = False,
 ) -> str:
     params = {"status": status}
     if family:
         params["family"] = family
     if severity:
         params["severity"] = severity
+    if mine:
+        params["mine"] = "1"
     if cursor:
         params["cursor"] = cursor
     return f"/orgs/{org_id}/findings?{urlencode(params)}"

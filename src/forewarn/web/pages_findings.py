@@ -14,13 +14,14 @@ from forewarn.services import findings, orgs
 from forewarn.services.errors import ServiceError
 from forewarn.services.findings import (
     AcceptRequest,
+    AssignRequest,
     FindingOut,
     FindingSeverity,
     FindingStatus,
     ResolveRequest,
 )
 from forewarn.services.pagination import Page
-from forewarn.web import discovery_views, findings_views
+from forewarn.web import discovery_views, findings_views, ticket_views
 from forewarn.web.check_views import org_assets
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import attempt, text
@@ -39,6 +40,7 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
     status = findings_views.read_status(q.get("status"))
     family = findings_views.read_family(q.get("family"))
     sev = findings_views.read_severity(q.get("severity"))
+    mine = q.get("mine") == "1"
     chosen = None if status == "all" else cast(FindingStatus, status)
     cursor = q.get("cursor", "").strip()[:200] or None
 
@@ -50,6 +52,7 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
             status=chosen,
             severities=[cast(FindingSeverity, sev)] if sev else (),
             rule_prefix=family or None,
+            assignee_id=actor.user_id if mine else None,
             limit=findings_views.PAGE_SIZE,
             cursor=cursor,
         )
@@ -62,7 +65,9 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         # A cursor we never gave out (edited by hand): start from the newest instead.
         cursor = None
         found = listed(None)
-    url = partial(findings_views.status_url, family=family, severity=sev)
+    url = partial(findings_views.status_url, family=family, severity=sev, mine=mine)
+    may_act = actor.is_owner or actor.can(org_id, Role.TECHNICIAN)
+    people = dict(ticket_views.people_of(ctx, actor, org_id)) if may_act else {}
     about_devices = any(findings_views.device_id(f) for f in found.items)
     devices = discovery_views.org_devices(ctx, actor, org_id) if about_devices else []
     return page(
@@ -82,7 +87,9 @@ def findings_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         status_url=url,
         older_url=url(org_id, status, found.next_cursor) if found.next_cursor else None,
         newest_url=url(org_id, status) if cursor else None,
-        may_act=actor.is_owner or actor.can(org_id, Role.TECHNICIAN),
+        may_act=may_act,
+        mine=mine,
+        people=people,
         back=url(org_id, status, cursor),
         tomorrow=(ctx.clock.now() + timedelta(days=1)).date().isoformat(),
         severity=findings_views.severity,
@@ -145,6 +152,29 @@ def unaccept(
         add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
     else:
         add_flash(ctx, response, f"Open again: {done.title}.")
+    return response
+
+
+@router.post("/orgs/{org_id}/findings/{finding_id}/assign")
+def assign(
+    request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    ctx = get_ctx(request)
+    response = see_other(_back(org_id, form))
+    raw = text(form, "assignee_id")
+    done, errors = attempt(
+        lambda: findings.assign(
+            ctx,
+            user.actor,
+            finding_id,
+            AssignRequest.model_validate({"assignee_id": raw if raw.isdigit() else -1}),
+        )
+    )
+    if done is None:
+        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
+    else:
+        who = "nobody" if done.assignee_id is None else "them"
+        add_flash(ctx, response, f"Assigned to {who}: {done.title}.")
     return response
 
 

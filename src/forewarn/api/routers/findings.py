@@ -11,6 +11,7 @@ from forewarn.api.pages import PageOut, page_out
 from forewarn.services import findings
 from forewarn.services.findings import (
     AcceptRequest,
+    AssignRequest,
     FindingOut,
     FindingSeverity,
     FindingStatus,
@@ -39,6 +40,7 @@ def list_findings(
         ),
     ] = None,
     asset_id: IdQuery = None,
+    assignee_id: IdQuery = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOut[FindingOut]:
@@ -52,6 +54,7 @@ def list_findings(
             severities=severity or (),
             rule_prefix=rule,
             asset_id=asset_id,
+            assignee_id=assignee_id,
             limit=limit,
             cursor=cursor,
         )
@@ -76,3 +79,9 @@ def resolve_finding(
 ) -> FindingOut:
     """Mark it fixed (technicians); still true at its rule's next run, it opens again."""
     return findings.resolve_by_hand(ctx, actor, finding_id, data or ResolveRequest())
+
+
+@router.post("/findings/{finding_id}/assign", response_model=FindingOut)
+def assign_finding(finding_id: IdPath, data: AssignRequest, ctx: Ctx, actor: Caller) -> FindingOut:
+    """Give it to a member of its organization or a provider's owner (technicians); 0: nobody."""
+    return findings.assign(ctx, actor, finding_id, data)
