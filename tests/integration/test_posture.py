@@ -278,7 +278,7 @@ def test_the_cli_imports_a_policy(ctx: Context, tmp_path: Any, monkeypatch: Any)
 def test_the_asset_page_has_a_posture_tab(
     client: TestClient, ctx: Context, agent: dict[str, Any]
 ) -> None:
-    from tests.conftest import make_person
+    from tests.conftest import make_org, make_person
     from tests.integration.test_web import signed_in
 
     rev = send(client, agent, "")["config"]["rev"]
@@ -295,3 +295,10 @@ def test_the_asset_page_has_a_posture_tab(
     assert "Score 50 %" in html and "1 passed, 1 failed, 1 not applicable" in html
     assert "su is restricted to the admin group" in html and "no pam_wheel line" in html
     assert "pam_wheel.so" in html  # the remediation
+
+    # The organization's page lists the machine with its score, linking to that tab.
+    html = client.get(f"/orgs/{agent['org_id']}/posture").text
+    assert "50 / 100" in html and f"/assets/{agent['asset_id']}?tab=posture" in html
+    make_person(ctx, "outsider", roles={make_org(ctx, "Outside Ltd"): "admin"})
+    signed_in(client, "outsider")
+    assert client.get(f"/orgs/{agent['org_id']}/posture").status_code == 404
