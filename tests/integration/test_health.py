@@ -180,3 +180,26 @@ def test_pages_show_the_score_and_what_lowers_it(
     asset_page = client.get(f"/assets/{acme['fs01']}").text
     assert '<span class="health-number">45</span>' in asset_page
     assert f'href="/orgs/{acme["org"]}/findings">high finding: smb1 is exposed' in asset_page
+
+
+def test_the_overview_loads_each_organizations_score(
+    client: TestClient, ctx: Context, acme: dict[str, Any]
+) -> None:
+    make_person(ctx, "acme-viewer", roles={acme["org"]: "viewer"})
+    signed_in(client, "acme-viewer")
+    overview = client.get("/").text
+    assert f'hx-get="/orgs/{acme["org"]}/health/badge"' in overview
+    badge = client.get(f"/orgs/{acme['org']}/health/badge", headers={"HX-Request": "true"})
+    assert badge.status_code == 200
+    expected = client.get(f"/api/v1/orgs/{acme['org']}/health", headers=acme_headers(ctx))
+    score = expected.json()["score"]
+    assert f"{score} {expected.json()['label']}" in badge.text
+
+    other = make_org(ctx, "Bravo Bakery")
+    make_person(ctx, "bravo-viewer", roles={other: "viewer"})
+    signed_in(client, "bravo-viewer")
+    assert client.get(f"/orgs/{acme['org']}/health/badge").status_code == 404
+
+
+def acme_headers(ctx: Context) -> dict[str, str]:
+    return make_person(ctx, "acme-reader", owner=True).headers

@@ -34,6 +34,15 @@ def overview(request: Request, user: SignedIn, q: str = "") -> Response:
     return page(request, "orgs/overview.html", user, section="overview", rows=rows, q=q)
 
 
+@router.get("/orgs/{org_id}/health/badge")
+def health_badge(request: Request, org_id: WebId, user: SignedIn) -> Response:
+    """The organization's health score as a badge, for its row on the overview (loaded by
+    htmx after the page, so a long list of organizations shows at once)."""
+    ctx, actor = get_ctx(request), user.actor
+    found = health.org_health(ctx, actor, org_id, top=1)
+    return fragment(request, "orgs/_health_badge.html", user, org_id=org_id, h=found)
+
+
 def _form_page(
     request: Request,
     user: WebUser,
