@@ -618,6 +618,16 @@ REFUSED.update(
 
 REFUSED.update(
     {
+        ("GET", "/api/v1/assets/{asset_id}/updates"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/updates",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/patches"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/patches",
+            {},
+        ),
         ("GET", "/api/v1/assets/{asset_id}/posture"): lambda w: (
             "GET",
             f"/api/v1/assets/{w.asset_a}/posture",
@@ -801,6 +811,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/tickets/{w.ticket_a}",
         f"/api/v1/assets/{w.asset_a}/posture",
         f"/api/v1/posture/policies?org_id={w.org_a}",
+        f"/api/v1/assets/{w.asset_a}/updates",
+        f"/api/v1/orgs/{w.org_a}/patches",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 
