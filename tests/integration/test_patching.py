@@ -117,6 +117,8 @@ def _apt(root: Path, *args: str) -> list[str]:
         "-o",
         f"DPkg::Options::=--root={root}",
         "-o",
+        f"DPkg::Options::=--log={root}/var/log/dpkg.log",
+        "-o",
         "DPkg::Options::=--force-script-chrootless",
         "-o",
         "DPkg::Use-Pty=0",
@@ -139,7 +141,8 @@ def _machine(tmp_path: Path, url: str, old: Path) -> Path:
     ):
         (root / d).mkdir(parents=True)
     (root / "var/lib/dpkg/status").write_text("")
-    _run(["dpkg", f"--root={root}", "-i", str(old)])
+    # --log: dpkg's log is not under --root; the machine's own must not be touched
+    _run(["dpkg", f"--root={root}", f"--log={root}/var/log/dpkg.log", "-i", str(old)])
     (root / "etc/apt/sources.list").write_text(f"deb [trusted=yes] {url} ./\n")
     _run(_apt(root, "update"))
     return root

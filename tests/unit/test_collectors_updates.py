@@ -107,6 +107,33 @@ def test_history_last_successful_upgrade() -> None:
     assert updates.parse_apt_history("") is None
 
 
+DPKG_LOG = """\
+2026-05-09 07:28:48 startup archives unpack
+2026-05-09 07:28:48 upgrade tzdata:all 2025b-0+deb12u1 2025b-0+deb12u2
+2026-05-09 07:28:48 status half-configured tzdata:all 2025b-0+deb12u1
+2026-05-09 07:28:49 status unpacked tzdata:all 2025b-0+deb12u2
+2026-05-09 07:28:50 status installed tzdata:all 2025b-0+deb12u2
+2026-05-09 07:29:30 install lsof:amd64 <none> 4.95.0-1
+2026-05-09 07:29:31 status installed lsof:amd64 4.95.0-1
+2026-05-10 08:00:00 upgrade bash:amd64 5.2.15-2+b7 5.2.15-2+b8
+2026-05-10 08:00:01 status half-installed bash:amd64 5.2.15-2+b7
+"""
+
+
+def test_dpkg_log_last_finished_upgrade() -> None:
+    # bash's upgrade never finished; lsof was a new install, not an upgrade
+    expected = datetime(2026, 5, 9, 7, 28, 50).astimezone(UTC)
+    assert updates.parse_dpkg_log(DPKG_LOG) == expected
+    assert updates.parse_dpkg_log("garbage\n") is None
+
+
+def test_dpkg_log_when_apt_history_is_silent(tmp_path: Path) -> None:
+    (tmp_path / "var/log/apt").mkdir(parents=True)
+    (tmp_path / "var/log/dpkg.log").write_text(DPKG_LOG)
+    expected = datetime(2026, 5, 9, 7, 28, 50).astimezone(UTC)
+    assert updates.last_patched(str(tmp_path)) == expected
+
+
 def _root(tmp_path: Path) -> Path:
     log = tmp_path / "var/log/apt"
     log.mkdir(parents=True)

@@ -168,16 +168,16 @@ def reboot_required(root: str = "/") -> tuple[bool, list[str]]:
     return False, []
 
 
-def _history_texts(root: str) -> list[str]:
-    """apt's history log and its rotations (history.log.1.gz, ...), newest first, bounded."""
-    folder = os.path.join(root, "var/log/apt")
+def _log_texts(folder: str, base: str) -> list[str]:
+    """A log and its rotations (base.1, base.2.gz, ...), newest first, bounded in all."""
     try:
         names = os.listdir(folder)
     except OSError:
         return []
+    pattern = re.compile(re.escape(base) + r"(?:\.(\d+))?(?:\.gz)?$")
 
     def order(name: str) -> int:
-        m = re.match(r"history\.log(?:\.(\d+))?(?:\.gz)?$", name)
+        m = pattern.match(name)
         return -1 if m is None else int(m.group(1) or 0)
 
     texts: list[str] = []
@@ -190,6 +190,8 @@ def _history_texts(root: str) -> list[str]:
                     data = z.read(budget)
             else:
                 with open(path, "rb") as f:
+                    # the newest entries are at the end: read the last `budget` bytes
+                    f.seek(max(0, os.fstat(f.fileno()).st_size - budget))
                     data = f.read(budget)
         except (OSError, EOFError):
             continue
@@ -198,6 +200,31 @@ def _history_texts(root: str) -> list[str]:
         if budget <= 0:
             break
     return texts
+
+
+def parse_dpkg_log(text: str) -> datetime | None:
+    """When dpkg last finished upgrading a package, from dpkg.log: the "status installed"
+    line of a package at the version an "upgrade" line named (an upgrade that failed never
+    gets there). Local time, answered in UTC."""
+    upgraded: set[tuple[str, str]] = set()
+    last: str | None = None
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[2] == "upgrade":
+            upgraded.add((fields[3], fields[5]))
+        elif (
+            len(fields) == 6
+            and fields[2:4] == ["status", "installed"]
+            and (fields[4], fields[5]) in upgraded
+        ):
+            stamp = f"{fields[0]} {fields[1]}"
+            last = stamp if last is None or stamp > last else last
+    if last is None:
+        return None
+    try:
+        return datetime.strptime(last, "%Y-%m-%d %H:%M:%S").astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def parse_apt_history(text: str) -> datetime | None:
@@ -226,8 +253,13 @@ def parse_apt_history(text: str) -> datetime | None:
 
 
 def last_patched(root: str = "/") -> datetime | None:
-    """When packages were last upgraded successfully, from apt's history (None: unknown)."""
-    found = [t for t in (parse_apt_history(text) for text in _history_texts(root)) if t]
+    """When packages were last upgraded successfully: apt's history, else dpkg's log (an
+    upgrade with dpkg alone, or apt's history turned off); None when unknown."""
+    apt = os.path.join(root, "var/log/apt")
+    found = [t for t in map(parse_apt_history, _log_texts(apt, "history.log")) if t]
+    if not found:
+        dpkg = os.path.join(root, "var/log")
+        found = [t for t in map(parse_dpkg_log, _log_texts(dpkg, "dpkg.log")) if t]
     return max(found) if found else None
 
 
