@@ -255,12 +255,14 @@ def test_real_apt_pending_to_compliant(
     assert body["devices"][0]["last_patched"] is not None
 
 
-def _section(*pending: tuple[str, bool], reboot: bool = False) -> dict[str, Any]:
+def _section(
+    *pending: tuple[str, bool], reboot: bool = False, candidate: str = "1.1"
+) -> dict[str, Any]:
     rows = [
         {
             "name": name,
             "installed": "1.0",
-            "candidate": "1.1",
+            "candidate": candidate,
             "arch": "amd64",
             "security": security,
             "origin": "Debian-Security:12/bookworm-security" if security else "Debian:12/stable",
@@ -316,3 +318,28 @@ def test_api_and_pages(client: TestClient, ctx: Context, clock: ManualClock) -> 
     tab = client.get(f"/assets/{fresh['asset_id']}?tab=updates").text
     assert "Reboot required since" in tab and "linux-image-amd64" in tab
     assert client.get(f"/orgs/{other}/patches").status_code in (403, 404)
+
+
+def test_a_newer_candidate_keeps_the_age(
+    client: TestClient, ctx: Context, clock: ManualClock
+) -> None:
+    org = make_org(ctx, "Never Patches Ltd")
+    agent = _enroll(client, ctx, org, "stale01")
+    token, asset = agent["agent_token"], agent["asset_id"]
+    _checkin(client, token, 1, _section(("vim", False)))
+    clock.advance(days=3)
+    # A security release replaces the plain update: exposed from now on.
+    _checkin(client, token, 2, _section(("vim", True), candidate="1.2"))
+    clock.advance(days=10)
+    # A second security release while the first is still not installed: still 10 days late.
+    _checkin(client, token, 3, _section(("vim", True), candidate="1.3"))
+    one = patching.asset_updates(ctx, SYSTEM, asset)
+    assert [(u.candidate, u.pending_days) for u in one.updates] == [("1.3", 10)]
+    clock.advance(days=5)
+    assert patching.org_patches(ctx, SYSTEM, org).devices[0].oldest_security_days == 15
+    patching.refresh(ctx)
+    assert set(_open(ctx, org)) == {patching.RULE_SECURITY}
+    # Installed at last: nothing pending, the finding resolved.
+    _checkin(client, token, 4, _section())
+    assert patching.refresh(ctx).resolved == 1
+    assert patching.org_patches(ctx, SYSTEM, org).compliance == 100.0

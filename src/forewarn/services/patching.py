@@ -3,10 +3,12 @@
 The agent reports its pending updates as the inventory section "updates" (stored like every
 section). At ingest `note_updates` keeps, per asset, each pending update keyed by package and
 candidate version with when it was first seen pending; an update gone from the list is
-forgotten (installed, or superseded by a newer candidate, which then starts its own age).
+forgotten (installed). A newer candidate that replaces one still pending inherits its age:
+the machine has been behind since then (a security candidate replacing a plain one starts
+anew: that is when the machine became exposed).
 
 Patch compliance of an organization = machines with no security update pending longer than
-SECURITY_DAYS ÷ machines that report their updates. The hourly job raises a finding per
+SECURITY_DAYS ÷ machines that report their updates. The job (every 15 minutes) raises a finding per
 machine out of compliance (rule patch.security_overdue) and per machine that has waited for a
 reboot longer than REBOOT_DAYS (rule patch.reboot_pending); both resolve once no longer true.
 """
@@ -69,13 +71,24 @@ def note_updates(
             select(PendingUpdateRow).where(PendingUpdateRow.asset_id == asset_id)
         )
     }
-    gone = [r.id for k, r in known.items() if k not in current]
+    gone = [r for k, r in known.items() if k not in current]
+    # A package still pending under a newer candidate stays as late as it was: the newer
+    # candidate inherits the age of the one it replaces (unless it is the first security one).
+    replaced: dict[tuple[str, str, str], PendingUpdateRow] = {}
+    for r in gone:
+        kept = replaced.get((r.source, r.name, r.arch))
+        if kept is None or r.first_seen < kept.first_seen:
+            replaced[(r.source, r.name, r.arch)] = r
     if gone:
-        session.execute(delete(PendingUpdateRow).where(PendingUpdateRow.id.in_(gone)))
+        session.execute(
+            delete(PendingUpdateRow).where(PendingUpdateRow.id.in_([r.id for r in gone]))
+        )
     for key, security in current.items():
         row = known.get(key)
         if row is None:
             source, name, arch, candidate = key
+            before = replaced.get((source, name, arch))
+            inherit = before is not None and (before.security or not security)
             session.add(
                 PendingUpdateRow(
                     asset_id=asset_id,
@@ -85,7 +98,7 @@ def note_updates(
                     arch=arch,
                     candidate=candidate,
                     security=security,
-                    first_seen=now,
+                    first_seen=before.first_seen if before is not None and inherit else now,
                 )
             )
         elif row.security != security:
