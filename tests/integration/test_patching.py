@@ -319,6 +319,18 @@ def test_api_and_pages(client: TestClient, ctx: Context, clock: ManualClock) -> 
     assert "Reboot required since" in tab and "linux-image-amd64" in tab
     assert client.get(f"/orgs/{other}/patches").status_code in (403, 404)
 
+    # Across clients: the viewer sees only its organization; the provider's owner both,
+    # the one with machines reporting first.
+    body = client.get("/api/v1/patches", headers=viewer.headers).json()
+    assert [(o["org_id"], o["compliance"]) for o in body["items"]] == [(org, 50.0)]
+    assert (body["items"][0]["security_pending"], body["items"][0]["reboot_required"]) == (1, 1)
+    owner = make_person(ctx, "boss", owner=True)
+    body = client.get("/api/v1/patches", headers=owner.headers).json()
+    assert [o["org_id"] for o in body["items"]] == [org, other]
+    html = client.get("/patches").text
+    assert f'href="/orgs/{org}/patches"' in html and "Elsewhere Inc" not in html
+    assert 'href="/patches"' in html  # in the main navigation
+
 
 def test_a_newer_candidate_keeps_the_age(
     client: TestClient, ctx: Context, clock: ManualClock

@@ -723,6 +723,7 @@ LISTS.update(
             "/api/v1/findings",
             {"params": {"org_id": w.org_a}},
         ),
+        ("GET", "/api/v1/patches"): lambda w: ("GET", "/api/v1/patches", {}),
         **{
             ("GET", path): (lambda p: lambda w: ("GET", p, {"params": {"org_id": w.org_a}}))(path)
             for path in (

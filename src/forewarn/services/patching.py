@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from forewarn.services import findings
 from forewarn.services.context import Context
 from forewarn.services.findings import Raised, SyncReport
-from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope
+from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, scoped
 from forewarn.store.models import (
     Asset,
     InventorySection,
@@ -276,6 +276,44 @@ def org_patches(ctx: Context, actor: Actor, org_id: int) -> OrgPatchesOut:
     with ctx.db.read() as session:
         get_org_in_scope(session, actor, org_id)
         return _summary(org_id, _devices(session, org_id, now))
+
+
+class OrgComplianceOut(BaseModel):
+    org_id: int
+    name: str
+    reporting: int
+    compliant: int
+    compliance: float | None
+    security_pending: int  # security updates pending across the organization's machines
+    reboot_required: int  # machines waiting for a reboot
+
+
+class PatchOverviewOut(BaseModel):
+    security_days: int
+    items: list[OrgComplianceOut]
+
+
+def overview(ctx: Context, actor: Actor) -> PatchOverviewOut:
+    """Every organization the caller may see with its compliance, worst first (those with no
+    machine reporting last)."""
+    now = ctx.clock.now()
+    items = []
+    with ctx.db.read() as session:
+        for org in session.scalars(scoped(select(Organization), actor, Organization.id)):
+            s = _summary(org.id, _devices(session, org.id, now))
+            items.append(
+                OrgComplianceOut(
+                    org_id=org.id,
+                    name=org.name,
+                    reporting=s.reporting,
+                    compliant=s.compliant,
+                    compliance=s.compliance,
+                    security_pending=sum(d.security for d in s.devices),
+                    reboot_required=sum(1 for d in s.devices if d.reboot_required),
+                )
+            )
+    items.sort(key=lambda o: (o.compliance is None, o.compliance or 0.0, o.name))
+    return PatchOverviewOut(security_days=SECURITY_DAYS, items=items)
 
 
 def asset_updates(ctx: Context, actor: Actor, asset_id: int) -> AssetUpdatesOut:

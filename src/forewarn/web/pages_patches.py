@@ -1,4 +1,5 @@
-"""An organization's patches: compliance and each machine's pending updates, worst first."""
+"""Patches: every client's compliance (/patches), and an organization's machines with their
+pending updates, worst first (/orgs/{id}/patches)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.services import orgs, patching
-from forewarn.web.render import page
+from forewarn.web.render import NAV, NavItem, page
 from forewarn.web.session import SignedIn, WebId, get_ctx
 
 router = APIRouter(include_in_schema=False)
+
+if not any(item.href == "/patches" for item in NAV):
+    NAV.append(NavItem("patches", "Patches", "/patches"))
 
 
 def compliance_state(percent: float | None) -> str:
@@ -32,5 +36,18 @@ def patches_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         org=org,
         tz=org.timezone,
         patches=found,
+        compliance_state=compliance_state,
+    )
+
+
+@router.get("/patches")
+def overview_page(request: Request, user: SignedIn) -> Response:
+    found = patching.overview(get_ctx(request), user.actor)
+    return page(
+        request,
+        "patches/overview.html",
+        user,
+        section="patches",
+        overview=found,
         compliance_state=compliance_state,
     )

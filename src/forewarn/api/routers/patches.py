@@ -6,9 +6,15 @@ from fastapi import APIRouter
 
 from forewarn.api.deps import Caller, Ctx, IdPath
 from forewarn.services import patching
-from forewarn.services.patching import AssetUpdatesOut, OrgPatchesOut
+from forewarn.services.patching import AssetUpdatesOut, OrgPatchesOut, PatchOverviewOut
 
 router = APIRouter(prefix="/api/v1", tags=["patching"])
+
+
+@router.get("/patches", response_model=PatchOverviewOut)
+def patch_overview(ctx: Ctx, actor: Caller) -> PatchOverviewOut:
+    """Patch compliance of every organization the caller may see, worst first."""
+    return patching.overview(ctx, actor)
 
 
 @router.get("/orgs/{org_id}/patches", response_model=OrgPatchesOut)
