@@ -189,6 +189,33 @@ class Firewall(Wire):
     input_policy: ShortStr = Field("", description="the input chain's default: accept, drop")
 
 
+MAX_UPDATES = 5000
+
+
+class PendingUpdate(Wire):
+    """One update the package manager would install now (see agent/collectors/updates.py)."""
+
+    name: ShortStr
+    installed: ShortStr = ""
+    candidate: ShortStr
+    arch: ShortStr = ""
+    security: bool = False
+    origin: ShortStr = Field("", description="where the candidate comes from (apt origins)")
+    source: Literal["apt", "dnf", "yum", "windows", "macos", "other"] = "other"
+
+
+class Updates(Wire):
+    """Pending updates of every package manager present, security ones first, bounded."""
+
+    sources: list[ShortStr] = Field(default_factory=list, max_length=16)
+    total: int = Field(0, ge=0, description="pending updates, before the list was bounded")
+    security_total: int = Field(0, ge=0)
+    pending: list[PendingUpdate] = Field(default_factory=list, max_length=MAX_UPDATES)
+    reboot_required: bool = False
+    reboot_packages: list[ShortStr] = Field(default_factory=list, max_length=1000)
+    last_patched: float | None = Field(None, ge=0, description="epoch seconds, last upgrade")
+
+
 class Inventory(Wire):
     """Sections the agent found changed since the server last acknowledged them.
 
@@ -208,6 +235,7 @@ class Inventory(Wire):
     logins: list[Login] | None = Field(default=None, max_length=1000)
     time_sync: TimeSync | None = None
     firewall: Firewall | None = None
+    updates: Updates | None = None
 
 
 SECTIONS = tuple(name for name in Inventory.model_fields if name != "full")

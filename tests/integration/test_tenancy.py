@@ -618,6 +618,16 @@ REFUSED.update(
 
 REFUSED.update(
     {
+        ("GET", "/api/v1/assets/{asset_id}/updates"): lambda w: (
+            "GET",
+            f"/api/v1/assets/{w.asset_a}/updates",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/patches"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/patches",
+            {},
+        ),
         ("GET", "/api/v1/assets/{asset_id}/posture"): lambda w: (
             "GET",
             f"/api/v1/assets/{w.asset_a}/posture",
@@ -713,6 +723,7 @@ LISTS.update(
             "/api/v1/findings",
             {"params": {"org_id": w.org_a}},
         ),
+        ("GET", "/api/v1/patches"): lambda w: ("GET", "/api/v1/patches", {}),
         **{
             ("GET", path): (lambda p: lambda w: ("GET", p, {"params": {"org_id": w.org_a}}))(path)
             for path in (
@@ -801,6 +812,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/tickets/{w.ticket_a}",
         f"/api/v1/assets/{w.asset_a}/posture",
         f"/api/v1/posture/policies?org_id={w.org_a}",
+        f"/api/v1/assets/{w.asset_a}/updates",
+        f"/api/v1/orgs/{w.org_a}/patches",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

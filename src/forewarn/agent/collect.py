@@ -30,6 +30,7 @@ from forewarn.agent.collectors import (
     services,
     system,
     timesync,
+    updates,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ COLLECTORS: dict[str, Callable[[], Any]] = {
     "logins": logins.collect,
     "time_sync": timesync.collect,
     "firewall": firewall.collect,
+    "updates": updates.collect,
 }
 SECTIONS = tuple(COLLECTORS)
 

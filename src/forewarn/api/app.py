@@ -26,6 +26,7 @@ from forewarn.api.routers import (
     health,
     imports,
     orgs,
+    patches,
     posture,
     security,
     sites,
@@ -72,6 +73,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(findings.router)
     app.include_router(expiries.router)
     app.include_router(posture.router)
+    app.include_router(patches.router)
     app.include_router(vulns.router)
     app.include_router(alerts.router)
     app.include_router(tickets.router)

@@ -40,7 +40,7 @@ from sqlalchemy import Table, bindparam, case, select, text, update
 from sqlalchemy.orm import Session
 
 from forewarn.domain.changes import diff_section
-from forewarn.services import activity
+from forewarn.services import activity, patching
 from forewarn.services.auth import hash_secret
 from forewarn.services.context import Context
 from forewarn.services.errors import unauthorized
@@ -353,6 +353,8 @@ def _write_inventory(session: Session, now: datetime, c: Checkin) -> None:
             )
         elif row.data != data:
             row.data, row.updated_at = data, now
+        if section == patching.SECTION:
+            patching.note_updates(session, now, c.org_id, c.asset_id, data)
 
 
 _agents = cast(Table, Agent.__table__)

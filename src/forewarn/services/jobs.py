@@ -22,6 +22,7 @@ from forewarn.services import (
     discovery,
     expiries,
     metrics,
+    patching,
     posture,
     recurring,
     tickets,
@@ -63,6 +64,8 @@ def default_jobs() -> list[Job]:
         # Assets whose packages changed, or all once new vulnerability data was imported,
         # matched again (at most vulns.BATCH per turn); vulnerable packages become findings.
         Job("vulns", 60, vulns.refresh),
+        # Security updates pending past the policy and reboots long due become findings.
+        Job("patching", 900, patching.refresh),
     ]
 
 

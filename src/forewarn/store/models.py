@@ -1049,3 +1049,43 @@ class SecurityEvent(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     line: Mapped[str] = mapped_column(Text, default="")
     pending: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PendingUpdateRow(Base):
+    """An update an asset's agent reports pending, and since when: the key is the package
+    and the candidate version, so a newer candidate starts its own age (services.patching)."""
+
+    __tablename__ = "pending_updates"
+    __table_args__ = (
+        UniqueConstraint(
+            "asset_id", "source", "name", "arch", "candidate", name="uq_pending_updates_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    arch: Mapped[str] = mapped_column(String(255), default="")
+    candidate: Mapped[str] = mapped_column(String(255))
+    security: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[datetime]
+
+
+class PatchStatusRow(Base):
+    """An asset that reports its updates: when it last did and since when it waits for a
+    reboot (None: no reboot required)."""
+
+    __tablename__ = "patch_status"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    reported_at: Mapped[datetime]
+    reboot_since: Mapped[datetime | None]

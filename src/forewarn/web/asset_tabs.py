@@ -31,6 +31,7 @@ TABS: list[tuple[str, str]] = [
     ("logins", "Logins"),
     ("changes", "Changes"),
     ("posture", "Posture"),
+    ("updates", "Updates"),
     ("security", "Security"),
 ]
 _TAB_KEYS = {key for key, _ in TABS}
@@ -382,6 +383,12 @@ def _posture(ctx: Context, actor: Actor, query: TabQuery) -> dict[str, Any]:
     return {"posture": posture.asset_posture(ctx, actor, query.asset_id)}
 
 
+def _updates(ctx: Context, actor: Actor, query: TabQuery) -> dict[str, Any]:
+    from forewarn.services import patching
+
+    return {"updates": patching.asset_updates(ctx, actor, query.asset_id)}
+
+
 _LOADERS: dict[str, Callable[[Context, Actor, TabQuery], dict[str, Any]]] = {
     "overview": _overview,
     "software": _software,
@@ -391,6 +398,7 @@ _LOADERS: dict[str, Callable[[Context, Actor, TabQuery], dict[str, Any]]] = {
     "logins": _logins,
     "changes": _changes,
     "posture": _posture,
+    "updates": _updates,
     "security": _security,
 }
 

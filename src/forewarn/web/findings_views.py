@@ -38,6 +38,8 @@ RULE_LABELS = {
     "recurring.asset": "Recurring issue: an asset",
     "recurring.tickets": "Recurring issue: tickets",
     "vuln.package": "Vulnerable package",
+    "patch.security_overdue": "Security updates overdue",
+    "patch.reboot_pending": "Reboot pending",
 }
 
 
@@ -46,6 +48,7 @@ FAMILIES = [
     ("", "Every kind"),
     ("posture.", "Posture"),
     ("vuln.", "Vulnerabilities"),
+    ("patch.", "Patches"),
     ("expiry.", "Certificates and warranties"),
     ("lifecycle.", "End of life"),
     ("backup.", "Backups"),
