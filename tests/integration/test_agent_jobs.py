@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,40 @@ def test_results_for_another_agents_job_change_nothing(
     assert r.status_code == 200 and "jobs" not in r.json()
     got = client.get(f"/api/v1/jobs/{job_id}", headers=world["owner"].headers).json()
     assert got["state"] == "queued"
+
+
+def test_a_lost_answer_is_made_good_and_an_undelivered_job_expires(
+    client: TestClient, ctx: Context, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agent_jobs, "PENDING_TTL", 0.0)  # every check-in looks afresh
+    agent = world["agent"]
+    key = keys.signing_key(ctx)
+
+    def issue(ttl_s: int) -> int:
+        with ctx.db.transaction() as session:
+            return agent_jobs.issue(
+                session,
+                key,
+                ctx.clock.now(),
+                org_id=world["org"],
+                asset_id=agent["asset_id"],
+                agent_id=agent["agent_id"],
+                kind="restart_service",
+                payload={"service": "cron"},
+                ttl=timedelta(seconds=ttl_s),
+            ).id
+
+    job = issue(3600)
+    first = agent_jobs.deliver(ctx, agent["agent_id"])
+    assert [o.id for o in first] == [job]
+    assert agent_jobs.deliver(ctx, agent["agent_id"]) == []  # sent: not again at once
+    ctx.clock.advance(agent_jobs.REDELIVER.total_seconds())
+    again = agent_jobs.deliver(ctx, agent["agent_id"])  # no result yet: the answer was lost?
+    assert again == first  # the same signed bytes
+
+    late = issue(60)
+    ctx.clock.advance(61)
+    assert late not in [o.id for o in agent_jobs.deliver(ctx, agent["agent_id"])]
+    assert agent_jobs.expire(ctx) == 1
+    got = client.get(f"/api/v1/jobs/{late}", headers=world["owner"].headers).json()
+    assert got["state"] == "timed_out" and "expired" in got["reason"]

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
@@ -33,6 +35,67 @@ from forewarn.wire import MAX_JOBS, JobOrder, JobResult
 
 DEFAULT_TTL = timedelta(hours=24)
 REDELIVER = timedelta(minutes=5)
+# How stale this process's list of agents with jobs may be: a job issued by another server
+# process reaches its agent at most this much (plus one interval) later.
+PENDING_TTL = 5.0
+
+
+class _Pending:
+    """The agents that have a job not yet finished, per database, refreshed every PENDING_TTL.
+
+    Every check-in asks whether its agent has a job; almost always none. One query per
+    check-in cost about as much again as storing the batch (bench/bench_jobs.py), so a
+    process keeps the set and one query refreshes it for all agents. Jobs issued in this
+    process are added at once. Being in the set only means "look": a stale member costs one
+    query, never a wrong delivery.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sets: dict[str, tuple[float, set[int]]] = {}
+
+    def has(self, ctx: Context, agent_id: int) -> bool:
+        key = str(ctx.db.engine.url)
+        with self._lock:
+            hit = self._sets.get(key)
+        if hit is None or time.monotonic() - hit[0] > PENDING_TTL:
+            hit = (time.monotonic(), self._load(ctx))
+            with self._lock:
+                self._sets[key] = hit
+        return agent_id in hit[1]
+
+    def add(self, url: str, agent_id: int) -> None:
+        with self._lock:
+            hit = self._sets.get(url)
+            if hit is not None:
+                hit[1].add(agent_id)
+
+    def discard(self, ctx: Context, agent_id: int) -> None:
+        """Its jobs were just delivered: nothing to look for until a redelivery is due (the
+        refresh finds those) or another job is issued."""
+        with self._lock:
+            hit = self._sets.get(str(ctx.db.engine.url))
+            if hit is not None:
+                hit[1].discard(agent_id)
+
+    @staticmethod
+    def _load(ctx: Context) -> set[int]:
+        with ctx.db.read() as session:
+            return set(
+                session.scalars(select(AgentJob.agent_id).where(_due(ctx.clock.now())).distinct())
+            )
+
+
+pending = _Pending()
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Jobs to put in an answer: queued ones, and sent ones whose result is overdue."""
+    clause: ColumnElement[bool] = (AgentJob.not_after > now) & (
+        (AgentJob.state == "queued")
+        | ((AgentJob.state == "sent") & (AgentJob.sent_at <= now - REDELIVER))
+    )
+    return clause
 
 
 class JobOut(BaseModel):
@@ -107,42 +170,45 @@ def issue(
         nonce=os.urandom(16).hex(),
     )
     row.envelope, row.sig = sign(key, envelope)
+    pending.add(str(session.get_bind().engine.url), agent_id)
     return row
 
 
 def deliver(ctx: Context, agent_id: int) -> list[JobOrder]:
     """The jobs to put in this agent's check-in answer, marked sent (usually none: one read)."""
+    if not pending.has(ctx, agent_id):
+        return []
     now = ctx.clock.now()
-    due = (AgentJob.state == "queued") | (
-        (AgentJob.state == "sent") & (AgentJob.sent_at <= now - REDELIVER)
-    )
     with ctx.db.read() as session:
         rows = session.execute(
-            select(AgentJob.id, AgentJob.envelope, AgentJob.sig, AgentJob.not_after)
-            .where(AgentJob.agent_id == agent_id, AgentJob.state.in_(("queued", "sent")), due)
+            select(AgentJob.id, AgentJob.envelope, AgentJob.sig)
+            .where(AgentJob.agent_id == agent_id, _due(now))
             .order_by(AgentJob.id)
             .limit(MAX_JOBS)
         ).all()
-    if not rows:
-        return []
-    live = [r for r in rows if r.not_after > now]
-    with ctx.db.transaction() as session:
-        expired = [r.id for r in rows if r.not_after <= now]
-        if expired:  # never delivered in time: no result can come
-            session.execute(
-                update(AgentJob)
-                .where(AgentJob.id.in_(expired), AgentJob.state == "queued")
-                .values(state="timed_out", reason="expired before the agent checked in")
-            )
-        if live:
+    if rows:
+        with ctx.db.transaction() as session:
             session.execute(
                 update(AgentJob)
                 .where(
-                    AgentJob.id.in_([r.id for r in live]), AgentJob.state.in_(("queued", "sent"))
+                    AgentJob.id.in_([r.id for r in rows]), AgentJob.state.in_(("queued", "sent"))
                 )
                 .values(state="sent", sent_at=now)
             )
-    return [JobOrder(id=r.id, envelope=r.envelope, sig=r.sig) for r in live]
+    if len(rows) < MAX_JOBS:
+        pending.discard(ctx, agent_id)
+    return [JobOrder(id=r.id, envelope=r.envelope, sig=r.sig) for r in rows]
+
+
+def expire(ctx: Context) -> int:
+    """Jobs never delivered before their deadline: no result can come (a scheduled job)."""
+    with ctx.db.transaction() as session:
+        result = session.execute(
+            update(AgentJob)
+            .where(AgentJob.state == "queued", AgentJob.not_after <= ctx.clock.now())
+            .values(state="timed_out", reason="expired before the agent checked in")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def record_results(ctx: Context, agent_id: int, results: Sequence[JobResult]) -> int:

@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from forewarn.services import (
     activity,
+    agent_jobs,
     agents,
     discovery,
     expiries,
@@ -63,6 +64,8 @@ def default_jobs() -> list[Job]:
         # Assets whose packages changed, or all once new vulnerability data was imported,
         # matched again (at most vulns.BATCH per turn); vulnerable packages become findings.
         Job("vulns", 60, vulns.refresh),
+        # Agents' signed jobs never delivered before their deadline are marked timed out.
+        Job("agent-jobs", 300, agent_jobs.expire),
     ]
 
 
