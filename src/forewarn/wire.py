@@ -420,6 +420,33 @@ class AuthReport(Wire):
     error: Str = Field("", description="why the log could not be read, if it could not")
 
 
+# ---- signed jobs (forewarn.domain.jobs, docs/jobs.md) -----------------------------------------
+
+MAX_JOBS = 20
+JobId = Annotated[int, Field(ge=1, le=2**62)]
+
+
+class JobOrder(Wire):
+    """A job for the agent: the canonical envelope the server signed, and the signature."""
+
+    id: JobId
+    envelope: Annotated[str, StringConstraints(max_length=256 * 1024)]
+    sig: Annotated[str, StringConstraints(max_length=200)]
+
+
+class JobResult(Wire):
+    """How a job ended on the agent, or why it was refused (nothing ran then)."""
+
+    job: JobId
+    state: Literal["succeeded", "failed", "refused", "timed_out"]
+    exit_code: int | None = Field(None, ge=-(2**31), le=2**31)
+    output: Annotated[str, StringConstraints(max_length=64 * 1024)] = ""
+    output_cut: bool = False
+    reason: Str = ""
+    started_at: Epoch
+    finished_at: Epoch
+
+
 # ---- check-in -------------------------------------------------------------------------------
 
 
@@ -441,6 +468,7 @@ class Batch(Wire):
     stopping: bool = Field(
         False, description="the agent was told to stop (SIGTERM): its last word, not a crash"
     )
+    jobs: list[JobResult] = Field(default_factory=list, max_length=MAX_JOBS)
 
 
 class BatchAnswer(Wire):
@@ -449,3 +477,6 @@ class BatchAnswer(Wire):
     interval: int = DEFAULT_INTERVAL
     server_time: float
     config: AgentConfig | None = Field(None, description="present when the agent's rev is old")
+    jobs: list[JobOrder] = Field(
+        default_factory=list, max_length=MAX_JOBS, exclude_if=lambda v: not v
+    )

@@ -15,15 +15,18 @@ from fastapi.testclient import TestClient
 
 from forewarn.probes import discover
 from forewarn.services import (
+    agent_jobs,
     assets,
     checks,
     discovery,
     enrollment,
     external,
+    keys,
     maintenance,
     notify,
     policies,
     posture,
+    scripts,
     silences,
     sites,
     status_pages,
@@ -42,7 +45,7 @@ from forewarn.services.schemas import (
     StatusNoteCreate,
 )
 from forewarn.services.scope import SYSTEM
-from forewarn.store.models import AlertRow, Finding
+from forewarn.store.models import Agent, AlertRow, Finding
 from tests.conftest import Person, make_org, make_person
 
 
@@ -72,6 +75,8 @@ class World:
     ticket_a: int = 0
     posture_policy_a: int = 0
     finding_a: int = 0
+    script_a: int = 0
+    job_a: int = 0
 
 
 @pytest.fixture
@@ -128,7 +133,38 @@ def world(ctx: Context, owner: Person) -> World:
     _discovery_of_a(ctx, world)
     _alerting_of_a(ctx, world)
     _posture_of_a(ctx, world)
+    _jobs_of_a(ctx, world)
     return world
+
+
+def _jobs_of_a(ctx: Context, w: World) -> None:
+    """A script of A and a signed job for an agent on A's asset (never delivered)."""
+    w.script_a = scripts.create(
+        ctx,
+        SYSTEM,
+        scripts.ScriptCreate(org_id=w.org_a, name="alpha-clean", language="bash", body="true"),
+    ).id
+    now, key = ctx.clock.now(), keys.signing_key(ctx)
+    with ctx.db.transaction() as session:
+        agent = Agent(
+            org_id=w.org_a,
+            asset_id=w.asset_a,
+            token_hash="a" * 64,
+            enrolled_at=now,
+            status_since=now,
+        )
+        session.add(agent)
+        session.flush()
+        w.job_a = agent_jobs.issue(
+            session,
+            key,
+            now,
+            org_id=w.org_a,
+            asset_id=w.asset_a,
+            agent_id=agent.id,
+            kind="restart_service",
+            payload={"service": "cron"},
+        ).id
 
 
 def _posture_of_a(ctx: Context, w: World) -> None:
@@ -675,6 +711,32 @@ REFUSED.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("POST", "/api/v1/scripts"): lambda w: (
+            "POST",
+            "/api/v1/scripts",
+            {"json": {"org_id": w.org_a, "name": "sneaky", "language": "bash", "body": "id"}},
+        ),
+        ("GET", "/api/v1/scripts/{script_id}"): lambda w: (
+            "GET",
+            f"/api/v1/scripts/{w.script_a}",
+            {},
+        ),
+        ("DELETE", "/api/v1/scripts/{script_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/scripts/{w.script_a}",
+            {},
+        ),
+        ("POST", "/api/v1/scripts/{script_id}/run"): lambda w: (
+            "POST",
+            f"/api/v1/scripts/{w.script_a}/run",
+            {"json": {"org_id": w.org_a}},
+        ),
+        ("GET", "/api/v1/jobs/{job_id}"): lambda w: ("GET", f"/api/v1/jobs/{w.job_a}", {}),
+    }
+)
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -724,6 +786,12 @@ LISTS.update(
             {"params": {"org_id": w.org_a}},
         ),
         ("GET", "/api/v1/patches"): lambda w: ("GET", "/api/v1/patches", {}),
+        ("GET", "/api/v1/scripts"): lambda w: (
+            "GET",
+            "/api/v1/scripts",
+            {"params": {"org_id": w.org_a}},
+        ),
+        ("GET", "/api/v1/jobs"): lambda w: ("GET", "/api/v1/jobs", {"params": {"org_id": w.org_a}}),
         **{
             ("GET", path): (lambda p: lambda w: ("GET", p, {"params": {"org_id": w.org_a}}))(path)
             for path in (
@@ -814,6 +882,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/posture/policies?org_id={w.org_a}",
         f"/api/v1/assets/{w.asset_a}/updates",
         f"/api/v1/orgs/{w.org_a}/patches",
+        f"/api/v1/scripts/{w.script_a}",
+        f"/api/v1/jobs/{w.job_a}",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

@@ -31,6 +31,7 @@ from forewarn.agent.buffer import Buffer, compress, encode
 from forewarn.agent.client import ClientError, Refused, Retry, Unauthorized
 from forewarn.agent.collectors.authlog import AuthReader
 from forewarn.agent.collectors.authlog import Taken as AuthTaken
+from forewarn.agent.jobs import META_JOBS, JobRunner
 from forewarn.agent.posture import META_POSTURE, Assessor
 from forewarn.agent.sweeps import META_DONE, Sweeper
 from forewarn.agent.watch import META_CONFIG, META_STATE, META_WATCH_TS, Taken, Watcher
@@ -143,6 +144,7 @@ def build_batch(
     posture: list[dict[str, Any]] | None = None,
     auth: dict[str, Any] | None = None,
     stopping: bool = False,
+    jobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A check-in batch without its batch_id and seq (the buffer assigns those)."""
     batch: dict[str, Any] = {
@@ -164,6 +166,8 @@ def build_batch(
         batch["auth"] = auth
     if stopping:
         batch["stopping"] = True
+    if jobs:
+        batch["jobs"] = jobs
     return batch
 
 
@@ -203,6 +207,7 @@ class Runner:
         sweeper: Sweeper | None = None,
         assessor: Assessor | None = None,
         auth: AuthReader | None = None,
+        jobs: JobRunner | None = None,
     ) -> None:
         self.buffer = buffer
         self.sender = sender
@@ -236,6 +241,11 @@ class Runner:
         self.auth = auth
         if auth is not None:
             auth.restore(buffer.get_meta(META_AUTH))
+        self.jobs = jobs
+        if jobs is not None:
+            owed = jobs.restore(buffer.get_meta(META_JOBS))
+            if owed:  # a job a crash (or its own reboot) interrupted: say so
+                self._buffer_job_results(owed)
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -417,6 +427,7 @@ class Runner:
         self.buffer.acknowledge(batch_id)
         self._apply_interval(answer.get("interval"))
         self._apply_config(answer.get("config"))
+        self._run_jobs(answer.get("jobs"))
         if self.failures:
             log.info("check-in works again after %d failed attempts", self.failures)
             self.failures = 0
@@ -488,6 +499,27 @@ class Runner:
         kept = self.watcher.apply(doc)
         if kept is not None:
             self.buffer.set_meta({META_CONFIG: kept})
+
+    def _run_jobs(self, orders: object) -> None:
+        """Verify and run the jobs of an answer, one at a time; each result is buffered (with
+        the job ids seen, in one transaction) before the next job starts."""
+        if self.jobs is None or not isinstance(orders, list):
+            return
+        jobs = self.jobs
+        for order in orders[:20]:  # wire.MAX_JOBS
+            if self.stopping:
+                return  # not started: the server delivers it again
+            done = jobs.handle(order, persist=lambda kept: self.buffer.set_meta({META_JOBS: kept}))
+            if done is not None:
+                self._buffer_job_results([done])
+
+    def _buffer_job_results(self, results: list[dict[str, Any]]) -> None:
+        assert self.jobs is not None
+        batch = build_batch(self._now(), [], None, jobs=results)
+        try:
+            self.buffer.append(batch, remember={META_JOBS: self.jobs.remember()})
+        except (sqlite3.Error, ValueError, TypeError):
+            log.exception("cannot buffer the results of jobs %s", [r["job"] for r in results])
 
     def _take_inventory(self, now: float) -> _InventoryTaken | None:
         """The inventory part of the next batch when one is due."""

@@ -25,6 +25,7 @@ from forewarn.api.routers import (
     findings,
     health,
     imports,
+    jobs,
     orgs,
     patches,
     posture,
@@ -78,6 +79,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(alerts.router)
     app.include_router(tickets.router)
     app.include_router(security.router)
+    app.include_router(jobs.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply

@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from forewarn.services import (
     activity,
+    agent_jobs,
     agents,
     discovery,
     expiries,
@@ -66,6 +67,8 @@ def default_jobs() -> list[Job]:
         Job("vulns", 60, vulns.refresh),
         # Security updates pending past the policy and reboots long due become findings.
         Job("patching", 900, patching.refresh),
+        # Agents' signed jobs never delivered before their deadline are marked timed out.
+        Job("agent-jobs", 300, agent_jobs.expire),
     ]
 
 

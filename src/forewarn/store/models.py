@@ -1089,3 +1089,55 @@ class PatchStatusRow(Base):
     )
     reported_at: Mapped[datetime]
     reboot_since: Mapped[datetime | None]
+
+
+class Script(Base):
+    """A library script: an organization's (org_id) or the provider's for all (org_id NULL)."""
+
+    __tablename__ = "scripts"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_scripts_org_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(16))  # bash | python
+    body: Mapped[str] = mapped_column(Text)
+    # [{"name": "DAYS", "default": "7", "description": ""}]: passed as environment variables.
+    parameters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    timeout_s: Mapped[int] = mapped_column(Integer, default=300)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AgentJob(Base):
+    """One signed job for one agent, from queued to its result (services.agent_jobs)."""
+
+    __tablename__ = "agent_jobs"
+    __table_args__ = (Index("ix_agent_jobs_agent_state", "agent_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    script_id: Mapped[int | None] = mapped_column(ForeignKey("scripts.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    # queued -> sent -> succeeded | failed | refused | timed_out (expired: never delivered)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    envelope: Mapped[str] = mapped_column(Text)  # the signed canonical JSON
+    sig: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    not_after: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    output: Mapped[str] = mapped_column(Text, default="")
+    output_cut: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")

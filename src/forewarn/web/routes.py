@@ -19,6 +19,7 @@ from forewarn.web import (
     pages_expiries,
     pages_findings,
     pages_import,
+    pages_jobs,
     pages_maintenance,
     pages_members,
     pages_notifications,
@@ -66,6 +67,7 @@ def install(app: FastAPI) -> None:
         pages_notifications,
         pages_tickets,
         pages_vulns,
+        pages_jobs,
     )
     for module in modules:
         app.include_router(module.router)

@@ -26,7 +26,15 @@ from forewarn.api.deps import (
 )
 from forewarn.api.pages import PageOut, page_out
 from forewarn.api.problem import problem
-from forewarn.services import agent_config, agents, discovery, enrollment, metrics, posture
+from forewarn.services import (
+    agent_config,
+    agent_jobs,
+    agents,
+    discovery,
+    enrollment,
+    metrics,
+    posture,
+)
 from forewarn.services.errors import ServiceError, invalid, unauthorized
 from forewarn.services.ingest import AgentRef, IngestFailed, IngestWriter
 from forewarn.services.schemas import (
@@ -132,6 +140,10 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
         await asyncio.to_thread(
             posture.record_reports, state.ctx, ref.agent_id, ref.asset_id, batch.posture
         )
+    if batch.jobs:
+        # Idempotent by job id (the first final result wins), so recorded before the batch
+        # like the posture reports: a failure answers 5xx and the agent sends it again.
+        await asyncio.to_thread(agent_jobs.record_results, state.ctx, ref.agent_id, batch.jobs)
     writer: IngestWriter = state.ingest
     try:
         status = await writer.store(ref, batch)
@@ -146,6 +158,9 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
         config = await asyncio.to_thread(agent_config.current, state.ctx, ref.agent_id)
         if config is not None and config.rev != batch.config_rev:
             answer = answer.model_copy(update={"config": config})
+    orders = await asyncio.to_thread(agent_jobs.deliver, state.ctx, ref.agent_id)
+    if orders:
+        answer = answer.model_copy(update={"jobs": orders})
     return answer
 
 

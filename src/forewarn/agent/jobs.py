@@ -1,0 +1,321 @@
+"""Jobs from the server: verify the signature against the pinned key, then run, bounded.
+
+A job arrives in a check-in answer as {"id", "envelope", "sig"}: the envelope is the
+canonical JSON the server signed (forewarn.domain.jobs), the signature Ed25519 over its
+bytes. The agent runs a job only when the signature verifies against the key it pinned at
+enrolment, the job names this agent, it has not run before and it has not expired; any other
+job is refused with its reason, which goes back to the server like a result, and nothing runs.
+
+Every job id seen is remembered (the newest MAX_SEEN, kept in the buffer's meta table): a
+job delivered again is a replay. Once the memory is full, an id below all remembered ones is
+a replay too, so forgetting old ids never reopens them. The id is remembered *before* the job
+runs: a job interrupted by a crash (or by the reboot it asked for) is never run twice; it is
+reported as failed, outcome unknown, when the agent starts again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from forewarn.domain.jobs import (
+    DEFAULT_TIMEOUT,
+    MAX_ENVELOPE,
+    MAX_OUTPUT,
+    MAX_TIMEOUT,
+    Envelope,
+    bound_output,
+    parse,
+)
+
+log = logging.getLogger("forewarn.agent.jobs")
+
+META_JOBS = "jobs_state"
+MAX_SEEN = 1000
+PARAM_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._:-]{0,254}$")
+# What a script's environment holds besides its parameters: nothing of the agent's own.
+BASE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+}
+
+
+class Refusal(Exception):
+    """A job that must not run; str() is the reason reported to the server."""
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How a command ended."""
+
+    exit_code: int | None
+    output: bytes
+    timed_out: bool = False
+
+
+CommandRunner = Callable[[Sequence[str], dict[str, str], float], Ran]
+
+
+def load_public_key(b64: str) -> Any:
+    """The pinned server key (imported here: an agent that never gets a job never loads it)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
+
+
+def verify(
+    order: object,
+    public_key: Any,
+    agent_id: int,
+    now: float,
+    seen: Sequence[int] = (),
+    seen_full: bool = False,
+) -> Envelope:
+    """The envelope of a job that may run, or Refusal with the reason it may not."""
+    from cryptography.exceptions import InvalidSignature
+
+    if not isinstance(order, dict):
+        raise Refusal("malformed: not an object")
+    raw, sig = order.get("envelope"), order.get("sig")
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_ENVELOPE:
+        raise Refusal("unsigned: no envelope")
+    if not isinstance(sig, str) or not sig:
+        raise Refusal("unsigned: no signature")
+    try:
+        signature = base64.b64decode(sig, validate=True)
+        public_key.verify(signature, raw.encode("utf-8"))
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise Refusal(
+            "bad signature: the job was altered or not signed by the pinned key"
+        ) from None
+    try:
+        env = parse(raw)
+    except ValueError as exc:
+        raise Refusal(f"malformed: {exc}") from exc
+    if env.id != order.get("id"):
+        raise Refusal("altered: the job id outside the envelope is not the signed one")
+    if env.agent_id != agent_id:
+        raise Refusal(f"wrong agent: the job is for agent {env.agent_id}, this is {agent_id}")
+    if env.id in seen or (seen_full and seen and env.id < min(seen)):
+        raise Refusal("replayed: this job already ran or was refused here")
+    if now > env.not_after:
+        raise Refusal(f"expired at {env.not_after}, {now - env.not_after:.0f} s ago")
+    return env
+
+
+def run_command(argv: Sequence[str], env: dict[str, str], timeout: float) -> Ran:
+    """Run argv in its own process group; at the timeout kill the whole group.
+
+    Output (stdout and stderr together) is read as it comes and only its tail is kept, so a
+    chatty script costs at most MAX_OUTPUT of memory however much it prints.
+    """
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,  # its own process group: killpg reaches its children too
+    )
+    tail = bytearray()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+            tail.extend(chunk)
+            if len(tail) > 2 * MAX_OUTPUT:
+                del tail[: len(tail) - MAX_OUTPUT - 1]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    # A child that escaped the group could hold the pipe open: bounded wait for the reader.
+    reader.join(timeout=2)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    return Ran(None if timed_out else proc.returncode, bytes(tail), timed_out)
+
+
+@dataclass
+class JobRunner:
+    """Verifies and runs the jobs of one enrolled agent."""
+
+    agent_id: int
+    public_key_b64: str
+    run: CommandRunner = run_command
+    clock: Callable[[], float] = time.time
+    seen: list[int] = field(default_factory=list)
+    running: int | None = None
+    _key: Any = None
+
+    # ---- state kept in the buffer ----------------------------------------------------------
+
+    def restore(self, kept: str | None) -> list[dict[str, Any]]:
+        """Load what was remembered; results owed for a job a crash interrupted."""
+        owed: list[dict[str, Any]] = []
+        try:
+            data = json.loads(kept) if kept else {}
+            self.seen = [int(i) for i in data.get("seen", [])][-MAX_SEEN:]
+            running = data.get("running")
+        except (ValueError, TypeError, AttributeError):
+            log.warning("the remembered job ids are unreadable; starting afresh")
+            self.seen, running = [], None
+        if isinstance(running, int):
+            now = self.clock()
+            owed.append(
+                result(running, "failed", now, now, reason="the agent stopped while the job ran")
+            )
+        self.running = None
+        return owed
+
+    def remember(self) -> str:
+        return json.dumps({"seen": self.seen[-MAX_SEEN:], "running": self.running})
+
+    # ---- one job ---------------------------------------------------------------------------
+
+    def handle(self, order: object, persist: Callable[[str], None]) -> dict[str, Any] | None:
+        """Verify and run one job; its result (None for an order without a usable id)."""
+        job_id = order.get("id") if isinstance(order, dict) else None
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            log.warning("a job without an id was ignored")
+            return None
+        started = self.clock()
+        try:
+            if self._key is None:
+                self._key = load_public_key(self.public_key_b64)
+            env = verify(
+                order, self._key, self.agent_id, started, self.seen, len(self.seen) >= MAX_SEEN
+            )
+        except Refusal as exc:
+            log.warning("job %d refused: %s", job_id, exc)
+            if job_id not in self.seen:
+                self._see(job_id)
+            return result(job_id, "refused", started, self.clock(), reason=str(exc))
+        except (ValueError, binascii.Error) as exc:  # the pinned key itself is unusable
+            return result(job_id, "refused", started, self.clock(), reason=f"no usable key: {exc}")
+        self._see(env.id)
+        self.running = env.id
+        persist(self.remember())  # before it runs: a crash never runs it twice
+        try:
+            return self._execute(env, started)
+        finally:
+            self.running = None
+
+    def _see(self, job_id: int) -> None:
+        self.seen.append(job_id)
+        del self.seen[:-MAX_SEEN]
+
+    def _execute(self, env: Envelope, started: float) -> dict[str, Any]:
+        try:
+            argv, environ, cleanup = self._command(env)
+        except Refusal as exc:
+            return result(env.id, "refused", started, self.clock(), reason=str(exc))
+        timeout = _timeout(env.payload)
+        try:
+            ran = self.run(argv, environ, timeout)
+        except OSError as exc:
+            return result(env.id, "failed", started, self.clock(), reason=f"cannot start: {exc}")
+        finally:
+            cleanup()
+        text, cut = bound_output(ran.output)
+        if ran.timed_out:
+            state, reason = "timed_out", f"killed after {timeout:g} s"
+        else:
+            state, reason = ("succeeded" if ran.exit_code == 0 else "failed"), ""
+        return result(
+            env.id, state, started, self.clock(), ran.exit_code, text, cut=cut, reason=reason
+        )
+
+    def _command(self, env: Envelope) -> tuple[list[str], dict[str, str], Callable[[], None]]:
+        payload = env.payload
+        environ = {
+            **BASE_ENV,
+            "HOME": "/root" if os.geteuid() == 0 else os.environ.get("HOME", "/"),
+        }
+        environ["FOREWARN_JOB_ID"] = str(env.id)
+        if env.kind == "restart_service":
+            name = payload.get("service")
+            if not isinstance(name, str) or not SERVICE_NAME.match(name):
+                raise Refusal(f"not a service name: {name!r}")
+            return ["systemctl", "restart", "--", name], environ, _nothing
+        if env.kind == "reboot":
+            if payload.get("in_window") is not True:
+                raise Refusal("reboot outside the maintenance window")
+            return ["systemctl", "reboot"], environ, _nothing
+        language, body = payload.get("language"), payload.get("body")
+        if language not in ("bash", "python") or not isinstance(body, str):
+            raise Refusal("a script needs a language (bash or python) and a body")
+        params = payload.get("params") or {}
+        if not isinstance(params, dict):
+            raise Refusal("script parameters must be an object")
+        for key, value in params.items():
+            if not PARAM_NAME.match(str(key)) or not isinstance(value, str) or "\x00" in value:
+                raise Refusal(f"bad script parameter {key!r}")
+            environ[key] = value
+        fd, path = tempfile.mkstemp(prefix=f"forewarn-job-{env.id}-", suffix=".script")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        interpreter = "/bin/bash" if language == "bash" else sys.executable
+        return [interpreter, path], environ, lambda: _unlink(path)
+
+
+def result(
+    job_id: int,
+    state: str,
+    started: float,
+    finished: float,
+    exit_code: int | None = None,
+    output: str = "",
+    *,
+    cut: bool = False,
+    reason: str = "",
+) -> dict[str, Any]:
+    """A job's result as the batch carries it (wire.JobResult)."""
+    return {
+        "job": job_id,
+        "state": state,
+        "exit_code": exit_code,
+        "output": output,
+        "output_cut": cut,
+        "reason": reason[:1000],
+        "started_at": started,
+        "finished_at": max(finished, started),
+    }
+
+
+def _timeout(payload: dict[str, Any]) -> float:
+    value = payload.get("timeout", DEFAULT_TIMEOUT)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        return float(DEFAULT_TIMEOUT)
+    return float(min(value, MAX_TIMEOUT))
+
+
+def _nothing() -> None:
+    return None
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,0 +1,76 @@
+"""Signed jobs: the envelope the server signs and the agent verifies (docs/jobs.md).
+
+Both sides share this module (the agent imports only domain/). The signature covers the
+exact bytes of the canonical JSON (sorted keys, no spaces, ASCII only); the server sends
+those bytes as a string beside the signature, so the agent never has to re-create them and
+a parser's whims cannot make a valid job look altered, or an altered one valid.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KINDS = ("script", "restart_service", "reboot")
+STATES = ("queued", "sent", "running", "succeeded", "failed", "refused", "timed_out")
+FINAL_STATES = frozenset({"succeeded", "failed", "refused", "timed_out"})
+RESULT_STATES = ("succeeded", "failed", "refused", "timed_out")
+MAX_OUTPUT = 64 * 1024  # bytes of a job's output kept and sent (the tail beyond is cut)
+MAX_ENVELOPE = 256 * 1024
+DEFAULT_TIMEOUT = 300
+MAX_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the server promises: run `kind` with `payload` on this agent, once, in time."""
+
+    id: int
+    asset_id: int
+    agent_id: int
+    kind: str
+    payload: dict[str, Any]
+    issued_at: int  # epoch seconds: integers, so the canonical bytes never depend on floats
+    not_after: int
+    nonce: str
+
+
+def canonical(envelope: Envelope) -> bytes:
+    """The bytes that are signed: sorted-key compact ASCII JSON."""
+    return json.dumps(
+        asdict(envelope), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    ).encode("ascii")
+
+
+def parse(raw: str) -> Envelope:
+    """The envelope of verified bytes; ValueError when its shape is wrong."""
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("the envelope is not an object")
+    try:
+        env = Envelope(**data)
+    except TypeError as exc:
+        raise ValueError(f"the envelope's fields are wrong: {exc}") from exc
+    ints = (env.id, env.asset_id, env.agent_id, env.issued_at, env.not_after)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
+        raise ValueError("the envelope's ids and times must be integers")
+    if env.kind not in KINDS or not isinstance(env.payload, dict):
+        raise ValueError(f"unknown job kind {env.kind!r}")
+    return env
+
+
+def bound_output(data: bytes, limit: int = MAX_OUTPUT) -> tuple[str, bool]:
+    """(text, cut): the last `limit` bytes of the output, decoded leniently.
+
+    The tail is kept rather than the head: a failing script says why at its end.
+    """
+    cut = len(data) > limit
+    if cut:
+        data = data[-limit:]
+    text = data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    # Replacement characters can make the text longer in bytes than the limit.
+    while len(text.encode("utf-8")) > limit:
+        text = text[len(text) // 10 + 1 :]
+        cut = True
+    return text, cut
