@@ -72,3 +72,49 @@ def test_scripts_and_jobs_with_their_output(client: TestClient, ctx: Context) ->
     signed_in(client, "outsider")
     assert client.get(f"/orgs/{org}/jobs").status_code == 404
     assert client.get(f"/orgs/{org}/scripts").status_code == 404
+
+
+def test_a_technician_runs_a_script_from_the_page(client: TestClient, ctx: Context) -> None:
+    org = make_org(ctx, "Runner Ltd")
+    agent = enroll(client, ctx, org)
+    script = scripts.create(
+        ctx,
+        SYSTEM,
+        scripts.ScriptCreate(
+            org_id=org,
+            name="greet",
+            language="bash",
+            body='echo "$GREETING"',
+            parameters=[scripts.ScriptParameter(name="GREETING", default="hello")],
+        ),
+    ).id
+    make_person(ctx, "viewer", roles={org: "viewer"})
+    csrf = signed_in(client, "viewer")
+    assert "Run now" not in client.get(f"/orgs/{org}/scripts").text
+    r = client.post(
+        f"/orgs/{org}/scripts/{script}/run", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 403
+    assert agent_jobs.list_jobs(ctx, SYSTEM, org_id=org).items == []
+
+    make_person(ctx, "tech", roles={org: "technician"})
+    csrf = signed_in(client, "tech")
+    page = client.get(f"/orgs/{org}/scripts").text
+    assert "Run now" in page and "GREETING=hello" in page
+    # An unknown parameter is refused with the script's own words, and nothing is issued.
+    r = client.post(
+        f"/orgs/{org}/scripts/{script}/run",
+        data={"csrf_token": csrf, "params": "NOPE=1"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == f"/orgs/{org}/scripts"
+    assert agent_jobs.list_jobs(ctx, SYSTEM, org_id=org).items == []
+    r = client.post(
+        f"/orgs/{org}/scripts/{script}/run",
+        data={"csrf_token": csrf, "params": "GREETING=good morning"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == f"/orgs/{org}/jobs"
+    assert "Issued 1 job." in client.get(r.headers["location"]).text
+    (job,) = agent_jobs.list_jobs(ctx, SYSTEM, org_id=org).items
+    assert job.asset_id == agent["asset_id"]
