@@ -20,13 +20,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from forewarn.agent import collect
+from forewarn.agent.buffer import Buffer
 from forewarn.agent.collectors import updates
+from forewarn.agent.jobs import JobRunner
+from forewarn.agent.runner import Outcome, Runner, Sources
 from forewarn.domain.clock import ManualClock
 from forewarn.services import enrollment, findings, patching
 from forewarn.services.context import Context
 from forewarn.services.schemas import EnrollTokenCreate
 from forewarn.services.scope import SYSTEM
 from tests.conftest import Person, make_org, make_person
+from tests.integration.test_agent_jobs import InProcessSender
 from tests.integration.test_ingest import batch, enroll, send
 from tests.integration.test_web import signed_in
 
@@ -355,3 +360,94 @@ def test_a_newer_candidate_keeps_the_age(
     _checkin(client, token, 4, _section())
     assert patching.refresh(ctx).resolved == 1
     assert patching.org_patches(ctx, SYSTEM, org).compliance == 100.0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dpkg --root and apt install need root here")
+def test_approved_updates_are_installed_by_the_agent_and_the_machine_is_compliant(
+    client: TestClient,
+    ctx: Context,
+    clock: ManualClock,
+    owner: Person,
+    tmp_path: Path,
+    served: tuple[Path, str],
+) -> None:
+    """pending -> approved (API) -> signed job in the check-in answer -> verified and run by
+    the real agent with real apt into the isolated root -> installed -> compliant."""
+    folder, url = served
+    old, new = _build(tmp_path, "1.0-1"), _build(tmp_path, "1.0-2")
+    _repository(folder, new, "demo-security")
+    root = _machine(tmp_path, url, old)
+    org = make_org(ctx, "Approving Dental")
+    agent = enroll(client, ctx, org)
+    asset = agent["asset_id"]
+    tech = make_person(ctx, "patch-tech", roles={org: "technician"})
+    viewer = make_person(ctx, "patch-viewer", roles={org: "viewer"})
+
+    # The real agent loop; its inventory is the real updates collector on the isolated root.
+    def inventory() -> dict[str, Any]:
+        section = updates.collect(str(root))
+        return {} if section is None else {"updates": section}
+
+    runner = Runner(
+        Buffer(tmp_path / "buffer.db"),
+        InProcessSender(client, agent["agent_token"]),
+        Sources(
+            sample=lambda now: {"ts": now, "points": [{"name": "cpu.percent", "value": 1.0}]},
+            inventory=inventory,
+            changed_sections=collect.changed_sections,
+            section_hashes=collect.section_hashes,
+        ),
+        clock=clock,
+        sleep=lambda s: None,
+        jobs=JobRunner(
+            agent["agent_id"],
+            agent["server_public_key"],
+            clock=lambda: clock.now().timestamp(),
+            apt_root=str(root),  # the agent's own setting (FOREWARN_AGENT_APT_ROOT)
+        ),
+    )
+    try:
+        assert runner.run_once() is Outcome.SENT  # the first inventory: fwdemo pending
+        clock.advance(days=15)
+        patching.refresh(ctx)
+        assert set(_open(ctx, org)) == {patching.RULE_SECURITY}
+        body = client.get(f"/api/v1/orgs/{org}/patches", headers=owner.headers).json()
+        assert (body["compliant"], body["devices"][0]["security"]) == (0, 1)
+
+        # Approve: viewers may not; a technician may, security only by default.
+        approve = f"/api/v1/orgs/{org}/patches/approve"
+        assert client.post(approve, json={}, headers=viewer.headers).status_code == 403
+        bad = {"packages": ["fwdemo; reboot"]}
+        assert client.post(approve, json=bad, headers=tech.headers).status_code == 422
+        r = client.post(approve, json={"asset_ids": [asset]}, headers=tech.headers)
+        assert r.status_code == 201, r.text
+        out = r.json()
+        assert [(j["asset_id"], j["packages"]) for j in out["jobs"]] == [(asset, ["fwdemo=1.0-2"])]
+        job_id = out["jobs"][0]["job"]
+        # Approved again before it ran: no second job.
+        again = client.post(approve, json={}, headers=tech.headers).json()
+        assert (again["jobs"], again["busy"]) == ([], [asset])
+
+        # The next check-in answer carries the job; the agent verifies it and runs real apt.
+        assert runner.run_once() is Outcome.SENT
+        status = (root / "var/lib/dpkg/status").read_text()
+        assert "Package: fwdemo" in status and "Version: 1.0-2" in status
+        # The next tick sends the result and the fresh updates section: nothing pending.
+        assert runner.run_once() is Outcome.SENT
+    finally:
+        runner.close()
+        runner.buffer.close()
+
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=tech.headers).json()
+    assert (job["kind"], job["state"], job["exit_code"]) == ("install_updates", "succeeded", 0)
+    assert "fwdemo" in job["output"]
+    one = client.get(f"/api/v1/assets/{asset}/updates", headers=owner.headers).json()
+    assert one["updates"] == [] and one["compliant"] is True
+    assert patching.refresh(ctx).resolved == 1 and _open(ctx, org) == {}
+    body = client.get(f"/api/v1/orgs/{org}/patches", headers=owner.headers).json()
+    assert (body["compliant"], body["compliance"]) == (1, 100.0)
+    params: dict[str, Any] = {"org_id": org, "action": "patches.approve"}
+    events = client.get("/api/v1/audit-events", params=params, headers=owner.headers).json()[
+        "items"
+    ]
+    assert len(events) == 2 and events[-1]["after"]["jobs"][0]["job"] == job_id

@@ -698,6 +698,11 @@ REFUSED.update(
             f"/api/v1/findings/{w.finding_a}/unaccept",
             {},
         ),
+        ("POST", "/api/v1/orgs/{org_id}/patches/approve"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/patches/approve",
+            {"json": {"security_only": True}},
+        ),
         ("POST", "/api/v1/findings/{finding_id}/assign"): lambda w: (
             "POST",
             f"/api/v1/findings/{w.finding_a}/assign",

@@ -219,3 +219,58 @@ def test_output_is_bounded_to_its_tail():
     text, cut = bound_output(ran.output)
     assert cut and len(text.encode()) <= MAX_OUTPUT and text.endswith("aEND\n")
     assert bound_output(b"\xff" * 10) == ("\ufffd" * 10, False)
+
+
+def test_install_updates_runs_apt_non_interactively_with_exact_versions():
+    calls: list[list[str]] = []
+    jobs = JobRunner(5, PUB, run=fake_runner(calls), clock=lambda: NOW + 1)
+    payload = {"packages": [{"name": "libssl3", "version": "3.0.15-1~deb12u1"}, {"name": "g++"}]}
+    env = envelope(id=20, kind="install_updates", payload=payload)
+    assert jobs.handle(order(env), persist=lambda s: None)["state"] == "succeeded"  # type: ignore[index]
+    argv = calls[0]
+    assert argv[0] == "apt-get" and "--only-upgrade" in argv and "-y" in argv
+    assert "Dpkg::Options::=--force-confold" in argv
+    assert not any(a.startswith("Dir=") for a in argv)  # the real system unless configured
+    assert argv[-3:] == ["--", "libssl3=3.0.15-1~deb12u1", "g++"]
+    assert jobs.updates_changed is True
+
+
+@pytest.mark.parametrize(
+    "packages",
+    [
+        [{"name": "lib ssl"}],
+        [{"name": "-o"}],
+        [{"name": "--allow-downgrades"}],
+        [{"name": "vim;reboot"}],
+        [{"name": "vim$(id)"}],
+        [{"name": "vim`id`"}],
+        [{"name": "vim\n"}],
+        [{"name": "vim", "version": "1.0 -o Dir=/tmp"}],
+        [{"name": "vim", "version": "-1.0"}],
+        [{"name": "vim", "version": "1.0;id"}],
+        [{"name": "vim", "version": 1}],
+        [{"name": "vim", "options": "-o x"}],
+        [{"name": "vim"}, {"name": "vim"}],
+        [{"name": f"pkg{i}"} for i in range(201)],
+        [],
+        "vim",
+        None,
+    ],
+)
+def test_install_updates_refuses_a_bad_package_list_and_runs_nothing(packages: object):
+    calls: list[list[str]] = []
+    jobs = JobRunner(5, PUB, run=fake_runner(calls), clock=lambda: NOW + 1)
+    env = envelope(id=21, kind="install_updates", payload={"packages": packages})
+    out = jobs.handle(order(env), persist=lambda s: None)
+    assert out is not None and out["state"] == "refused"
+    assert out["reason"].startswith("bad install_updates payload")
+    assert calls == []
+
+
+def test_install_updates_on_another_root_only_by_the_agents_own_setting():
+    calls: list[list[str]] = []
+    jobs = JobRunner(5, PUB, run=fake_runner(calls), clock=lambda: NOW + 1, apt_root="/srv/r")
+    payload = {"packages": [{"name": "fwdemo"}], "root": "/elsewhere"}
+    jobs.handle(order(envelope(id=22, kind="install_updates", payload=payload)), lambda s: None)
+    assert "Dir=/srv/r" in calls[0] and "DPkg::Options::=--root=/srv/r" in calls[0]
+    assert not any("elsewhere" in a for a in calls[0])

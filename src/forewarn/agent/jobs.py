@@ -34,11 +34,13 @@ from typing import Any
 
 from forewarn.domain.jobs import (
     DEFAULT_TIMEOUT,
+    INSTALL_TIMEOUT,
     MAX_ENVELOPE,
     MAX_OUTPUT,
     MAX_TIMEOUT,
     Envelope,
     bound_output,
+    install_targets,
     parse,
 )
 
@@ -53,6 +55,40 @@ BASE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
 }
+# Tests only: install updates into the isolated system at this root instead of "/". It comes
+# from the agent's own environment, never from a job.
+APT_ROOT_ENV = "FOREWARN_AGENT_APT_ROOT"
+
+
+def apt_root_options(root: str | None) -> list[str]:
+    """apt-get options that make it (and the dpkg it runs) work on the system at `root`."""
+    if not root or root == "/":
+        return []
+    r = root.rstrip("/")
+    return [
+        *("-o", f"Dir={r}", "-o", f"Dir::State::status={r}/var/lib/dpkg/status"),
+        *("-o", f"Dir::Etc::Parts={r}/etc/apt/apt.conf.d", "-o", f"Dir::Log={r}/var/log/apt"),
+        *("-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root"),
+        *("-o", f"DPkg::Options::=--root={r}", "-o", f"DPkg::Options::=--log={r}/var/log/dpkg.log"),
+        *("-o", "DPkg::Options::=--force-script-chrootless"),
+    ]
+
+
+def install_argv(payload: dict[str, Any], root: str | None = None) -> list[str]:
+    """apt-get upgrading exactly the listed packages, non-interactively, keeping changed
+    configuration files; Refusal when the payload is not a strict package list."""
+    try:
+        targets = install_targets(payload)
+    except ValueError as exc:
+        raise Refusal(f"bad install_updates payload: {exc}") from exc
+    return [
+        "apt-get",
+        *apt_root_options(root),
+        *("install", "--only-upgrade", "-y", "-q"),
+        *("-o", "Dpkg::Options::=--force-confold", "-o", "DPkg::Use-Pty=0"),
+        "--",
+        *targets,
+    ]
 
 
 class Refusal(Exception):
@@ -166,7 +202,9 @@ class JobRunner:
     public_key_b64: str
     run: CommandRunner = run_command
     clock: Callable[[], float] = time.time
+    apt_root: str | None = None  # the agent's own setting (APT_ROOT_ENV), for tests
     seen: list[int] = field(default_factory=list)
+    updates_changed: bool = False  # an install ran: send the updates section again soon
     running: int | None = None
     _key: Any = None
 
@@ -232,7 +270,9 @@ class JobRunner:
             argv, environ, cleanup = self._command(env)
         except Refusal as exc:
             return result(env.id, "refused", started, self.clock(), reason=str(exc))
-        timeout = _timeout(env.payload)
+        timeout = _timeout(env.payload, INSTALL_TIMEOUT if env.kind == "install_updates" else None)
+        if env.kind == "install_updates":
+            self.updates_changed = True  # whatever the outcome, the pending list may differ
         try:
             ran = self.run(argv, environ, timeout)
         except OSError as exc:
@@ -260,6 +300,12 @@ class JobRunner:
             if not isinstance(name, str) or not SERVICE_NAME.match(name):
                 raise Refusal(f"not a service name: {name!r}")
             return ["systemctl", "restart", "--", name], environ, _nothing
+        if env.kind == "install_updates":
+            argv = install_argv(payload, self.apt_root)
+            environ["DEBIAN_FRONTEND"] = "noninteractive"
+            environ["APT_LISTCHANGES_FRONTEND"] = "none"
+            environ["NEEDRESTART_MODE"] = "l"  # needrestart: list, never ask
+            return argv, environ, _nothing
         if env.kind == "reboot":
             if payload.get("in_window") is not True:
                 raise Refusal("reboot outside the maintenance window")
@@ -305,10 +351,11 @@ def result(
     }
 
 
-def _timeout(payload: dict[str, Any]) -> float:
-    value = payload.get("timeout", DEFAULT_TIMEOUT)
+def _timeout(payload: dict[str, Any], default: int | None = None) -> float:
+    fallback = DEFAULT_TIMEOUT if default is None else default
+    value = payload.get("timeout", fallback)
     if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-        return float(DEFAULT_TIMEOUT)
+        return float(fallback)
     return float(min(value, MAX_TIMEOUT))
 
 

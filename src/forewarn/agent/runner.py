@@ -512,6 +512,12 @@ class Runner:
             done = jobs.handle(order, persist=lambda kept: self.buffer.set_meta({META_JOBS: kept}))
             if done is not None:
                 self._buffer_job_results([done])
+            if jobs.updates_changed:
+                # Updates were installed (or tried): the next tick sends the updates section
+                # again, changed or not, so the server sees the new state within one interval.
+                jobs.updates_changed = False
+                self._hashes.pop("updates", None)
+                self._inventory_at = None
 
     def _buffer_job_results(self, results: list[dict[str, Any]]) -> None:
         assert self.jobs is not None

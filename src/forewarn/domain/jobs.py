@@ -9,10 +9,11 @@ a parser's whims cannot make a valid job look altered, or an altered one valid.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KINDS = ("script", "restart_service", "reboot")
+KINDS = ("script", "restart_service", "reboot", "install_updates")
 STATES = ("queued", "sent", "running", "succeeded", "failed", "refused", "timed_out")
 FINAL_STATES = frozenset({"succeeded", "failed", "refused", "timed_out"})
 RESULT_STATES = ("succeeded", "failed", "refused", "timed_out")
@@ -20,6 +21,12 @@ MAX_OUTPUT = 64 * 1024  # bytes of a job's output kept and sent (the tail beyond
 MAX_ENVELOPE = 256 * 1024
 DEFAULT_TIMEOUT = 300
 MAX_TIMEOUT = 3600
+INSTALL_TIMEOUT = 1800
+MAX_PACKAGES = 200
+# Debian policy 5.6.1 and 5.6.12 (an optional :arch after the name, as apt accepts): a name
+# starts with a letter or digit and a version with a digit, so neither can be an option.
+PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]{1,127}(?::[a-z0-9][a-z0-9-]{0,31})?")
+PACKAGE_VERSION = re.compile(r"(?:[0-9]{1,9}:)?[0-9][A-Za-z0-9.+~-]{0,126}")
 
 
 @dataclass(frozen=True)
@@ -74,3 +81,34 @@ def bound_output(data: bytes, limit: int = MAX_OUTPUT) -> tuple[str, bool]:
         text = text[len(text) // 10 + 1 :]
         cut = True
     return text, cut
+
+
+def install_targets(payload: dict[str, Any]) -> list[str]:
+    """apt's arguments for an install_updates payload: "name" or "name=version" each.
+
+    The payload is {"packages": [{"name": ..., "version": ...?}, ...]}; anything else, a name
+    or version outside Debian's grammar (so never an option or a shell word), a duplicate,
+    none or more than MAX_PACKAGES is a ValueError: the whole job is refused, nothing runs.
+    """
+    packages = payload.get("packages")
+    if not isinstance(packages, list) or not packages:
+        raise ValueError("install_updates needs a non-empty list of packages")
+    if len(packages) > MAX_PACKAGES:
+        raise ValueError(f"{len(packages)} packages, at most {MAX_PACKAGES} in one job")
+    targets: list[str] = []
+    seen: set[str] = set()
+    for item in packages:
+        if not isinstance(item, dict) or not set(item) <= {"name", "version"}:
+            raise ValueError(f"a package must be {{name, version?}}: {item!r:.80}")
+        name, version = item.get("name"), item.get("version")
+        if not isinstance(name, str) or not PACKAGE_NAME.fullmatch(name):
+            raise ValueError(f"not a Debian package name: {name!r:.80}")
+        if version is not None and (
+            not isinstance(version, str) or not PACKAGE_VERSION.fullmatch(version)
+        ):
+            raise ValueError(f"not a Debian version: {version!r:.80}")
+        if name in seen:
+            raise ValueError(f"{name} is listed twice")
+        seen.add(name)
+        targets.append(name if version is None else f"{name}={version}")
+    return targets

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from forewarn.api.deps import Caller, Ctx, IdPath
-from forewarn.services import patching
+from forewarn.services import patch_approval, patching
+from forewarn.services.patch_approval import ApproveOut, ApproveRequest
 from forewarn.services.patching import AssetUpdatesOut, OrgPatchesOut, PatchOverviewOut
 
 router = APIRouter(prefix="/api/v1", tags=["patching"])
@@ -29,3 +30,11 @@ def org_patches(org_id: IdPath, ctx: Ctx, actor: Caller) -> OrgPatchesOut:
 def asset_updates(asset_id: IdPath, ctx: Ctx, actor: Caller) -> AssetUpdatesOut:
     """The asset's pending updates, security first, each with how long it has been pending."""
     return patching.asset_updates(ctx, actor, asset_id)
+
+
+@router.post("/orgs/{org_id}/patches/approve", response_model=ApproveOut, status_code=201)
+def approve_patches(org_id: IdPath, body: ApproveRequest, ctx: Ctx, actor: Caller) -> ApproveOut:
+    """Approve pending updates (security only unless packages are named) on the given
+    machines or the whole organization: each gets a signed install_updates job for exactly
+    the versions it reported pending. Technicians and above; recorded in the audit log."""
+    return patch_approval.approve(ctx, actor, org_id, body)

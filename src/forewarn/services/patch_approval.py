@@ -1,0 +1,167 @@
+"""Patch approval, the smallest useful kind: a technician approves an organization's pending
+updates (security only by default, or named packages) on some machines or all of them, and
+each machine gets one signed install_updates job for exactly the candidate versions it
+reported pending (docs/patching.md). Policies, rings and windows come next.
+
+Only apt updates are approved (the agent installs with apt-get); a machine that already has
+an install_updates job not yet finished gets no second one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+from sqlalchemy import select
+
+from forewarn.domain.inventory import Role
+from forewarn.domain.jobs import (
+    INSTALL_TIMEOUT,
+    MAX_PACKAGES,
+    PACKAGE_NAME,
+    PACKAGE_VERSION,
+    install_targets,
+)
+from forewarn.services import agent_jobs, audit, keys
+from forewarn.services.context import Context
+from forewarn.services.errors import not_found
+from forewarn.services.schemas import Id, Strict
+from forewarn.services.scope import Actor, get_org_in_scope, require
+from forewarn.store.models import Agent, AgentJob, Asset, PendingUpdateRow
+
+MAX_TARGETS = 5000
+KIND = "install_updates"
+PackageName = Annotated[str, StringConstraints(pattern=f"^{PACKAGE_NAME.pattern}$", max_length=160)]
+
+
+class ApproveRequest(Strict):
+    """Approve these assets' pending updates (all the organization's when left out)."""
+
+    asset_ids: list[Id] | None = Field(None, max_length=MAX_TARGETS)
+    security_only: bool | None = Field(
+        None, description="only security updates (the default when no packages are named)"
+    )
+    packages: list[PackageName] | None = Field(None, min_length=1, max_length=MAX_PACKAGES)
+
+    @model_validator(mode="after")
+    def _either(self) -> ApproveRequest:
+        if self.packages is not None and self.security_only:
+            raise ValueError("give security_only or a list of packages, not both")
+        return self
+
+
+class ApprovedJob(BaseModel):
+    job: int
+    asset_id: int
+    packages: list[str] = Field(description='"name=version" as apt installs them')
+
+
+class ApproveOut(BaseModel):
+    jobs: list[ApprovedJob]
+    nothing_pending: list[int] = Field(description="assets with no matching pending update")
+    skipped: list[int] = Field(description="assets without an agent: nothing to run them on")
+    busy: list[int] = Field(description="assets whose previous install has not finished")
+
+
+def approve(ctx: Context, actor: Actor, org_id: int, data: ApproveRequest) -> ApproveOut:
+    """Issue one install_updates job per targeted machine with matching pending updates."""
+    key = keys.signing_key(ctx)  # outside the transaction: it may create the key
+    security_only = data.packages is None and data.security_only is not False
+    wanted = set(data.packages or [])
+    with ctx.db.transaction() as session:
+        get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        require(actor, org_id, Role.TECHNICIAN)
+        if data.asset_ids is not None:
+            targets = set(data.asset_ids)
+            found = set(
+                session.scalars(
+                    select(Asset.id).where(Asset.org_id == org_id, Asset.id.in_(targets))
+                )
+            )
+            if found != targets:
+                raise not_found("asset")
+        stmt = select(PendingUpdateRow).where(
+            PendingUpdateRow.org_id == org_id, PendingUpdateRow.source == "apt"
+        )
+        if data.asset_ids is not None:
+            stmt = stmt.where(PendingUpdateRow.asset_id.in_(targets))
+        if security_only:
+            stmt = stmt.where(PendingUpdateRow.security.is_(True))
+        if wanted:
+            stmt = stmt.where(PendingUpdateRow.name.in_(wanted))
+        rows: dict[int, list[PendingUpdateRow]] = defaultdict(list)
+        for row in session.scalars(stmt.order_by(PendingUpdateRow.asset_id, PendingUpdateRow.name)):
+            rows[row.asset_id].append(row)
+        asked = sorted(targets) if data.asset_ids is not None else sorted(rows)
+        agents = dict(
+            session.execute(
+                select(Agent.asset_id, Agent.id).where(Agent.asset_id.in_(asked or [-1]))
+            ).all()
+        )
+        busy = set(
+            session.scalars(
+                select(AgentJob.asset_id).where(
+                    AgentJob.asset_id.in_(asked or [-1]),
+                    AgentJob.kind == KIND,
+                    AgentJob.state.in_(("queued", "sent", "running")),
+                )
+            )
+        )
+        now = ctx.clock.now()
+        out = ApproveOut(jobs=[], nothing_pending=[], skipped=[], busy=[])
+        for asset_id in asked:
+            packages = _packages(rows.get(asset_id, []))
+            if not packages:
+                out.nothing_pending.append(asset_id)
+            elif asset_id not in agents:
+                out.skipped.append(asset_id)
+            elif asset_id in busy:
+                out.busy.append(asset_id)
+            else:
+                payload = {"packages": packages, "timeout": INSTALL_TIMEOUT}
+                targets_ = install_targets(payload)  # the agent's own check, here too
+                job = agent_jobs.issue(
+                    session,
+                    key,
+                    now,
+                    org_id=org_id,
+                    asset_id=asset_id,
+                    agent_id=agents[asset_id],
+                    kind=KIND,
+                    payload=payload,
+                    title=f"Install {len(targets_)} update{'s' if len(targets_) != 1 else ''}",
+                    created_by=actor.username,
+                )
+                out.jobs.append(ApprovedJob(job=job.id, asset_id=asset_id, packages=targets_))
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "patches.approve",
+            entity="organization",
+            entity_id=org_id,
+            org_id=org_id,
+            after={
+                "security_only": security_only,
+                "packages": sorted(wanted),
+                "jobs": [j.model_dump() for j in out.jobs],
+                "skipped": out.skipped,
+                "busy": out.busy,
+            },
+        )
+        return out
+
+
+def _packages(rows: list[PendingUpdateRow]) -> list[dict[str, str]]:
+    """One {name, version} per pending row; a name pending for several architectures is
+    qualified with each; rows outside Debian's grammar (never installable) are left out."""
+    names: dict[str, int] = defaultdict(int)
+    for r in rows:
+        names[r.name] += 1
+    out: list[dict[str, str]] = []
+    for r in rows:
+        name = f"{r.name}:{r.arch}" if names[r.name] > 1 and r.arch else r.name
+        if PACKAGE_NAME.fullmatch(name) and PACKAGE_VERSION.fullmatch(r.candidate):
+            out.append({"name": name, "version": r.candidate})
+    return out[:MAX_PACKAGES]
