@@ -26,10 +26,11 @@ from forewarn.agent.collectors import updates
 from forewarn.agent.jobs import JobRunner
 from forewarn.agent.runner import Outcome, Runner, Sources
 from forewarn.domain.clock import ManualClock
-from forewarn.services import enrollment, findings, patching
+from forewarn.services import agent_jobs, enrollment, findings, patching
 from forewarn.services.context import Context
 from forewarn.services.schemas import EnrollTokenCreate
 from forewarn.services.scope import SYSTEM
+from forewarn.store.models import AgentJob
 from tests.conftest import Person, make_org, make_person
 from tests.integration.test_agent_jobs import InProcessSender
 from tests.integration.test_ingest import batch, enroll, send
@@ -451,3 +452,39 @@ def test_approved_updates_are_installed_by_the_agent_and_the_machine_is_complian
         "items"
     ]
     assert len(events) == 2 and events[-1]["after"]["jobs"][0]["job"] == job_id
+
+
+def test_a_technician_approves_security_updates_from_the_page(
+    client: TestClient, ctx: Context
+) -> None:
+    org = make_org(ctx, "Approving Ltd")
+    machine = _enroll(client, ctx, org, "ws01")
+    _checkin(client, machine["agent_token"], 1, _section(("libssl3", True), ("vim", False)))
+
+    make_person(ctx, "watcher", roles={org: "viewer"})
+    csrf = signed_in(client, "watcher")
+    assert "Approve and install" not in client.get(f"/orgs/{org}/patches").text
+    r = client.post(
+        f"/orgs/{org}/patches/approve",
+        data={"csrf_token": csrf, "which": "security"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+
+    make_person(ctx, "patcher", roles={org: "technician"})
+    csrf = signed_in(client, "patcher")
+    assert "Approve and install" in client.get(f"/orgs/{org}/patches").text
+    r = client.post(
+        f"/orgs/{org}/patches/approve",
+        data={"csrf_token": csrf, "which": "security"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == f"/orgs/{org}/patches"
+    shown = client.get(r.headers["location"]).text
+    assert "Approved: 1 machine will install their updates." in shown
+    (job,) = agent_jobs.list_jobs(ctx, SYSTEM, org_id=org).items
+    assert job.kind == "install_updates" and job.asset_id == machine["asset_id"]
+    assert job.title == "Install 1 update"  # the security one only
+    with ctx.db.read() as session:
+        envelope = session.get(AgentJob, job.id).envelope  # type: ignore[union-attr]
+    assert '{"name":"libssl3","version":"1.1"}' in envelope and "vim" not in envelope

@@ -1,14 +1,18 @@
 """Patches: every client's compliance (/patches), and an organization's machines with their
-pending updates, worst first (/orgs/{id}/patches)."""
+pending updates, worst first (/orgs/{id}/patches), where a technician approves the pending
+security updates (or all) for installation."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from forewarn.services import orgs, patching
-from forewarn.web.render import NAV, NavItem, page
-from forewarn.web.session import SignedIn, WebId, get_ctx
+from forewarn.domain.inventory import Role
+from forewarn.services import orgs, patch_approval, patching
+from forewarn.web.flash import add_flash
+from forewarn.web.forms import attempt, text
+from forewarn.web.render import NAV, NavItem, page, see_other
+from forewarn.web.session import PostedForm, SignedIn, WebId, get_ctx
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,6 +41,7 @@ def patches_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         tz=org.timezone,
         patches=found,
         compliance_state=compliance_state,
+        may_approve=actor.is_owner or actor.can(org_id, Role.TECHNICIAN),
     )
 
 
@@ -51,3 +56,30 @@ def overview_page(request: Request, user: SignedIn) -> Response:
         overview=found,
         compliance_state=compliance_state,
     )
+
+
+@router.post("/orgs/{org_id}/patches/approve")
+def approve(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) -> Response:
+    """Approve the organization's pending security updates (or all of them) for installation:
+    one signed job per machine, for exactly the versions it reported pending."""
+    ctx = get_ctx(request)
+    response = see_other(f"/orgs/{org_id}/patches")
+    which = text(form, "which")
+    if which not in ("security", "all"):
+        add_flash(ctx, response, "Choose security updates or all updates.", "warning")
+        return response
+    data = patch_approval.ApproveRequest(security_only=which == "security")
+    done, errors = attempt(lambda: patch_approval.approve(ctx, user.actor, org_id, data))
+    if done is None:
+        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
+        return response
+    n = len(done.jobs)
+    words = f"Approved: {n} machine{'' if n == 1 else 's'} will install their updates"
+    if done.busy:
+        words += f"; {len(done.busy)} still busy with the last install"
+    if done.skipped:
+        words += f"; {len(done.skipped)} without an agent"
+    if not n and not done.busy:
+        words = "Nothing to approve: no machine has matching updates pending"
+    add_flash(ctx, response, words + ".")
+    return response
