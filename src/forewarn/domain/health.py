@@ -189,7 +189,7 @@ class OrgHealth:
         return None if self.score is None else band(self.score)
 
 
-def band(score: int) -> tuple[str, str]:
+def band(score: float) -> tuple[str, str]:
     """(palette state, word) for a score."""
     for lowest, state, word in BANDS:
         if score >= lowest:

@@ -107,3 +107,8 @@ def attempt(
         if exc.status not in (409, 422):
             raise
         return None, from_service(exc, clash_field)
+
+
+def error_text(errors: FieldErrors) -> str:
+    """Every message of a refusal in one line, for a flash after a redirect."""
+    return " ".join(" ".join(messages) for messages in errors.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import cast
@@ -24,7 +25,7 @@ from forewarn.services.pagination import Page
 from forewarn.web import discovery_views, findings_views, ticket_views
 from forewarn.web.check_views import org_assets
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import attempt, text
+from forewarn.web.forms import attempt, error_text, text
 from forewarn.web.render import page, see_other
 from forewarn.web.session import PostedForm, SignedIn, WebId, get_ctx, safe_next
 
@@ -115,67 +116,72 @@ def _back(org_id: int, form: PostedForm) -> str:
     return back if back.startswith(f"/orgs/{org_id}/findings") else f"/orgs/{org_id}/findings"
 
 
+def _act(
+    request: Request,
+    org_id: int,
+    form: PostedForm,
+    action: Callable[[], FindingOut],
+    said: Callable[[FindingOut], str],
+    refused: str = "",
+) -> Response:
+    """Do one thing to a finding and go back to the list it was done from, saying what
+    happened or, on refused input, why (nothing changed then)."""
+    ctx = get_ctx(request)
+    response = see_other(_back(org_id, form))
+    done, errors = attempt(action, clash_field="reason")
+    if done is None:
+        add_flash(ctx, response, refused + error_text(errors), "warning")
+    else:
+        add_flash(ctx, response, said(done))
+    return response
+
+
 @router.post("/orgs/{org_id}/findings/{finding_id}/accept")
 def accept(
     request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
 ) -> Response:
     """Accept the risk with a reason until a day; refused input comes back as a message."""
-    ctx = get_ctx(request)
-    response = see_other(_back(org_id, form))
-    done, errors = attempt(
+    data = {"reason": text(form, "reason")[:1000], "until": text(form, "until") or None}
+    return _act(
+        request,
+        org_id,
+        form,
         lambda: findings.accept(
-            ctx,
-            user.actor,
-            finding_id,
-            AcceptRequest.model_validate(
-                {"reason": text(form, "reason")[:1000], "until": text(form, "until") or None}
-            ),
+            get_ctx(request), user.actor, finding_id, AcceptRequest.model_validate(data)
         ),
-        clash_field="reason",
+        lambda f: f"Accepted until {f.accepted_until:%Y-%m-%d}: {f.title}.",
+        refused="Not accepted. ",
     )
-    if done is None:
-        words = " ".join(" ".join(v) for v in errors.values())
-        add_flash(ctx, response, f"Not accepted. {words}", "warning")
-    else:
-        add_flash(ctx, response, f"Accepted until {done.accepted_until:%Y-%m-%d}: {done.title}.")
-    return response
 
 
 @router.post("/orgs/{org_id}/findings/{finding_id}/unaccept")
 def unaccept(
     request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
 ) -> Response:
-    ctx = get_ctx(request)
-    response = see_other(_back(org_id, form))
-    done, errors = attempt(lambda: findings.unaccept(ctx, user.actor, finding_id))
-    if done is None:
-        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
-    else:
-        add_flash(ctx, response, f"Open again: {done.title}.")
-    return response
+    return _act(
+        request,
+        org_id,
+        form,
+        lambda: findings.unaccept(get_ctx(request), user.actor, finding_id),
+        lambda f: f"Open again: {f.title}.",
+    )
 
 
 @router.post("/orgs/{org_id}/findings/{finding_id}/assign")
 def assign(
     request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
 ) -> Response:
-    ctx = get_ctx(request)
-    response = see_other(_back(org_id, form))
     raw = text(form, "assignee_id")
-    done, errors = attempt(
+    data = {"assignee_id": raw if raw.isdigit() else -1}
+    return _act(
+        request,
+        org_id,
+        form,
         lambda: findings.assign(
-            ctx,
-            user.actor,
-            finding_id,
-            AssignRequest.model_validate({"assignee_id": raw if raw.isdigit() else -1}),
-        )
+            get_ctx(request), user.actor, finding_id, AssignRequest.model_validate(data)
+        ),
+        lambda f: f"Assigned to {'nobody' if f.assignee_id is None else 'them'}: {f.title}.",
     )
-    if done is None:
-        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
-    else:
-        who = "nobody" if done.assignee_id is None else "them"
-        add_flash(ctx, response, f"Assigned to {who}: {done.title}.")
-    return response
 
 
 @router.post("/orgs/{org_id}/findings/{finding_id}/resolve")
@@ -183,14 +189,11 @@ def resolve(
     request: Request, org_id: WebId, finding_id: WebId, user: SignedIn, form: PostedForm
 ) -> Response:
     """Mark it fixed; the rule that raised it opens it again if it still sees it."""
-    ctx = get_ctx(request)
-    response = see_other(_back(org_id, form))
-    note = text(form, "note")[:1000]
-    done, errors = attempt(
-        lambda: findings.resolve_by_hand(ctx, user.actor, finding_id, ResolveRequest(note=note))
+    data = ResolveRequest(note=text(form, "note")[:1000])
+    return _act(
+        request,
+        org_id,
+        form,
+        lambda: findings.resolve_by_hand(get_ctx(request), user.actor, finding_id, data),
+        lambda f: f"Marked fixed: {f.title}. It opens again if still true.",
     )
-    if done is None:
-        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
-    else:
-        add_flash(ctx, response, f"Marked fixed: {done.title}. It opens again if still true.")
-    return response

@@ -11,7 +11,7 @@ from forewarn.domain.inventory import Role
 from forewarn.services import agent_jobs, orgs, scripts
 from forewarn.services.scripts import RunRequest
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import attempt, text
+from forewarn.web.forms import attempt, error_text, text
 from forewarn.web.render import page, see_other
 from forewarn.web.session import PostedForm, SignedIn, WebId, get_ctx
 
@@ -88,7 +88,7 @@ def run_script(
     )
     if done is None:
         response = see_other(f"/orgs/{org_id}/scripts")
-        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
+        add_flash(ctx, response, error_text(errors), "warning")
         return response
     response = see_other(f"/orgs/{org_id}/jobs")
     words = f"Issued {len(done.jobs)} job{'' if len(done.jobs) == 1 else 's'}"

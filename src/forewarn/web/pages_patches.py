@@ -7,10 +7,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from forewarn.domain import health
 from forewarn.domain.inventory import Role
 from forewarn.services import orgs, patch_approval, patching
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import attempt, text
+from forewarn.web.forms import attempt, error_text, text
 from forewarn.web.render import NAV, NavItem, page, see_other
 from forewarn.web.session import PostedForm, SignedIn, WebId, get_ctx
 
@@ -21,10 +22,8 @@ if not any(item.href == "/patches" for item in NAV):
 
 
 def compliance_state(percent: float | None) -> str:
-    """The palette state of a compliance figure: the health score's bands."""
-    if percent is None:
-        return "unknown"
-    return "ok" if percent >= 90 else "warning" if percent >= 65 else "critical"
+    """The palette state of a compliance figure: the health score's bands (docs/health.md)."""
+    return "unknown" if percent is None else health.band(percent)[0]
 
 
 @router.get("/orgs/{org_id}/patches")
@@ -71,7 +70,7 @@ def approve(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) -
     data = patch_approval.ApproveRequest(security_only=which == "security")
     done, errors = attempt(lambda: patch_approval.approve(ctx, user.actor, org_id, data))
     if done is None:
-        add_flash(ctx, response, " ".join(" ".join(v) for v in errors.values()), "warning")
+        add_flash(ctx, response, error_text(errors), "warning")
         return response
     n = len(done.jobs)
     words = f"Approved: {n} machine{'' if n == 1 else 's'} will install their updates"

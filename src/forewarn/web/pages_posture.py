@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from forewarn.domain import health
 from forewarn.services import orgs, posture
 from forewarn.web.render import page
 from forewarn.web.session import SignedIn, WebId, get_ctx
@@ -12,11 +13,9 @@ from forewarn.web.session import SignedIn, WebId, get_ctx
 router = APIRouter(include_in_schema=False)
 
 
-def score_state(score: int | None) -> str:
-    """The palette state of a posture score: the same bands as the health score's."""
-    if score is None:
-        return "unknown"
-    return "ok" if score >= 90 else "warning" if score >= 65 else "critical"
+def score_state(score: float | None) -> str:
+    """The palette state of a posture score: the health score's bands (docs/health.md)."""
+    return "unknown" if score is None else health.band(score)[0]
 
 
 @router.get("/orgs/{org_id}/posture")
