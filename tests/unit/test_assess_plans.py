@@ -104,6 +104,12 @@ def test_met_safeguards_need_no_action_and_capacity_is_the_callers() -> None:
         plan(EVERYTHING_UNKNOWN, hours_per_month=0)
 
 
+def test_a_register_from_other_draws_is_refused() -> None:
+    reg = register(EVERYTHING_UNKNOWN, ASSETS, COST, TODAY, draws=500)
+    with pytest.raises(ValueError, match="other draws or seed"):
+        remediation(reg, EVERYTHING_UNKNOWN, ASSETS, COST, TODAY, draws=1000)
+
+
 def test_an_unknown_extra_safeguard_gets_its_own_action() -> None:
     _, result = plan({"3.7": 0.0})
     assert any(a.key == "safeguard-3.7" and a.safeguards == ("3.7",) for a in result.actions)

@@ -274,6 +274,13 @@ def remediation(
         hours_per_month, defaults = DEFAULT_HOURS_PER_MONTH, ("hours_per_month",)
     if not (math.isfinite(hours_per_month) and hours_per_month > 0):
         raise ValueError(f"hours_per_month must be more than 0, got {hours_per_month}")
+    stale = [
+        r.scenario
+        for r in reg.risks
+        if r.exposure.draws != draws or r.exposure.seed != f"{seed}:{r.scenario}"
+    ]
+    if stale:
+        raise ValueError(f"the register was computed with other draws or seed: {stale[0]}")
     baseline = {r.scenario: r for r in reg.risks}
     drafts = []
     for template, todo in _groups(scores):
@@ -339,7 +346,7 @@ OS_UPGRADE_HOURS: Mapping[str, float] = {"server": 8, "nas": 4}  # x the IT rate
 DEFAULT_OS_UPGRADE_HOURS = 3.0
 # Replace rather than upgrade a machine this close to the end of its typical life.
 REPLACE_INSTEAD_WITHIN = timedelta(days=365)
-DISK_LEAD = timedelta(days=30)  # upgrade storage this long before a disk is forecast full
+LEAD = timedelta(days=30)  # upgrade an OS or storage this long before the end or a full disk
 CRITICAL = 4  # criticality from which a warranty's end brings a replacement forward
 
 
@@ -444,14 +451,14 @@ def _plan_asset(
             reason = f"its OS support ends {asset.os_eol.isoformat()}, near the end of its life"
         else:
             hours = OS_UPGRADE_HOURS.get(asset.kind, DEFAULT_OS_UPGRADE_HOURS)
-            when = asset.os_eol - DISK_LEAD
+            when = asset.os_eol - LEAD
             text = f"its OS ({asset.os_name or 'unknown'}) support ends {asset.os_eol.isoformat()}"
             items.append(
                 ("upgrade_os", when, text, hours * cost.it_rate, "it_rate" in cost.defaults)
             )
     if asset.disk_full_days is not None:
         full = today + timedelta(days=max(0.0, asset.disk_full_days))
-        when = full - DISK_LEAD
+        when = full - LEAD
         if due - when <= REPLACE_INSTEAD_WITHIN / 2:
             if when < due:
                 due, reason = when, f"a disk is forecast full by {full.isoformat()}, near its life"
