@@ -104,6 +104,12 @@ def test_met_safeguards_need_no_action_and_capacity_is_the_callers() -> None:
         plan(EVERYTHING_UNKNOWN, hours_per_month=0)
 
 
+def test_safeguards_not_scored_at_all_count_as_unknown() -> None:
+    _, result = plan({})
+    assert {a.key for a in result.actions} == {t.key for t in ACTIONS}
+    assert all(a.uncertain for a in result.actions)
+
+
 def test_a_register_from_other_draws_is_refused() -> None:
     reg = register(EVERYTHING_UNKNOWN, ASSETS, COST, TODAY, draws=500)
     with pytest.raises(ValueError, match="other draws or seed"):
@@ -215,6 +221,12 @@ def test_the_organizations_own_costs_are_not_defaults_and_far_lines_are_dropped(
     assert "replacement_cost.laptop" not in tp.defaults
     with pytest.raises(ValueError, match="laptop"):
         technology_plan(assets, COST, TODAY, replacement_costs={"laptop": -1})
+
+
+def test_the_horizon_is_bounded() -> None:
+    with pytest.raises(ValueError, match="between 1 and 48"):
+        technology_plan([], COST, TODAY, months=49)
+    assert len(technology_plan([], COST, TODAY, months=48).months) == 48
 
 
 def test_every_kind_with_a_life_has_a_replacement_cost() -> None:

@@ -219,6 +219,9 @@ def test_impact_by_money_when_no_asset_says_it() -> None:
     # a typical 6-hour outage of the whole business: 35 people, 6 M revenue
     assert risk.outage.total == pytest.approx(35 * 45.65 * 0.8 * 6 + 6e6 / 2080 * 0.5 * 6 + 2 * 150)
     assert risk.impact is Level.LOW  # 16.6 k is 0.28 % of 6 M
+    assert any("0.3% of a year's revenue" in e.text for e in risk.evidence)
+    small = by_id(register({}, ASSETS, replace(COST, annual_revenue=None), TODAY), "lost_laptop")
+    assert any("of a year of everyone's work" in e.text for e in small.evidence)
 
 
 def test_life_end_handles_leap_days_and_unknown_dates() -> None:

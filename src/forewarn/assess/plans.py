@@ -239,8 +239,11 @@ def _sid_key(sid: str) -> tuple[int, ...]:
 def _groups(scores: Mapping[str, float | None]) -> list[tuple[ActionTemplate, tuple[str, ...]]]:
     """Each action template with its safeguards not yet met; safeguards no template names
     get an action of their own."""
+    known = {sid for t in ACTIONS for sid in t.safeguards} | {
+        sid for sc in SCENARIOS for sid in sc.safeguards
+    }
     open_ids = {sid for sid, s in scores.items() if s is None or s < 1.0}
-    open_ids |= {sid for sc in SCENARIOS for sid in sc.safeguards if sid not in scores}
+    open_ids |= {sid for sid in known if sid not in scores}  # not scored: unknown, not a pass
     grouped: list[tuple[ActionTemplate, tuple[str, ...]]] = []
     named: set[str] = set()
     for template in ACTIONS:
@@ -328,6 +331,7 @@ def remediation(
 # Technology plan
 
 HORIZON_MONTHS = 36
+MAX_MONTHS = 48  # the shortest typical life: no asset needs two replacements within it
 # What a replacement costs, per kind, in the organization's currency: our defaults for small
 # business hardware (docs/risk.md), used only where the organization gave no figure.
 REPLACEMENT_COST: Mapping[str, float] = {
@@ -491,8 +495,8 @@ def technology_plan(
     months: int = HORIZON_MONTHS,
 ) -> TechPlan:
     """What to replace or upgrade in which month of the next `months`, and what it costs."""
-    if not 1 <= months <= 120:
-        raise ValueError(f"months must be between 1 and 120, got {months}")
+    if not 1 <= months <= MAX_MONTHS:
+        raise ValueError(f"months must be between 1 and {MAX_MONTHS}, got {months}")
     replacement = dict(replacement_costs or {})
     bad = sorted(k for k, v in replacement.items() if not (math.isfinite(v) and v >= 0))
     if bad:

@@ -675,13 +675,11 @@ def _impact(
         lines.append(Evidence("No asset in the inventory to judge the impact by", (), (), True))
     reference = annual_reference(inp.cost)
     share = typical / reference if reference > 0 else 0.0
-    for threshold, money_level in MONEY_IMPACT:
-        if share >= threshold:
-            if money_level.rank > level.rank:
-                level = money_level
-            yardstick = "revenue" if inp.cost.annual_revenue else "cost of a year of work"
-            lines.append(Evidence(f"A typical outage costs {share:.1%} of the yearly {yardstick}"))
-            break
+    by_money = next((lv for threshold, lv in MONEY_IMPACT if share >= threshold), VL)
+    if by_money.rank > level.rank:
+        level = by_money
+    yardstick = "a year's revenue" if inp.cost.annual_revenue else "a year of everyone's work"
+    lines.append(Evidence(f"A typical outage costs {share:.1%} of {yardstick}"))
     return level, lines
 
 
