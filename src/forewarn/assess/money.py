@@ -193,7 +193,11 @@ class Estimate:
     def to_json(self, *, money: bool = False) -> dict[str, Any]:
         if money:
             return {"low": whole(self.low), "likely": whole(self.likely), "high": whole(self.high)}
-        return {"low": self.low, "likely": self.likely, "high": self.high}
+        return {
+            "low": round(self.low, 4),
+            "likely": round(self.likely, 4),
+            "high": round(self.high, 4),
+        }
 
 
 @dataclass(frozen=True)

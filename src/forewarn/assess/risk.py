@@ -244,7 +244,7 @@ def _kev(points: float, cap: float) -> Pressure:
         kev = inp.counts.kev_vulnerabilities
         if kev is None:
             return 0.0, [
-                Evidence("Known exploited vulnerabilities: look-up unavailable", (), (), True)
+                Evidence("Known exploited (CISA KEV) vulnerabilities: not known", (), (), True)
             ]
         if not kev:
             return 0.0, [Evidence("No known exploited (CISA KEV) vulnerability found")]
