@@ -688,7 +688,12 @@ def _scope(scenario: Scenario, inp: Inputs, affected: Sequence[AssetFacts]) -> f
         return 1.0
     if scenario.affects == "laptops":
         return 1.0 / max(1, inp.cost.people)
-    return sum(a.criticality for a in affected) / (5.0 * len(affected))
+    crit = [a.criticality for a in affected]
+    if scenario.per_asset:  # each event hits one of them: the typical machine
+        return sum(crit) / (5.0 * len(crit))
+    # One event can reach any of them, so the most critical one sets the outage's reach. (A
+    # mean would shrink when a machine turns critical enough to join the affected set.)
+    return max(crit) / 5.0
 
 
 def _hours(scenario: Scenario, cost: CostInputs) -> tuple[float, float, float]:

@@ -37,4 +37,5 @@ def html_to_pdf(html: str) -> bytes:
     # A report loads nothing from outside itself: inline data: URLs only, so a name or note
     # typed by a user can never make the server fetch an address or read a file.
     fetcher = URLFetcher(allowed_protocols=["data"], allow_redirects=False)
-    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return pdf
