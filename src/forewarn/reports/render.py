@@ -12,16 +12,21 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from forewarn.reports.formatting import FILTERS
+
 
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("forewarn.reports", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Numbers print one way in every report: {{ x | number }}, | percent, | duration, | money.
+    env.filters.update(FILTERS)
+    return env
 
 
 def render_html(template: str, **data: Any) -> str:
@@ -37,4 +42,5 @@ def html_to_pdf(html: str) -> bytes:
     # A report loads nothing from outside itself: inline data: URLs only, so a name or note
     # typed by a user can never make the server fetch an address or read a file.
     fetcher = URLFetcher(allowed_protocols=["data"], allow_redirects=False)
-    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return pdf
