@@ -132,6 +132,10 @@ def last_month(tz: str, now: datetime) -> str:
     return f"{first - timedelta(days=1):%Y-%m}"
 
 
+def this_month(tz: str, now: datetime) -> str:
+    return f"{now.astimezone(ZoneInfo(tz)):%Y-%m}"
+
+
 def _day_bounds(day: date, zone: ZoneInfo, p: Period) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(), zone).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)

@@ -7,26 +7,15 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from forewarn.api.deps import Caller, Ctx, IdPath
+from forewarn.reports import download
 from forewarn.services import monthly_report
 from forewarn.services.monthly_report import ReportList, ReportOut, ReportRequest
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
-# A downloaded report is a document, not a page of the app: it may run nothing and load
-# nothing but its own inline styles and data: images.
-DOCUMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-
-def attachment(content: bytes | str, media_type: str, name: str) -> Response:
-    return Response(
-        content,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Content-Security-Policy": DOCUMENT_CSP,
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+def attachment(content: bytes | str, ext: str, name: str) -> Response:
+    return Response(content, media_type=download.MEDIA_TYPES[ext], headers=download.headers(name))
 
 
 @router.post("/orgs/{org_id}/reports/monthly", response_model=ReportOut, status_code=201)
@@ -53,11 +42,11 @@ def get_report(report_id: IdPath, ctx: Ctx, actor: Caller) -> ReportOut:
 def report_html(report_id: IdPath, ctx: Ctx, actor: Caller) -> Response:
     """The report as one self-contained HTML document, as a download."""
     report, text = monthly_report.html_of(ctx, actor, report_id)
-    return attachment(text, "text/html; charset=utf-8", monthly_report.file_name(report, "html"))
+    return attachment(text, "html", monthly_report.file_name(report, "html"))
 
 
 @router.get("/reports/{report_id}/pdf", response_class=Response)
 def report_pdf(report_id: IdPath, ctx: Ctx, actor: Caller) -> Response:
     """The report printed to PDF (A4) from its stored JSON."""
     report, data = monthly_report.pdf_of(ctx, actor, report_id)
-    return attachment(data, "application/pdf", monthly_report.file_name(report, "pdf"))
+    return attachment(data, "pdf", monthly_report.file_name(report, "pdf"))
