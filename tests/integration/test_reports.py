@@ -5,6 +5,7 @@ and a user-typed name that must neither break out of the HTML nor make the PDF f
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import subprocess
 import threading
@@ -17,11 +18,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
+from typer.testing import CliRunner
 
+from forewarn.cli import app as cli_app
 from forewarn.domain.clock import ManualClock
 from forewarn.domain.observation import Status
 from forewarn.reports import formatting
-from forewarn.services import assets, checks, monthly_report, sites
+from forewarn.services import assets, checks, monthly_report, orgs, sites
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.schemas import AssetCreate, CheckCreate, SiteCreate
@@ -376,3 +379,52 @@ def test_a_typed_name_is_text_and_the_pdf_fetches_nothing(
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/probe", timeout=5) as answer:
         assert answer.status == 200
     assert hits == ["/probe"]
+
+
+# ---- forewarn report monthly -----------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
+    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "cli-data"))
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+def test_cli_writes_the_month_as_json_html_and_pdf(
+    cli: CliRunner, ctx: Context, org: int, tmp_path: Path
+) -> None:
+    seed_october(ctx, org)
+    slug = next(o for o in orgs.list_(ctx, SYSTEM).items if o.id == org).slug
+    files = {ext: tmp_path / f"r.{ext}" for ext in ("json", "html", "pdf")}
+    args = ["report", "monthly", slug, "--month", "2026-10"]
+    r = cli.invoke(
+        cli_app,
+        [
+            *args,
+            "--json",
+            str(files["json"]),
+            "--html",
+            str(files["html"]),
+            "--pdf",
+            str(files["pdf"]),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "1 of 2 problems were caught" in r.output and "October 2026" in r.output
+    doc = json.loads(files["json"].read_text())
+    assert (
+        doc["schema"] == "forewarn.monthly-report/1"
+        and doc["uptime"]["percent"] == _uptime_percent()
+    )
+    assert "Delta Dental &amp; Co" in files["html"].read_text()
+    assert files["pdf"].read_bytes().startswith(b"%PDF-")
+    assert [x.period for x in monthly_report.list_(ctx, SYSTEM, org).items] == ["2026-10"]
+
+    for bad, reason in (("2026-13", "there is no month 13"), ("2099-01", "has not begun yet")):
+        r = cli.invoke(cli_app, ["report", "monthly", slug, "--month", bad])
+        assert r.exit_code == 2 and reason in r.output, r.output
+    r = cli.invoke(cli_app, ["report", "monthly", "no-such-org", "--month", "2026-10"])
+    assert r.exit_code == 2 and "organization not found" in r.output
+    assert len(monthly_report.list_(ctx, SYSTEM, org).items) == 1
