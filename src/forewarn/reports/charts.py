@@ -654,9 +654,11 @@ def bar_chart(
             continue
         top = frame.y(amount)
         y, h = min(top, base), abs(base - top)
+        if h < 0.5:
+            continue  # a bar of nothing: the axis already says 0
         parts.append(
             f'<rect class="chart-bar" x="{frame.x0 + i * slot + gap / 2:.1f}" y="{y:.1f}" '
-            f'width="{max(0.5, slot - gap):.1f}" height="{max(h, 0.5):.1f}">'
+            f'width="{max(0.5, slot - gap):.1f}" height="{h:.1f}">'
             f"<title>{_esc(f'{label}: {format_value(amount, unit)}')}</title></rect>"
         )
     parts.append("</g></svg>")

@@ -27,6 +27,19 @@ def _day(iso: str) -> str:
     return str(int(iso[8:10]))
 
 
+def _twelve_months(month: str, trend: list[dict[str, Any]]) -> list[tuple[str, float | None]]:
+    """A year of slots ending with the report's month, so one score is a bar in a year, not a
+    wall; months without a score stay empty."""
+    scores = {t["period"]: t["health_score"] for t in trend}
+    year, mon = int(month[:4]), int(month[5:])
+    out: list[tuple[str, float | None]] = []
+    for _ in range(12):
+        key = f"{year:04d}-{mon:02d}"
+        out.append((key, scores.get(key)))
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return out[::-1]
+
+
 def chart_svgs(doc: dict[str, Any]) -> dict[str, Markup]:
     """The report's charts as inline SVG. Safe to mark: charts escape every text they draw."""
     uptime = doc["uptime"]["daily"]
@@ -56,6 +69,8 @@ def chart_svgs(doc: dict[str, Any]) -> dict[str, Markup]:
                 height=HEIGHT,
                 unit="",
                 y_min=0.0,
+                # Counts: whole ticks, at least 0 to 4.
+                y_max=float(max([4, *(d["raised"] for d in alerts)])),
                 title="Alerts raised per day",
                 key="alerts-daily",
                 empty_text="No alerts this month",
@@ -64,7 +79,7 @@ def chart_svgs(doc: dict[str, Any]) -> dict[str, Markup]:
         ),
         "trend": Markup(
             charts.bar_chart(
-                [(t["period"], t["health_score"]) for t in trend],
+                _twelve_months(doc["period"]["month"], trend),
                 width=WIDTH,
                 height=HEIGHT,
                 unit="",

@@ -48,7 +48,7 @@ SEVERITIES = ("critical", "high", "warning", "medium", "low", "info")
 TREND_MONTHS = 12
 WORST_CHECKS = 5
 ATTENTION_ITEMS = 5
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 # ---- shapes -----------------------------------------------------------------------------------
