@@ -195,17 +195,16 @@ def main() -> None:
         assert isinstance(pdf, bytes)
         stored, _ = timed(lambda: monthly_report.generate(ctx, SYSTEM, org, MONTH), args.runs)
         print(f"engine {ctx.db.dialect}; {load()}; medians of {args.runs} runs")
-        print(f"  anchor: WeasyPrint, a plain one-page HTML to PDF   {anchor * 1000:8.0f} ms")
-        print(f"  build the JSON ({MONTH}, every figure)          {build * 1000:8.0f} ms")
-        print(f"  render its HTML (3 SVG charts)                   {html_s * 1000:8.0f} ms")
-        print(
-            f"  print its PDF ({len(pdf) // 1024} KiB)                          {pdf_s * 1000:8.0f} ms"
-            f"  = {pdf_s / anchor:.1f}x the anchor"
-        )
-        print(
-            f"  JSON + HTML + PDF                                {(build + html_s + pdf_s) * 1000:8.0f} ms (target < 5,000)"
-        )
-        print(f"  generate and store (build + one transaction)     {stored * 1000:8.0f} ms")
+        rows = [
+            ("anchor: WeasyPrint, a plain one-page HTML to PDF", anchor, ""),
+            (f"build the JSON ({MONTH}, every figure)", build, ""),
+            ("render its HTML (3 SVG charts)", html_s, ""),
+            (f"print its PDF ({len(pdf) // 1024} KiB)", pdf_s, f"  = {pdf_s / anchor:.1f}x anchor"),
+            ("JSON + HTML + PDF", build + html_s + pdf_s, "  (target < 5,000 ms)"),
+            ("generate and store (build + one transaction)", stored, ""),
+        ]
+        for label, seconds, note in rows:
+            print(f"  {label:<50} {seconds * 1000:8,.0f} ms{note}")
         print(
             f"  uptime {doc['uptime']['percent']} %, {doc['alerts']['raised']} alerts, "
             f"{doc['tickets']['opened']} tickets, proactive {doc['tickets']['proactive_share']:.0%}"
