@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import MetaData, Table, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -55,7 +55,10 @@ _PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 class ReportRequest(BaseModel):
-    period: str
+    model_config = ConfigDict(extra="forbid")
+
+    # Checked by period_of, which names what is wrong; the bound only keeps junk short.
+    period: str = Field(max_length=32, description="YYYY-MM in the organization's time zone")
 
 
 class ReportSummary(BaseModel):
