@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, func, select, update
 from typer.testing import CliRunner
 
 from forewarn.cli import app as cli_app
@@ -38,6 +38,7 @@ from forewarn.store.models import (
     Organization,
     Ticket,
 )
+from forewarn.store.types import UTCDateTime
 from tests.conftest import Person, make_org, make_person
 
 # The org's clocks are Berlin's: October 2026 there runs from 30 Sep 22:00 UTC to
@@ -428,3 +429,71 @@ def test_cli_writes_the_month_as_json_html_and_pdf(
     r = cli.invoke(cli_app, ["report", "monthly", "no-such-org", "--month", "2026-10"])
     assert r.exit_code == 2 and "organization not found" in r.output
     assert len(monthly_report.list_(ctx, SYSTEM, org).items) == 1
+
+
+# ---- the assessment's overall score in the risk trend ------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["column", "document", "unknown"])
+def test_the_trend_reads_assessment_scores_when_the_table_exists(
+    ctx: Context, org: int, shape: str
+) -> None:
+    """Before the assessment core lands there is no table: no figures, no error (the other
+    tests). With one, each month's latest overall score joins the trend, whichever of the
+    likely shapes it has; a shape not understood gives nothing rather than an error."""
+    meta = MetaData()
+    value = {
+        "column": Column("overall_score", Float),
+        "document": Column("document", JSON),
+        "unknown": Column("verdict", String(20)),
+    }[shape]
+    table = Table(
+        "assessments",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("org_id", Integer),
+        Column("created_at", UTCDateTime()),
+        value,
+    )
+
+    def score(x: float) -> object:
+        return {"column": x, "document": {"overall": {"score": x}}, "unknown": "fine"}[shape]
+
+    engine = ctx.db.engine
+    meta.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                table.insert(),
+                [
+                    {
+                        "org_id": org,
+                        "created_at": datetime(2026, 9, 3, tzinfo=UTC),
+                        value.name: score(0.5),
+                    },
+                    {
+                        "org_id": org,
+                        "created_at": datetime(2026, 10, 2, tzinfo=UTC),
+                        value.name: score(58.0),
+                    },
+                    {
+                        "org_id": org,
+                        "created_at": datetime(2026, 10, 20, tzinfo=UTC),
+                        value.name: score(61.5),
+                    },
+                    {
+                        "org_id": org + 1,
+                        "created_at": datetime(2026, 10, 21, tzinfo=UTC),
+                        value.name: score(1.0),
+                    },
+                ],
+            )
+        trend = monthly_report.build(ctx, SYSTEM, org, "2026-10")["risk_trend"]
+    finally:
+        meta.drop_all(engine)
+    assessed = {t["period"]: t["assessment_score"] for t in trend}
+    if shape == "unknown":
+        assert assessed == {"2026-10": None}
+    else:
+        # September's 0.5 is a share, shown on the 0-100 scale; October's latest wins.
+        assert assessed == {"2026-09": 50.0, "2026-10": 61.5}
