@@ -99,6 +99,14 @@ def test_a_month_is_counted_on_the_organizations_clocks() -> None:
     assert last_month("UTC", datetime(2027, 1, 1, tzinfo=UTC)) == "2026-12"
 
 
+@pytest.mark.parametrize(
+    "text", ["2026-10\n", " 2026-10", "2026-10 ", "2026\u201310", "\uff12026-10"]
+)
+def test_a_month_with_anything_around_it_is_refused(text: str) -> None:
+    with pytest.raises(ServiceError):
+        period_of(text, "UTC", NOW)
+
+
 @given(st.text(max_size=12))
 def test_anything_but_a_past_month_is_refused(text: str) -> None:
     try:

@@ -48,7 +48,7 @@ SEVERITIES = ("critical", "high", "warning", "medium", "low", "info")
 TREND_MONTHS = 12
 WORST_CHECKS = 5
 ATTENTION_ITEMS = 5
-_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 # ---- shapes -----------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def _next_month(day: date) -> date:
 
 def period_of(month: str, tz: str, now: datetime) -> Period:
     """The month `YYYY-MM` in zone `tz`; refused (with the reason) when malformed or to come."""
-    found = _PERIOD.match(month or "")
+    found = _PERIOD.fullmatch(month or "")
     if not found:
         raise invalid(f"period {month!r} is not a month written YYYY-MM")
     year, mon = int(found[1]), int(found[2])
