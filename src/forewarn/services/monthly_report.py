@@ -145,6 +145,11 @@ def _day_bounds(day: date, zone: ZoneInfo, p: Period) -> tuple[datetime, datetim
     return max(start, p.start), min(end, p.end)
 
 
+def _days_begun(p: Period, zone: ZoneInfo) -> list[date]:
+    """The month's local days that had begun by the period's end (all of a finished month)."""
+    return [d for d in p.days() if _day_bounds(d, zone, p)[0] < p.end]
+
+
 # ---- reading the month ------------------------------------------------------------------------
 
 
@@ -164,7 +169,7 @@ def _uptime(session: Session, org: Organization, p: Period) -> dict[str, Any]:
         .order_by(Check.id)
     ).all()
     windows = maintenance.windows_of(session, [org.id])
-    days = [d for d in p.days() if _day_bounds(d, zone, p)[0] < p.end]
+    days = _days_begun(p, zone)
     daily_up = [0.0] * len(days)
     daily_down = [0.0] * len(days)
     total = Uptime(0.0, 0.0, 0.0, 0.0)
@@ -237,7 +242,7 @@ def _alerts(session: Session, org: Organization, p: Period) -> dict[str, Any]:
         )
     ).all()
     per_day = Counter(at.astimezone(zone).date() for _, at in raised)
-    days = [d for d in p.days() if _day_bounds(d, zone, p)[0] < p.end]
+    days = _days_begun(p, zone)
     return {
         "raised": len(raised),
         "resolved": len(resolved),
