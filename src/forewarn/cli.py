@@ -1,4 +1,4 @@
-"""The `forewarn` command: serve, db, user, org, token, asset, discover, data."""
+"""The `forewarn` command: serve, db, user, org, token, asset, discover, data, report."""
 
 from __future__ import annotations
 
@@ -686,6 +686,59 @@ def posture_list(
             p.digest,
         )
     out.print(table)
+
+
+report_app = typer.Typer(help="Client reports: the monthly IT report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+def _write(file: Path, data: bytes) -> None:
+    try:
+        file.write_bytes(data)
+    except OSError as exc:
+        raise fail(f"cannot write {file}: {exc.strerror or exc}", 2) from exc
+
+
+@report_app.command("monthly")
+def report_monthly(
+    org: Annotated[str, typer.Argument(help="organization id or slug")],
+    month: Annotated[
+        str | None,
+        typer.Option(help="YYYY-MM in the organization's time zone (default: last month)"),
+    ] = None,
+    pdf: Annotated[Path | None, typer.Option(help="write the PDF here")] = None,
+    html: Annotated[Path | None, typer.Option(help="write the HTML here")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="write the JSON document here")
+    ] = None,
+) -> None:
+    """Generate and store an organization's monthly report (replacing that month's), and
+    write it as PDF, HTML or JSON."""
+    import json
+
+    from forewarn.reports import monthly as paper
+    from forewarn.services import monthly_report
+
+    ctx = _context()
+    try:
+        found = orgs.resolve_ref(ctx, SYSTEM, org)
+        period = month or monthly_report.last_month(found.timezone, ctx.clock.now())
+        report = monthly_report.generate(ctx, SYSTEM, found.id, period)
+    except ServiceError as exc:
+        raise fail(exc.detail, 2 if exc.status in (404, 422) else 1) from exc
+    doc = report.document
+    if json_file:
+        _write(json_file, json.dumps(doc, indent=2, ensure_ascii=False).encode())
+    if html:
+        _write(html, paper.html(doc).encode())
+    if pdf:
+        _write(pdf, paper.pdf(doc))
+    out.print(
+        f"report {report.id}: {escape(found.name)}, {doc['period']['label']}: "
+        f"{escape(doc['headline']['text'])}"
+    )
+    if doc["no_data"]:
+        out.print(escape(doc["no_data_reason"]))
 
 
 def main() -> None:

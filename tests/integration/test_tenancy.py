@@ -23,6 +23,7 @@ from forewarn.services import (
     external,
     keys,
     maintenance,
+    monthly_report,
     notify,
     policies,
     posture,
@@ -77,6 +78,7 @@ class World:
     finding_a: int = 0
     script_a: int = 0
     job_a: int = 0
+    report_a: int = 0
 
 
 @pytest.fixture
@@ -134,7 +136,13 @@ def world(ctx: Context, owner: Person) -> World:
     _alerting_of_a(ctx, world)
     _posture_of_a(ctx, world)
     _jobs_of_a(ctx, world)
+    _reports_of_a(ctx, world)
     return world
+
+
+def _reports_of_a(ctx: Context, w: World) -> None:
+    """A stored monthly report of A (the month before the test clock's)."""
+    w.report_a = monthly_report.generate(ctx, SYSTEM, w.org_a, "2026-10").id
 
 
 def _jobs_of_a(ctx: Context, w: World) -> None:
@@ -742,6 +750,36 @@ REFUSED.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("POST", "/api/v1/orgs/{org_id}/reports/monthly"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/reports/monthly",
+            {"json": {"period": "2026-10"}},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/reports"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/reports",
+            {},
+        ),
+        ("GET", "/api/v1/reports/{report_id}"): lambda w: (
+            "GET",
+            f"/api/v1/reports/{w.report_a}",
+            {},
+        ),
+        ("GET", "/api/v1/reports/{report_id}/html"): lambda w: (
+            "GET",
+            f"/api/v1/reports/{w.report_a}/html",
+            {},
+        ),
+        ("GET", "/api/v1/reports/{report_id}/pdf"): lambda w: (
+            "GET",
+            f"/api/v1/reports/{w.report_a}/pdf",
+            {},
+        ),
+    }
+)
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -889,6 +927,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/patches",
         f"/api/v1/scripts/{w.script_a}",
         f"/api/v1/jobs/{w.job_a}",
+        f"/api/v1/reports/{w.report_a}",
+        f"/api/v1/orgs/{w.org_a}/reports",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

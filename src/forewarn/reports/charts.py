@@ -584,3 +584,82 @@ def _hits(
         )
     out.append("</g>")
     return out
+
+
+# ---- bars -------------------------------------------------------------------------------------
+
+
+def bar_chart(
+    bars: Sequence[tuple[str, float | None]],
+    *,
+    width: int,
+    height: int,
+    unit: str,
+    y_min: float | None = None,
+    y_max: float | None = None,
+    title: str = "",
+    key: str = "chart",
+    empty_text: str = "No data yet",
+    colour: str = PALETTE[0],
+) -> str:
+    """An SVG bar chart: one bar per (label, value), in order; None draws no bar (nothing to
+    judge that day), which is not the same as a bar of 0.
+
+    Same conventions as line_chart: presentation attributes only, a <title> and <desc>, and
+    each bar's value in its own <title> for hovering. Labels are thinned to fit.
+    """
+    key = _safe_key(key)
+    values = [v for _, v in bars if v is not None]
+    if not values:
+        return empty_chart(width=width, height=height, title=title, text=empty_text, key=key)
+    lo = y_min if y_min is not None else min(0.0, min(values))
+    hi = y_max if y_max is not None else max(values)
+    lo, hi, y_ticks = value_axis(
+        lo, hi, unit, fixed_lo=y_min is not None, fixed_hi=y_max is not None
+    )
+    left = 10 + max(_text_width(label) for _, label in y_ticks)
+    frame = _Frame(left, width - 12.0, 10.0, height - 22.0, 0.0, float(len(bars)), lo, hi)
+    slot = (frame.x1 - frame.x0) / len(bars)
+    longest = max(_text_width(label) for label, _ in bars) + 6
+    every = max(1, math.ceil(longest / slot)) if slot > 0 else 1
+
+    low, high = min(values), max(values)
+    desc = (
+        f"{title or 'Chart'}: {len(bars)} bars from {bars[0][0]} to {bars[-1][0]}; "
+        f"lowest {format_value(low, unit)}, highest {format_value(high, unit)}."
+    )
+    parts = _open_svg(key, width, height, title, desc)
+    parts.append('<g class="chart-axes">')
+    for value, label in y_ticks:
+        y = frame.y(value)
+        parts.append(
+            f'<line x1="{frame.x0:.1f}" y1="{y:.1f}" x2="{frame.x1:.1f}" y2="{y:.1f}" '
+            f'stroke="{AXIS if value == frame.lo else GRID}" stroke-width="1"/>'
+            f'<text x="{frame.x0 - 6:.1f}" y="{y + 3.5:.1f}" text-anchor="end" '
+            f'fill="{TEXT}">{_esc(label)}</text>'
+        )
+    for i, (label, _) in enumerate(bars):
+        if i % every == 0:
+            x = frame.x0 + (i + 0.5) * slot
+            parts.append(
+                f'<text x="{x:.1f}" y="{frame.y1 + 16:.1f}" text-anchor="middle" '
+                f'fill="{TEXT}">{_esc(label)}</text>'
+            )
+    parts.append("</g>")
+    parts.append(f'<g class="chart-bars" fill="{colour}">')
+    base = frame.y(max(lo, min(0.0, hi)))
+    gap = min(2.0, slot * 0.2)
+    for i, (label, amount) in enumerate(bars):
+        if amount is None:
+            continue
+        top = frame.y(amount)
+        y, h = min(top, base), abs(base - top)
+        if h < 0.5:
+            continue  # a bar of nothing: the axis already says 0
+        parts.append(
+            f'<rect class="chart-bar" x="{frame.x0 + i * slot + gap / 2:.1f}" y="{y:.1f}" '
+            f'width="{max(0.5, slot - gap):.1f}" height="{h:.1f}">'
+            f"<title>{_esc(f'{label}: {format_value(amount, unit)}')}</title></rect>"
+        )
+    parts.append("</g></svg>")
+    return "".join(parts)

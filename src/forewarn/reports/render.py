@@ -12,16 +12,21 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from forewarn.reports.formatting import FILTERS
+
 
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("forewarn.reports", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Numbers print one way in every report: {{ x | number }}, | percent, | duration, | money.
+    env.filters.update(FILTERS)
+    return env
 
 
 def render_html(template: str, **data: Any) -> str:

@@ -23,6 +23,7 @@ from forewarn.services import (
     discovery,
     expiries,
     metrics,
+    monthly_report,
     patching,
     posture,
     recurring,
@@ -69,6 +70,9 @@ def default_jobs() -> list[Job]:
         Job("patching", 900, patching.refresh),
         # Agents' signed jobs never delivered before their deadline are marked timed out.
         Job("agent-jobs", 300, agent_jobs.expire),
+        # Early each month, last month's client report for every organization that has none:
+        # each turn makes only what is missing, so hourly turns cost one read when done.
+        Job("monthly-reports", 3600, monthly_report.generate_last_month),
     ]
 
 

@@ -1141,3 +1141,28 @@ class AgentJob(Base):
     output: Mapped[str] = mapped_column(Text, default="")
     output_cut: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+# ---- client reports (issue 9) -----------------------------------------------------------------
+
+
+class ClientReport(Base):
+    """A stored report for a client (services.monthly_report): its canonical JSON document.
+
+    One per (organization, kind, period): generating it again replaces it. HTML and PDF are
+    rendered from the document on request, so what is stored is data, not paper.
+    """
+
+    __tablename__ = "client_reports"
+    __table_args__ = (
+        UniqueConstraint("org_id", "kind", "period", name="uq_client_reports_org_kind_period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # monthly
+    period: Mapped[str] = mapped_column(String(16))  # YYYY-MM for a monthly report
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    schema_version: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)

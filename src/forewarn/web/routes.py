@@ -29,6 +29,7 @@ from forewarn.web import (
     pages_policies,
     pages_posture,
     pages_problems,
+    pages_reports,
     pages_sites,
     pages_status,
     pages_status_admin,
@@ -68,6 +69,7 @@ def install(app: FastAPI) -> None:
         pages_tickets,
         pages_vulns,
         pages_jobs,
+        pages_reports,
     )
     for module in modules:
         app.include_router(module.router)
