@@ -204,7 +204,10 @@ def compare(
 ) -> dict[str, Any]:
     """What improved and what got worse, per safeguard (scores 0..1) and overall (0..100).
     A safeguard that became unknown (or known) is listed as such, never as a change in score."""
-    improved, worse, now_unknown, now_known = [], [], [], []
+    improved: list[dict[str, Any]] = []
+    worse: list[dict[str, Any]] = []
+    now_unknown: list[str] = []
+    now_known: list[dict[str, Any]] = []
     for sid in sorted(set(previous) | set(current), key=_sort_key):
         before, after = previous.get(sid), current.get(sid)
         if before is None and after is None:
