@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from forewarn.probes import discover
 from forewarn.services import (
     agent_jobs,
+    assessments,
     assets,
     checks,
     discovery,
@@ -77,6 +78,7 @@ class World:
     finding_a: int = 0
     script_a: int = 0
     job_a: int = 0
+    assessment_a: int = 0
 
 
 @pytest.fixture
@@ -134,6 +136,7 @@ def world(ctx: Context, owner: Person) -> World:
     _alerting_of_a(ctx, world)
     _posture_of_a(ctx, world)
     _jobs_of_a(ctx, world)
+    _assessment_of_a(ctx, world)
     return world
 
 
@@ -165,6 +168,12 @@ def _jobs_of_a(ctx: Context, w: World) -> None:
             kind="restart_service",
             payload={"service": "cron"},
         ).id
+
+
+def _assessment_of_a(ctx: Context, w: World) -> None:
+    """An answer and an assessment snapshot of A."""
+    assessments.import_answers(ctx, SYSTEM, w.org_a, "answers:\n  mfa_admins: yes\n")
+    w.assessment_a = assessments.run(ctx, SYSTEM, w.org_a).id
 
 
 def _posture_of_a(ctx: Context, w: World) -> None:
@@ -743,6 +752,49 @@ REFUSED.update(
 )
 
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
+REFUSED.update(
+    {
+        ("POST", "/api/v1/orgs/{org_id}/assessments"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/assessments",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/assessments"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/assessments",
+            {},
+        ),
+        ("GET", "/api/v1/assessments/{assessment_id}"): lambda w: (
+            "GET",
+            f"/api/v1/assessments/{w.assessment_a}",
+            {},
+        ),
+        ("GET", "/api/v1/assessments/{assessment_id}/json"): lambda w: (
+            "GET",
+            f"/api/v1/assessments/{w.assessment_a}/json",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/questionnaire"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/questionnaire",
+            {},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/questionnaire"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/questionnaire",
+            {"json": {"answers": {"mfa_admins": "no"}}},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/questionnaire/import"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/questionnaire/import",
+            {
+                "content": b"answers:\n  mfa_admins: no\n",
+                "headers": {"Content-Type": "application/yaml"},
+            },
+        ),
+    }
+)
+
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
     ("GET", "/api/v1/sites"): lambda w: ("GET", "/api/v1/sites", {"params": {"org_id": w.org_a}}),
@@ -889,6 +941,9 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/patches",
         f"/api/v1/scripts/{w.script_a}",
         f"/api/v1/jobs/{w.job_a}",
+        f"/api/v1/orgs/{w.org_a}/assessments",
+        f"/api/v1/assessments/{w.assessment_a}",
+        f"/api/v1/orgs/{w.org_a}/questionnaire",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 
