@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from forewarn.domain.clock import ManualClock
-from forewarn.services import assessments, checks, evidence, heartbeats, patching
+from forewarn.services import assessments, checks, evidence, heartbeats, jobs, patching
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.schemas import CheckCreate
@@ -257,6 +257,8 @@ def test_the_monthly_run_is_once_per_organization_per_month(
     ctx: Context, clinic: Clinic, clock: ManualClock
 ) -> None:
     other = make_org(ctx, "Second Org")
+    job = next(j for j in jobs.default_jobs() if j.name == "assessments")
+    assert job.run is assessments.run_monthly
     assert assessments.run_monthly(ctx) == 2
     clock.advance(days=3)
     assert assessments.run_monthly(ctx) == 0  # same month: nothing new

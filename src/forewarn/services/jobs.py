@@ -20,6 +20,7 @@ from forewarn.services import (
     activity,
     agent_jobs,
     agents,
+    assessments,
     discovery,
     expiries,
     metrics,
@@ -69,6 +70,8 @@ def default_jobs() -> list[Job]:
         Job("patching", 900, patching.refresh),
         # Agents' signed jobs never delivered before their deadline are marked timed out.
         Job("agent-jobs", 300, agent_jobs.expire),
+        # Every organization is assessed once a month (UTC); the snapshot's month is its key.
+        Job("assessments", 3600, assessments.run_monthly),
     ]
 
 
