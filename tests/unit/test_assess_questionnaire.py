@@ -84,3 +84,24 @@ def test_mapping_answers_and_safeguard_values() -> None:
     assert "17.1" not in values
     with pytest.raises(QuestionnaireError, match="no answers"):
         from_mapping({})
+
+
+def test_aliases_and_control_characters_are_refused_briefly() -> None:
+    levels = ["  a: &a [x, x, x, x, x, x, x, x, x]\n"]
+    for i, name in enumerate("bcdefgh"):
+        prev = "abcdefgh"[i]
+        levels.append(f"  {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n")
+    bomb = (
+        "answers:\n"
+        + "".join(levels)
+        + (
+            "  mfa_admins: *h\n"
+            "  incident_owner: {answer: yes, name: *h}\n"
+            "  recovery_plan: {answer: yes, date: *h}\n"
+        )
+    )
+    with pytest.raises(QuestionnaireError) as caught:
+        parse_answers(bomb)
+    assert len(str(caught.value)) < 2000  # 9**8 items were never written out
+    with pytest.raises(QuestionnaireError, match="control characters"):
+        from_mapping({"incident_owner": {"answer": "yes", "name": "Dana\x00"}})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -92,6 +92,17 @@ def by_id() -> dict[str, Question]:
 # ---- checking answers -------------------------------------------------------------------------
 
 
+def _show(raw: Any) -> str:
+    """A refused value, quoted briefly (never the whole of a nested or aliased structure)."""
+    if isinstance(raw, str | int | float | bool | date) or raw is None:
+        return repr(str(raw)[:40])
+    return f"a {type(raw).__name__}"
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() for ch in text)
+
+
 def _choice(raw: Any) -> str | None:
     # YAML 1.1 reads a bare yes/no as a boolean; both spellings mean the same answer here.
     if raw is True:
@@ -110,13 +121,21 @@ def _detail(question: Question, raw: Any) -> tuple[str, str | None]:
     if question.detail is None:
         return "", "this question takes no name or date"
     if question.detail == "date":
+        if isinstance(raw, datetime):
+            return raw.date().isoformat(), None
         if isinstance(raw, date):
             return raw.isoformat(), None
         try:
-            return date.fromisoformat(str(raw).strip()).isoformat(), None
+            if not isinstance(raw, str):
+                raise ValueError(raw)
+            return date.fromisoformat(raw.strip()).isoformat(), None
         except ValueError:
-            return "", f"date {str(raw)[:40]!r} is not YYYY-MM-DD"
+            return "", f"date {_show(raw)} is not YYYY-MM-DD"
+    if not isinstance(raw, str | int | float):
+        return "", f"the name must be text, not {_show(raw)}"
     text = str(raw).strip()
+    if not _printable(text):
+        return "", "the name holds control characters"
     if len(text) > MAX_DETAIL:
         return "", f"the name is longer than {MAX_DETAIL} characters"
     return text, None
@@ -127,14 +146,15 @@ def _one(question: Question, raw: Any) -> tuple[Answer | None, str | None]:
     if isinstance(raw, Mapping):
         extra = set(raw) - {"answer", *DETAILS}
         if extra:
-            return None, f"unknown field(s) {sorted(map(str, extra))}; use answer, name or date"
+            shown = sorted(str(k)[:40] for k in extra)[:5]
+            return None, f"unknown field(s) {shown}; use answer, name or date"
         detail_raw = raw.get(question.detail) if question.detail else None
         if question.detail is None and any(raw.get(d) not in (None, "") for d in DETAILS):
             return None, "this question takes no name or date"
         raw = raw.get("answer")
     choice = _choice(raw)
     if choice is None:
-        return None, f"answer {str(raw)[:40]!r} is not one of {', '.join(CHOICES)}"
+        return None, f"answer {_show(raw)} is not one of {', '.join(CHOICES)}"
     detail, problem = _detail(question, detail_raw)
     if problem:
         return None, problem
@@ -150,11 +170,12 @@ def check(items: Iterable[tuple[str, Any, int | None]]) -> list[Answer]:
     problems: list[dict[str, Any]] = []
     answers: list[Answer] = []
     seen: set[str] = set()
-    for qid, raw, line in items:
-        qid = str(qid)
+    for key, raw, line in items:
+        qid = str(key)
         question = questions.get(qid)
         if question is None:
-            problems.append({"line": line, "id": qid, "msg": "no such question"})
+            shown = qid[:64] if _printable(qid) else repr(qid[:64])
+            problems.append({"line": line, "id": shown, "msg": "no such question"})
             continue
         if qid in seen:
             problems.append({"line": line, "id": qid, "msg": "answered twice"})
