@@ -3,6 +3,7 @@ the comparison with the last one, answers and an organization with no data."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from forewarn.store.models import (
     Assessment,
     AssessmentAnswer,
     Check,
+    CheckStateRow,
     Finding,
     InventorySection,
     PostureResultRow,
@@ -102,8 +104,18 @@ def build_clinic(ctx: Context, clock: ManualClock) -> Clinic:
     backup = checks.create(
         ctx, SYSTEM, CheckCreate(asset_id=srv, name="nightly backup", type="heartbeat")
     ).id
+    disk = checks.create(
+        ctx,
+        SYSTEM,
+        CheckCreate(
+            asset_id=srv, name="Disk forecast", type="forecast",
+            params={"metric": "disk.free_bytes"},
+        ),
+    ).id  # fmt: skip
     now = ctx.clock.now()
     with ctx.db.transaction() as s:
+        eta = (now + timedelta(days=5)).timestamp()
+        s.get(CheckStateRow, disk).details = json.dumps({"series": [{"eta": eta}, {"eta": None}]})  # type: ignore[union-attr]
         _agent(s, org, srv, now, 1)
         _agent(s, org, lap, now, 2)
         _section(s, org, srv, "system", {"os_id": "debian", "os_version": "10"}, now)
@@ -157,6 +169,7 @@ def test_evidence_from_real_rows(ctx: Context, clinic: Clinic) -> None:
     facts = {a.name: a for a in ev.assets}
     assert facts["srv01"].has_agent and facts["srv01"].backup_ok is True
     assert facts["srv01"].os_name == "Debian 10" and facts["srv01"].os_eol is not None
+    assert facts["srv01"].disk_full_days == 5.0 and facts["lap01"].disk_full_days is None
     assert facts["pc01"].has_agent is False and facts["pc01"].last_seen is None
     assert ev.cost.people == 35 and ev.cost.hourly_cost == 45.65
     assert {"hourly_cost", "annual_revenue"} <= ev.cost.defaults

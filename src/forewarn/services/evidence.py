@@ -30,7 +30,7 @@ from forewarn.assess.scoring import Item, MachineEvidence
 from forewarn.domain import lifecycle as eol
 from forewarn.domain.expiry import RULES, Kind
 from forewarn.domain.observation import Status
-from forewarn.services import discovery, lifecycle, patching, posture, vulns
+from forewarn.services import discovery, forecasts, lifecycle, patching, posture, vulns
 from forewarn.store.models import (
     Agent,
     Asset,
@@ -85,6 +85,7 @@ class _Asset:
     os_release: eol.Release | None = None
     backup_ok: bool | None = None
     open_findings: int = 0
+    disk_full_days: float | None = None
 
     @property
     def last_seen(self) -> datetime | None:
@@ -180,6 +181,28 @@ def _operating_systems(session: Session, org_id: int, assets: dict[int, _Asset])
         if match is not None:
             assets[asset_id].os = match
             assets[asset_id].os_release = eol.lookup(products, match)
+
+
+def _disk_forecasts(
+    session: Session, org_id: int, assets: dict[int, _Asset], now: datetime
+) -> None:
+    """The soonest date a disk forecast check expects a volume to fill, in days from now."""
+    rows = session.execute(
+        select(Check.asset_id, Check.params, CheckStateRow.details)
+        .join(CheckStateRow, CheckStateRow.check_id == Check.id)
+        .where(Check.org_id == org_id, Check.type == "forecast", Check.enabled.is_(True))
+    )
+    for asset_id, params, details in rows:
+        metric = str((params or {}).get("metric", ""))
+        if asset_id not in assets or not metric.startswith("disk."):
+            continue
+        for fig in forecasts.judged_series(details or ""):
+            eta = fig.get("eta")
+            if not isinstance(eta, int | float):
+                continue
+            days = max(0.0, (eta - now.timestamp()) / 86_400)
+            known = assets[asset_id].disk_full_days
+            assets[asset_id].disk_full_days = days if known is None else min(known, days)
 
 
 def _backup_checks(session: Session, org_id: int) -> list[tuple[Check, CheckStateRow | None]]:
@@ -435,6 +458,7 @@ def _facts(a: _Asset) -> AssetFacts:
         warranty_end=a.row.warranty_end,
         os_name=a.os.name if a.os else None,
         os_eol=release.eol if release else None,
+        disk_full_days=None if a.disk_full_days is None else round(a.disk_full_days, 1),
         backup_ok=a.backup_ok,
         open_findings=a.open_findings,
     )
@@ -447,6 +471,7 @@ def gather(session: Session, org_id: int, now: datetime) -> Evidence:
         raise LookupError(f"organization {org_id}")
     assets = _load_assets(session, org_id)
     _operating_systems(session, org_id, assets)
+    _disk_forecasts(session, org_id, assets, now)
     open_ = _open_findings(session, org_id)
     for f in open_:
         if f.asset_id in assets:
