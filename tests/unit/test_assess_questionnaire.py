@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from forewarn.assess.catalog import load as load_catalog
@@ -105,3 +107,12 @@ def test_aliases_and_control_characters_are_refused_briefly() -> None:
     assert len(str(caught.value)) < 2000  # 9**8 items were never written out
     with pytest.raises(QuestionnaireError, match="control characters"):
         from_mapping({"incident_owner": {"answer": "yes", "name": "Dana\x00"}})
+
+
+def test_the_example_in_the_docs_is_a_valid_answers_file() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "assessment.md").read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    answers = {a.question_id: a for a in parse_answers(example)}
+    assert len(answers) == 11
+    assert answers["incident_owner"].detail == "Dana Ruiz"
+    assert answers["leaver_process"].answer == "yes"
