@@ -284,3 +284,42 @@ def test_the_monthly_run_is_once_per_organization_per_month(
     assert [tuple(m) for m in months] == [
         (clinic.org, "2026-11"), (other, "2026-11"), (clinic.org, "2026-12"), (other, "2026-12")
     ]  # fmt: skip
+
+
+def test_unknown_devices_and_vulnerable_packages(ctx: Context, clinic: Clinic) -> None:
+    """1.2 from a real (recorded) discovery sweep that found a device nobody knows; 7.4 from
+    the vulnerability matcher's scans and its open vulnerable-package finding."""
+    from forewarn.probes import discover
+    from forewarn.services import discovery, vulns
+    from forewarn.store.models import VulnScan
+
+    net = discovery.create_network(
+        ctx, SYSTEM, discovery.NetworkCreate(org_id=clinic.org, cidr="10.77.0.0/24")
+    )
+    host = discover.Host("10.77.0.9", True, mac="02:00:00:77:00:09")
+    for hosts in ([], [host]):  # the first sweep is the baseline; the second finds a stranger
+        run = discovery.start(ctx, SYSTEM, net.id)
+        discovery.finish(ctx, run.run_id, discover.SweepResult(net.cidr, 254, hosts))
+    now = ctx.clock.now()
+    with ctx.db.transaction() as s:
+        for asset, looked_up in ((clinic.srv, 800), (clinic.lap, 650), (clinic.pc, 0)):
+            s.add(
+                VulnScan(asset_id=asset, org_id=clinic.org, data_stamp="x", matched_at=now,
+                         ecosystems=["Debian"] if looked_up else [], packages=looked_up)
+            )  # fmt: skip
+        _finding(s, clinic.org, vulns.RULE, "openssl on srv01", now, clinic.srv)
+    with ctx.db.read() as session:
+        m = evidence.gather(session, clinic.org, now).machine
+    assert [i.ok for i in m["1.2"].items] == [False]
+    assert "unknown device on the network" in m["1.2"].items[0].seen
+    # pc01's scan looked nothing up: no evidence either way, so it is not listed.
+    assert {i.subject: i.ok for i in m["7.4"].items} == {"srv01": False, "lap01": True}
+    assert [i.seen for i in m["7.4"].items if i.ok] == [
+        "none of 650 packages known to be vulnerable"
+    ]
+    with ctx.db.transaction() as s:  # once dealt with, the sweep's evidence passes
+        for f in s.scalars(select(Finding).where(Finding.rule == discovery.RULE)):
+            f.status = "resolved"
+    with ctx.db.read() as session:
+        m = evidence.gather(session, clinic.org, now).machine
+    assert [(i.subject, i.ok) for i in m["1.2"].items] == [("network sweeps", True)]

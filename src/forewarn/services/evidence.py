@@ -245,9 +245,13 @@ def _inventory(assets: Iterable[_Asset]) -> MachineEvidence:
 
 
 def _unknown_devices(session: Session, org_id: int, open_: list[Finding]) -> MachineEvidence:
-    runs = session.scalar(select(func.count(DiscoveryRun.id)).where(DiscoveryRun.org_id == org_id))
+    runs = session.scalar(
+        select(func.count(DiscoveryRun.id)).where(
+            DiscoveryRun.org_id == org_id, DiscoveryRun.status == "done"
+        )
+    )
     if not runs:
-        return MachineEvidence()  # never swept: unknown
+        return MachineEvidence()  # never swept to the end: unknown
     found = [f for f in open_ if f.rule == discovery.RULE]
     items = [
         Item(f.title, False, f"unknown device on the network since {f.first_seen:%Y-%m-%d}",
@@ -341,14 +345,14 @@ def _vulnerable(
     items = []
     for scan in session.scalars(select(VulnScan).where(VulnScan.org_id == org_id)):
         asset = assets.get(scan.asset_id)
-        if asset is None:
+        if asset is None or not scan.packages:  # nothing looked up: no evidence either way
             continue
         found = hits.get(scan.asset_id, [])
         if found:
             names = ", ".join(sorted({str(f.evidence.get("package", f.key)) for f in found})[:5])
             seen = f"{len(found)} known-vulnerable package(s): {names}"
         else:
-            seen = "no known-vulnerable package"
+            seen = f"none of {scan.packages} packages known to be vulnerable"
         items.append(Item(asset.row.name, not found, seen, scan.matched_at))
     return items
 
