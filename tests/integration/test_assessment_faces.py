@@ -122,6 +122,7 @@ def test_pages_run_show_and_answer(client: TestClient, ctx: Context, clock: Manu
         follow_redirects=False,
     )
     assert wrong.status_code == 422 and "needs the name" in wrong.text
+    assert "Nothing was kept" in wrong.text and "checked" in wrong.text
     assert _count(ctx, AssessmentAnswer) == 0
     kept = client.post(
         f"/orgs/{clinic.org}/questionnaire",

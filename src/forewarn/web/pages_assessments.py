@@ -11,8 +11,9 @@ from forewarn.assess.questionnaire import CHOICES
 from forewarn.domain import health
 from forewarn.domain.inventory import Role
 from forewarn.services import assessments, orgs
+from forewarn.services.errors import ServiceError
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import attempt, error_text, text
+from forewarn.web.forms import FORM_WIDE, FieldErrors, text
 from forewarn.web.render import page, see_other
 from forewarn.web.session import PostedForm, SignedIn, WebId, get_ctx
 
@@ -78,6 +79,16 @@ def download(request: Request, assessment_id: WebId, user: SignedIn) -> Response
     )
 
 
+def _by_question(exc: ServiceError) -> FieldErrors:
+    """The refusal's problems beside their questions, and one line above the form."""
+    errors: FieldErrors = {
+        FORM_WIDE: ["Nothing was kept: please correct the answers marked below."]
+    }
+    for problem in exc.errors:
+        errors.setdefault(str(problem.get("id") or FORM_WIDE), []).append(str(problem["msg"]))
+    return errors
+
+
 @router.get("/orgs/{org_id}/questionnaire")
 def questionnaire_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
     ctx, actor = get_ctx(request), user.actor
@@ -92,7 +103,7 @@ def questionnaire_page(request: Request, org_id: WebId, user: SignedIn) -> Respo
         q=assessments.questions(ctx, actor, org_id),
         choices=CHOICES,
         may_answer=actor.can(org_id, Role.TECHNICIAN),
-        errors="",
+        errors={},
         typed={},
     )
 
@@ -116,9 +127,11 @@ def answer(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) ->
         response = see_other(f"/orgs/{org_id}/questionnaire")
         add_flash(ctx, response, "Nothing to keep: no question was answered.", "warning")
         return response
-    data = assessments.AnswersIn(answers=given)
-    done, errors = attempt(lambda: assessments.answer(ctx, actor, org_id, data))
-    if done is None:
+    try:
+        done = assessments.answer(ctx, actor, org_id, assessments.AnswersIn(answers=given))
+    except ServiceError as exc:
+        if exc.status != 422:
+            raise
         org = orgs.get(ctx, actor, org_id)
         typed = {k: (v if isinstance(v, dict) else {"answer": v}) for k, v in given.items()}
         return page(
@@ -132,7 +145,7 @@ def answer(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) ->
             q=current,
             choices=CHOICES,
             may_answer=True,
-            errors=error_text(errors),
+            errors=_by_question(exc),
             typed=typed,
         )
     response = see_other(f"/orgs/{org_id}/assessments")
