@@ -323,3 +323,30 @@ def test_unknown_devices_and_vulnerable_packages(ctx: Context, clinic: Clinic) -
     with ctx.db.read() as session:
         m = evidence.gather(session, clinic.org, now).machine
     assert [(i.subject, i.ok) for i in m["1.2"].items] == [("network sweeps", True)]
+
+
+def test_a_monthly_run_raced_by_another_worker_makes_no_second_snapshot(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker stores this month's snapshot while this one is gathering: the unique
+    (org, month) key refuses the second and the run carries on with the next organization."""
+    first, second = make_org(ctx, "Raced Org"), make_org(ctx, "Calm Org")
+    gather = evidence.gather
+
+    def raced(session: Any, org_id: int, now: Any) -> evidence.Evidence:
+        if org_id == first:
+            with ctx.db.transaction() as other:  # the other worker, committing first
+                other.add(
+                    Assessment(org_id=first, created_at=now, created_by="worker-2",
+                               coverage=0.0, no_data=True, scheduled_for=f"{now:%Y-%m}",
+                               document={"schema": assessments.SCHEMA})
+                )  # fmt: skip
+        return gather(session, org_id, now)
+
+    monkeypatch.setattr(evidence, "gather", raced)
+    assert assessments.run_monthly(ctx) == 1
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(Assessment.org_id, Assessment.created_by).order_by(Assessment.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [(first, "worker-2"), (second, "system")]
