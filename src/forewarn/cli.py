@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from forewarn.check_cli import CHECK_CONTEXT, check
 from forewarn.config import Settings
@@ -739,6 +741,127 @@ def report_monthly(
     )
     if doc["no_data"]:
         out.print(escape(doc["no_data_reason"]))
+
+
+# ---- the assessment (issue 9) -----------------------------------------------------------------
+
+
+class _RunByDefault(TyperGroup):
+    """`forewarn assess ORG` runs an assessment; named subcommands (answers) go their way."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+assess_app = typer.Typer(
+    cls=_RunByDefault,
+    help="The IT risk assessment: `forewarn assess ORG [--json FILE]`, "
+    "`forewarn assess answers ORG FILE.yml`.",
+    no_args_is_help=True,
+)
+app.add_typer(assess_app, name="assess")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _share(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+def _print_assessment(doc: dict[str, Any]) -> None:
+    overall = doc["scores"]["overall"]
+    out.print(f"[bold]{escape(doc['org']['name'])}[/] — assessment {doc['id']} of {doc['as_of']}")
+    if doc["no_data"]:
+        out.print(f"[yellow]no data:[/] {escape(doc['message'])}")
+    table = Table("area", "score /100", "coverage", "from machines", "from answers", "failing")
+    for r in [overall, *doc["scores"]["functions"]]:
+        table.add_row(
+            Text(r["name"]),
+            _pct(r["score"]),
+            _share(r["coverage"]),
+            _share(r["from_machines"]),
+            _share(r["from_answers"]),
+            Text(", ".join(r["failing"][:8])),
+        )
+    out.print(table)
+    gaps = doc["gaps"]
+    out.print(
+        "hidden gaps: " + ", ".join(f"{k.replace('_', ' ')} {v['count']}" for k, v in gaps.items())
+    )
+    comparison = doc.get("comparison")
+    if comparison:
+        change = comparison["overall"]["change"]
+        out.print(
+            f"since assessment {comparison['previous']['id']}: overall "
+            f"{'—' if change is None else f'{change:+.1f}'}; improved "
+            f"{', '.join(i['id'] for i in comparison['improved']) or 'none'}; worse "
+            f"{', '.join(i['id'] for i in comparison['worse']) or 'none'}"
+        )
+    defaults = doc["cost_inputs"]["defaults"]
+    if defaults:
+        out.print(Text(f"cost inputs using defaults: {', '.join(defaults)}", style="dim"))
+
+
+@assess_app.command("run")
+def assess_run(
+    org: Annotated[str, typer.Argument(help="organization id or slug")],
+    json_file: Annotated[
+        Path | None,
+        typer.Option("--json", help="also write the document (canonical JSON) here; - for stdout"),
+    ] = None,
+) -> None:
+    """Assess an organization now, keep the snapshot and print its summary."""
+    from forewarn.services import assessments
+
+    ctx = _context()
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
+        done = assessments.run(ctx, SYSTEM, org_id)
+    except ServiceError as exc:
+        raise fail(exc.detail, 2 if exc.status in (404, 422) else 1) from exc
+    data = assessments.canonical_json(done.document)
+    if json_file is not None and str(json_file) == "-":
+        sys.stdout.buffer.write(data + b"\n")
+        return
+    _print_assessment(done.document)
+    if json_file is not None:
+        try:
+            json_file.write_bytes(data)
+        except OSError as exc:
+            raise fail(f"cannot write {json_file}: {exc.strerror or exc}", 2) from exc
+        out.print(f"document written to {escape(str(json_file))}")
+
+
+@assess_app.command("answers")
+def assess_answers(
+    org: Annotated[str, typer.Argument(help="organization id or slug")],
+    file: Annotated[Path, typer.Argument(help="the answers, YAML (docs/assessment.md)")],
+) -> None:
+    """Import questionnaire answers; refused whole, each problem named, when any is wrong."""
+    from forewarn.assess.questionnaire import MAX_BYTES
+    from forewarn.services import assessments
+
+    ctx = _context()
+    try:
+        source = file.read_bytes()[: MAX_BYTES + 1]
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror or exc}", 2) from exc
+    try:
+        org_id = orgs.resolve_ref(ctx, SYSTEM, org).id
+        done = assessments.import_answers(ctx, SYSTEM, org_id, source)
+    except ServiceError as exc:
+        for e in exc.errors:
+            where = f"line {e['line']}: " if e.get("line") else ""
+            err.print(Text(f"{file}: {where}{e.get('id') or ''}: {e['msg']}"), soft_wrap=True)
+        raise fail(f"{file}: {exc.detail}" if not exc.errors else "answers refused, nothing stored",
+                   2) from exc  # fmt: skip
+    out.print(
+        f"{done.answered} of {len(done.questions)} questions answered for organization {org_id}"
+    )
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from forewarn.cli import app as cli_app
@@ -32,13 +32,13 @@ from forewarn.services.scope import SYSTEM
 from forewarn.store.models import (
     AlertEvent,
     AlertRow,
+    Assessment,
     AuditEvent,
     CheckEvent,
     ClientReport,
     Organization,
     Ticket,
 )
-from forewarn.store.types import UTCDateTime
 from tests.conftest import Person, make_org, make_person
 
 # The org's clocks are Berlin's: October 2026 there runs from 30 Sep 22:00 UTC to
@@ -434,66 +434,27 @@ def test_cli_writes_the_month_as_json_html_and_pdf(
 # ---- the assessment's overall score in the risk trend ------------------------------------------
 
 
-@pytest.mark.parametrize("shape", ["column", "document", "unknown"])
-def test_the_trend_reads_assessment_scores_when_the_table_exists(
-    ctx: Context, org: int, shape: str
-) -> None:
-    """Before the assessment core lands there is no table: no figures, no error (the other
-    tests). With one, each month's latest overall score joins the trend, whichever of the
-    likely shapes it has; a shape not understood gives nothing rather than an error."""
-    meta = MetaData()
-    value = {
-        "column": Column("overall_score", Float),
-        "document": Column("document", JSON),
-        "unknown": Column("verdict", String(20)),
-    }[shape]
-    table = Table(
-        "assessments",
-        meta,
-        Column("id", Integer, primary_key=True),
-        Column("org_id", Integer),
-        Column("created_at", UTCDateTime()),
-        value,
-    )
+def test_the_trend_reads_each_months_latest_assessment_score(ctx: Context, org: int) -> None:
+    """Each month's latest overall score joins the trend, in the organization's months;
+    an assessment that found no data has no score and is left out; other organizations'
+    assessments never appear."""
 
-    def score(x: float) -> object:
-        return {"column": x, "document": {"overall": {"score": x}}, "unknown": "fine"}[shape]
+    def stored(org_id: int, at: datetime, score: float | None) -> Assessment:
+        return Assessment(
+            org_id=org_id, created_at=at, score=score, no_data=score is None, document={}
+        )
 
-    engine = ctx.db.engine
-    meta.create_all(engine)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                table.insert(),
-                [
-                    {
-                        "org_id": org,
-                        "created_at": datetime(2026, 9, 3, tzinfo=UTC),
-                        value.name: score(0.5),
-                    },
-                    {
-                        "org_id": org,
-                        "created_at": datetime(2026, 10, 2, tzinfo=UTC),
-                        value.name: score(58.0),
-                    },
-                    {
-                        "org_id": org,
-                        "created_at": datetime(2026, 10, 20, tzinfo=UTC),
-                        value.name: score(61.5),
-                    },
-                    {
-                        "org_id": org + 1,
-                        "created_at": datetime(2026, 10, 21, tzinfo=UTC),
-                        value.name: score(1.0),
-                    },
-                ],
-            )
-        trend = monthly_report.build(ctx, SYSTEM, org, "2026-10")["risk_trend"]
-    finally:
-        meta.drop_all(engine)
-    assessed = {t["period"]: t["assessment_score"] for t in trend}
-    if shape == "unknown":
-        assert assessed == {"2026-10": None}
-    else:
-        # September's 0.5 is a share, shown on the 0-100 scale; October's latest wins.
-        assert assessed == {"2026-09": 50.0, "2026-10": 61.5}
+    other = make_org(ctx, "Elsewhere Ltd")
+    with ctx.db.transaction() as s:
+        s.add_all(
+            [
+                stored(org, datetime(2026, 9, 3, tzinfo=UTC), 50.0),
+                stored(org, datetime(2026, 10, 2, tzinfo=UTC), 58.0),
+                stored(org, datetime(2026, 10, 20, tzinfo=UTC), 61.5),
+                stored(org, datetime(2026, 10, 25, tzinfo=UTC), None),
+                stored(other, datetime(2026, 10, 21, tzinfo=UTC), 10.0),
+            ]
+        )
+    trend = monthly_report.build(ctx, SYSTEM, org, "2026-10")["risk_trend"]
+    assessed = {t["period"]: t["assessment_score"] for t in trend if t["assessment_score"]}
+    assert assessed == {"2026-09": 50.0, "2026-10": 61.5}

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from forewarn.probes import discover
 from forewarn.services import (
     agent_jobs,
+    assessments,
     assets,
     checks,
     discovery,
@@ -79,6 +80,7 @@ class World:
     script_a: int = 0
     job_a: int = 0
     report_a: int = 0
+    assessment_a: int = 0
 
 
 @pytest.fixture
@@ -137,6 +139,7 @@ def world(ctx: Context, owner: Person) -> World:
     _posture_of_a(ctx, world)
     _jobs_of_a(ctx, world)
     _reports_of_a(ctx, world)
+    _assessment_of_a(ctx, world)
     return world
 
 
@@ -173,6 +176,12 @@ def _jobs_of_a(ctx: Context, w: World) -> None:
             kind="restart_service",
             payload={"service": "cron"},
         ).id
+
+
+def _assessment_of_a(ctx: Context, w: World) -> None:
+    """An answer and an assessment snapshot of A."""
+    assessments.import_answers(ctx, SYSTEM, w.org_a, "answers:\n  mfa_admins: yes\n")
+    w.assessment_a = assessments.run(ctx, SYSTEM, w.org_a).id
 
 
 def _posture_of_a(ctx: Context, w: World) -> None:
@@ -780,6 +789,49 @@ REFUSED.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("POST", "/api/v1/orgs/{org_id}/assessments"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/assessments",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/assessments"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/assessments",
+            {},
+        ),
+        ("GET", "/api/v1/assessments/{assessment_id}"): lambda w: (
+            "GET",
+            f"/api/v1/assessments/{w.assessment_a}",
+            {},
+        ),
+        ("GET", "/api/v1/assessments/{assessment_id}/json"): lambda w: (
+            "GET",
+            f"/api/v1/assessments/{w.assessment_a}/json",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/questionnaire"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/questionnaire",
+            {},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/questionnaire"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/questionnaire",
+            {"json": {"answers": {"mfa_admins": "no"}}},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/questionnaire/import"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/questionnaire/import",
+            {
+                "content": b"answers:\n  mfa_admins: no\n",
+                "headers": {"Content-Type": "application/yaml"},
+            },
+        ),
+    }
+)
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -929,6 +981,9 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/jobs/{w.job_a}",
         f"/api/v1/reports/{w.report_a}",
         f"/api/v1/orgs/{w.org_a}/reports",
+        f"/api/v1/orgs/{w.org_a}/assessments",
+        f"/api/v1/assessments/{w.assessment_a}",
+        f"/api/v1/orgs/{w.org_a}/questionnaire",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

@@ -16,6 +16,7 @@ from forewarn.api.metrics import RequestMetrics
 from forewarn.api.routers import (
     agent,
     alerts,
+    assessments,
     assets,
     audit,
     auth,
@@ -82,6 +83,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(security.router)
     app.include_router(jobs.router)
     app.include_router(reports.router)
+    app.include_router(assessments.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply

@@ -20,6 +20,7 @@ from forewarn.services import (
     activity,
     agent_jobs,
     agents,
+    assessments,
     discovery,
     expiries,
     metrics,
@@ -73,6 +74,8 @@ def default_jobs() -> list[Job]:
         # Early each month, last month's client report for every organization that has none:
         # each turn makes only what is missing, so hourly turns cost one read when done.
         Job("monthly-reports", 3600, monthly_report.generate_last_month),
+        # Every organization is assessed once a month (UTC); the snapshot's month is its key.
+        Job("assessments", 3600, assessments.run_monthly),
     ]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import MetaData, Table, func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from forewarn.services.errors import conflict, invalid
 from forewarn.services.scope import SYSTEM, Actor, get_in_scope, get_org_in_scope
 from forewarn.store.models import (
     AlertRow,
+    Assessment,
     Asset,
     Check,
     ClientReport,
@@ -290,58 +291,18 @@ def _stored_scores(session: Session, org_id: int, before: str) -> dict[str, int 
     return {period: (doc.get("health") or {}).get("score") for period, doc in rows}
 
 
-_WHEN_COLUMNS = ("created_at", "finished_at", "taken_at", "assessed_at", "at")
-_SCORE_COLUMNS = ("overall_score", "score", "overall")
-_DOC_COLUMNS = ("document", "snapshot", "result", "data")
-
-
-def _score_in(doc: Any) -> float | None:
-    """An overall score inside an assessment's JSON: {"overall": {"score": x}}, or
-    {"overall_score": x}, or {"score": x}."""
-    if not isinstance(doc, dict):
-        return None
-    overall = doc.get("overall")
-    for value in (
-        overall.get("score") if isinstance(overall, dict) else overall,
-        doc.get("overall_score"),
-        doc.get("score"),
-    ):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
-
-
 def _assessment_scores(session: Session, org: Organization) -> dict[str, float]:
-    """The overall score of the latest assessment in each month, when the `assessments` table
-    exists (the assessment core adds it). Read by reflection and guarded at every step: no
-    table, no recognised columns, or no score gives no figures, never an error."""
-    connection = session.connection()
-    if not inspect(connection).has_table("assessments"):
-        return {}
-    table = Table("assessments", MetaData(), autoload_with=connection)
-    cols = table.c
-    when = next((cols[n] for n in _WHEN_COLUMNS if n in cols), None)
-    score = next((cols[n] for n in _SCORE_COLUMNS if n in cols), None)
-    doc = next((cols[n] for n in _DOC_COLUMNS if n in cols), None)
-    if "org_id" not in cols or when is None or (score is None and doc is None):
-        return {}
-    value = score if score is not None else doc
-    assert value is not None
-    rows = session.execute(select(when, value).where(cols["org_id"] == org.id).order_by(when)).all()
+    """The overall score (0-100) of the latest assessment in each month, in the organization's
+    time zone; assessments that found no data have no score and are left out."""
+    rows = session.execute(
+        select(Assessment.created_at, Assessment.score)
+        .where(Assessment.org_id == org.id, Assessment.score.is_not(None))
+        .order_by(Assessment.created_at, Assessment.id)
+    ).all()
     zone = ZoneInfo(org.timezone)
-    out: dict[str, float] = {}
-    for at, raw in rows:
-        if isinstance(at, str):
-            at = datetime.fromisoformat(at)
-        if not isinstance(at, datetime):
-            continue
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        found = _score_in(raw) if score is None else raw
-        if isinstance(found, int | float) and not isinstance(found, bool):
-            # A score kept as a share (0-1) is shown on the health score's 0-100 scale.
-            points = float(found) * 100 if 0 <= float(found) <= 1 else float(found)
-            out[f"{at.astimezone(zone):%Y-%m}"] = round(points, 1)
-    return out
+    return {
+        f"{at.astimezone(zone):%Y-%m}": round(score, 1) for at, score in rows if score is not None
+    }
 
 
 def _months_up_to(month: str, count: int) -> list[str]:

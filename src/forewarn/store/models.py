@@ -1166,3 +1166,47 @@ class ClientReport(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     schema_version: Mapped[str] = mapped_column(String(64))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# ---- the assessment (issue 9) -------------------------------------------------------------------
+
+
+class AssessmentAnswer(Base):
+    """An organization's current answer to one questionnaire question, and who gave it when
+    (assess.questionnaire; a new answer to the same question replaces the old one)."""
+
+    __tablename__ = "assessment_answers"
+    __table_args__ = (
+        UniqueConstraint("org_id", "question_id", name="uq_assessment_answers_org_question"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(String(8))  # yes | partly | no | unknown
+    detail: Mapped[str] = mapped_column(String(200), default="")  # a name or an ISO date
+    answered_by: Mapped[str] = mapped_column(String(200), default="")
+    answered_at: Mapped[datetime]
+
+
+class Assessment(Base):
+    """A dated snapshot of an organization's assessment: the canonical JSON document
+    ("schema": "forewarn.assessment/<version>") and its headline figures for listing."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        Index("ix_assessments_org_id_id", "org_id", "id"),
+        # A scheduled run is keyed by its month, so it happens at most once per month.
+        UniqueConstraint("org_id", "scheduled_for", name="uq_assessments_org_scheduled"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)  # of the document's schema
+    score: Mapped[float | None] = mapped_column(Float)  # overall 0..100; None: no score
+    coverage: Mapped[float] = mapped_column(Float, default=0.0)
+    no_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    scheduled_for: Mapped[str | None] = mapped_column(String(7))  # "2026-11"; None: by hand
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -12,6 +12,7 @@ from forewarn.web import (
     pages_account,
     pages_agents,
     pages_alerts,
+    pages_assessments,
     pages_assets,
     pages_auth,
     pages_checks,
@@ -70,6 +71,7 @@ def install(app: FastAPI) -> None:
         pages_vulns,
         pages_jobs,
         pages_reports,
+        pages_assessments,
     )
     for module in modules:
         app.include_router(module.router)
