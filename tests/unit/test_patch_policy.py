@@ -217,6 +217,8 @@ def test_a_machine_that_tried_in_the_window_does_not_catch_up_or_retry() -> None
     again = decide(policy(), dev(upd(), attempted=tried), {}, IN)
     assert names(again) == [] and "tried in this window" in reasons(again)["libssl3"]
     assert names(decide(policy(), dev(upd(), attempted=tried, online_since=AFTER), {}, AFTER)) == []
+    busy = decide(policy(), dev(upd(), busy=True), {}, IN)
+    assert names(busy) == [] and reasons(busy) == {"libssl3": "an install job is not finished yet"}
     # Tried in an earlier window: tried again in this one.
     old = {("libssl3", "3.0.1"): T0 - timedelta(days=1)}
     assert names(decide(policy(), dev(upd(), attempted=old), {}, IN)) == ["libssl3"]
@@ -351,6 +353,8 @@ def test_invariants(p: Policy, d: Device, pilot: dict, now: datetime) -> None:  
     # Jobs always carry a deadline that has not passed; an offline machine gets none.
     if out.install or out.reboot:
         assert out.deadline is not None and out.deadline > now and d.online
+    # One install job at a time.
+    assert not (out.install and d.busy)
     # Manual classes and a failed pilot are never installed by the policy.
     for u in out.install:
         assert (p.security if u.security else p.other) is Approval.AUTO

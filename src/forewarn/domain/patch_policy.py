@@ -306,6 +306,11 @@ def decide(
                 waiting.append(Wait(u.name, u.version, "offline: catches up when back"))
         else:
             waiting.append(Wait(u.name, u.version, _outside(upcoming, tz)))
+    if install and device.busy:  # one install at a time: these wait for it to finish
+        waiting.extend(
+            Wait(u.name, u.version, "an install job is not finished yet") for u in install
+        )
+        install, catch_up = [], False
     reboot = open_now is not None and _reboot(policy, device, open_now, bool(install))
     deadline = None
     if install or reboot:
