@@ -97,6 +97,8 @@ def test_bad_policies_are_refused() -> None:
     with pytest.raises(ValueError):
         install_window(time(2), 25 * 60, [], "UTC")
     with pytest.raises(ValueError):
+        install_window(time(2), 10, [], "UTC")
+    with pytest.raises(ValueError):
         install_window(time(2), 60, [8], "UTC")
     with pytest.raises(ValueError):
         install_window(time(2), 60, [], "Mars/Olympus")
@@ -299,7 +301,7 @@ policies = st.builds(
     st.lists(st.sampled_from(["linux-*", "vim", "open*", "tz?ata"]), max_size=3).map(tuple),
     st.integers(0, 96),
     st.integers(0, 23),
-    st.integers(1, 600),
+    st.integers(15, 600),
     st.lists(st.integers(1, 7), max_size=3, unique=True),
     st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
 )

@@ -53,6 +53,7 @@ MAX_RING_DELAY_DAYS = 90
 MAX_GRACE_HOURS = 14 * 24
 DEFAULT_GRACE_HOURS = 72
 MAX_HOLDS = 100
+MIN_WINDOW_MINUTES = 15
 # The first day a policy's window may occur on (any date before every real use will do).
 WINDOW_EPOCH = date(2000, 1, 3)
 # How far ahead to look for the next window occurrence (a monthly window is at most 31 days).
@@ -405,8 +406,11 @@ def install_window(start: time, minutes: int, weekdays: Iterable[int], tz: str) 
     a local wall-clock time for some minutes, in the organization's time zone. Evaluated by
     the maintenance windows' own evaluator (domain.maintenance.Window)."""
     days = frozenset(weekdays)
-    if minutes > 24 * 60:
-        raise ValueError("an install window lasts at most 24 hours")
+    if not MIN_WINDOW_MINUTES <= minutes <= 24 * 60:
+        raise ValueError(
+            f"an install window lasts {MIN_WINDOW_MINUTES} minutes to 24 hours "
+            "(policies are applied every 5 minutes)"
+        )
     return Window(
         start=datetime.combine(WINDOW_EPOCH, start),
         duration=timedelta(minutes=minutes),

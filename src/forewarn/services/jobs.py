@@ -23,6 +23,7 @@ from forewarn.services import (
     discovery,
     expiries,
     metrics,
+    patch_policies,
     patching,
     posture,
     recurring,
@@ -69,6 +70,9 @@ def default_jobs() -> list[Job]:
         Job("patching", 900, patching.refresh),
         # Agents' signed jobs never delivered before their deadline are marked timed out.
         Job("agent-jobs", 300, agent_jobs.expire),
+        # Patch policies: machines in their window (or catching up) get install and reboot
+        # jobs. Every 5 minutes: a window is at least a few of them long.
+        Job("patch-policies", 300, patch_policies.apply),
     ]
 
 

@@ -70,7 +70,7 @@ class PatchPolicyFields(Strict):
     pilot_tag: Tag | None = Field(None, description="the pilot ring; left out: no rings")
     ring_delay_days: int = Field(7, ge=0, le=pp.MAX_RING_DELAY_DAYS)
     window_start: ClockTime = Field(description="HH:MM, the organization's wall clock")
-    window_minutes: int = Field(ge=1, le=24 * 60)
+    window_minutes: int = Field(ge=pp.MIN_WINDOW_MINUTES, le=24 * 60)
     window_days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
         default_factory=list, max_length=7, description="ISO weekdays 1=Mon..7=Sun; none: daily"
     )

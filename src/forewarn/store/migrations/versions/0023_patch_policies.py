@@ -12,7 +12,6 @@ from alembic import op
 
 import forewarn.store.types
 
-
 revision = "0023"
 down_revision = "0019"
 branch_labels = None
