@@ -219,19 +219,25 @@ def _check_level(session: Session, actor: Actor, org_id: int | None, tag: str | 
     return org.timezone
 
 
-def _provider_default_exists(session: Session, but: int | None = None) -> bool:
-    stmt = select(PatchPolicyRow.id).where(PatchPolicyRow.org_id.is_(None))
-    if but is not None:
-        stmt = stmt.where(PatchPolicyRow.id != but)
-    return session.scalars(stmt).first() is not None
+def _refuse_twin(session: Session, org_id: int | None, tag: str | None, but: int = 0) -> None:
+    """One policy per level: the unique key cannot say so where org_id or tag is NULL."""
+    stmt = select(PatchPolicyRow.id).where(
+        PatchPolicyRow.org_id.is_(None) if org_id is None else PatchPolicyRow.org_id == org_id,
+        PatchPolicyRow.tag.is_(None) if tag is None else PatchPolicyRow.tag == tag,
+        PatchPolicyRow.id != but,
+    )
+    if session.scalars(stmt).first() is not None:
+        if org_id is None:
+            raise conflict("the provider already has a default patch policy")
+        what = f"tag {tag!r}" if tag else "the default"
+        raise conflict(f"a patch policy for {what} exists in this organization")
 
 
 def create(ctx: Context, actor: Actor, data: PatchPolicyCreate) -> PatchPolicyOut:
     """A new policy (technicians of the organization; the provider's default: owners)."""
     with ctx.db.transaction() as session:
         tz = _check_level(session, actor, data.org_id, data.tag)
-        if data.org_id is None and _provider_default_exists(session):
-            raise conflict("the provider already has a default patch policy")
+        _refuse_twin(session, data.org_id, data.tag)
         now = ctx.clock.now()
         row = PatchPolicyRow(org_id=data.org_id, created_at=now, updated_at=now)
         _fill(row, data, tz)
@@ -261,7 +267,12 @@ def list_policies(ctx: Context, actor: Actor, org_id: int) -> list[PatchPolicyOu
         rows = session.scalars(
             select(PatchPolicyRow)
             .where((PatchPolicyRow.org_id == org_id) | PatchPolicyRow.org_id.is_(None))
-            .order_by(PatchPolicyRow.org_id.is_(None), PatchPolicyRow.tag, PatchPolicyRow.id)
+            .order_by(
+                PatchPolicyRow.org_id.is_(None),
+                PatchPolicyRow.tag.is_not(None),
+                PatchPolicyRow.tag,
+                PatchPolicyRow.id,
+            )
         ).all()
         return [_out(r) for r in rows]
 
@@ -271,6 +282,7 @@ def update(ctx: Context, actor: Actor, policy_id: int, data: PatchPolicyFields) 
     with ctx.db.transaction() as session:
         row = _visible(session, actor, policy_id)
         tz = _check_level(session, actor, row.org_id, data.tag)
+        _refuse_twin(session, row.org_id, data.tag, but=row.id)
         before = audit.snapshot(row)
         _fill(row, data, tz)
         row.updated_at = ctx.clock.now()
@@ -360,6 +372,7 @@ def _jobs(session: Session, org_id: int, now: datetime) -> dict[int, list[_Job]]
             AgentJob.sent_at,
             AgentJob.started_at,
             AgentJob.finished_at,
+            AgentJob.not_after,
         ).where(
             AgentJob.org_id == org_id,
             AgentJob.kind.in_(("install_updates", "reboot")),
@@ -375,11 +388,13 @@ def _jobs(session: Session, org_id: int, now: datetime) -> dict[int, list[_Job]]
                 # "name:arch" when several architectures were pending: the pending row's name
                 # is the bare one.
                 packages.append((str(p["name"]).split(":", 1)[0], str(p.get("version", ""))))
+        # A job past its deadline is over whatever its row says (expiry marks it later).
+        state = "expired" if r.state in UNFINISHED and r.not_after <= now else r.state
         out[r.asset_id].append(
             _Job(
                 r.asset_id,
                 r.kind,
-                r.state,
+                state,
                 packages,
                 r.created_at,
                 r.sent_at,
