@@ -8,23 +8,41 @@ catch-up within the grace; reboots only inside the window."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from forewarn.agent import collect
+from forewarn.agent.buffer import Buffer
+from forewarn.agent.collectors import updates
 from forewarn.agent.jobs import JobRunner, Ran
+from forewarn.agent.runner import Outcome, Runner, Sources
 from forewarn.domain.clock import ManualClock
-from forewarn.services import agents, assets, checks, patch_policies
+from forewarn.services import agents, assets, checks, patch_policies, patching
 from forewarn.services.context import Context
 from forewarn.services.schemas import AssetUpdate, CheckCreate
 from forewarn.services.scope import SYSTEM
 from forewarn.store.models import AgentJob, CheckStateRow, PatchPolicyAction
 from tests.conftest import Person, make_org, make_person
-from tests.integration.test_ingest import batch, send
-from tests.integration.test_patching import _enroll, _section
+from tests.integration.test_agent_jobs import InProcessSender
+from tests.integration.test_ingest import batch, enroll, send
+from tests.integration.test_patching import (
+    _build,
+    _enroll,
+    _machine,
+    _open,
+    _repository,
+    _section,
+    served,
+)
+
+__all__ = ["served"]  # the real-apt test's loopback repository fixture, shared
 
 # The clock starts Monday 2 November 2026 09:00 UTC; the window is 02:00-04:00 UTC daily.
 POLICY: dict[str, Any] = {
@@ -475,3 +493,81 @@ def test_which_policy_an_asset_follows(
     assert seen["srv01"]["note"].startswith("paused (would be: installing 1 update now")
     assert patch_policies.apply(ctx).installs == 1  # the paused one issues nothing
     assert installs(ctx, desk.asset_id) == [["libssl3"]] and installs(ctx, server.asset_id) == []
+
+
+@pytest.mark.skipif(
+    not (shutil.which("dpkg-deb") and shutil.which("apt-get")) or os.geteuid() != 0,
+    reason="needs dpkg-deb and apt-get, and root for dpkg --root",
+)
+def test_a_policy_takes_a_real_machine_from_pending_to_compliant(
+    client: TestClient,
+    ctx: Context,
+    clock: ManualClock,
+    owner: Person,
+    tmp_path: Path,
+    served: tuple[Path, str],
+) -> None:
+    """No person approves anything: the real agent reports a security update pending (real
+    apt, isolated root), the policy's window opens, apply() issues the signed job, the agent
+    verifies it and installs with real apt, and the machine is compliant."""
+    folder, url = served
+    old, new = _build(tmp_path, "1.0-1"), _build(tmp_path, "1.0-2")
+    _repository(folder, new, "demo-security")
+    root = _machine(tmp_path, url, old)
+    org = make_org(ctx, "Hands Off Dental")
+    agent = enroll(client, ctx, org)
+
+    def inventory() -> dict[str, Any]:
+        section = updates.collect(str(root))
+        return {} if section is None else {"updates": section}
+
+    runner = Runner(
+        Buffer(tmp_path / "buffer.db"),
+        InProcessSender(client, agent["agent_token"]),
+        Sources(
+            sample=lambda now: {"ts": now, "points": [{"name": "cpu.percent", "value": 1.0}]},
+            inventory=inventory,
+            changed_sections=collect.changed_sections,
+            section_hashes=collect.section_hashes,
+        ),
+        clock=clock,
+        sleep=lambda s: None,
+        jobs=JobRunner(
+            agent["agent_id"],
+            agent["server_public_key"],
+            clock=lambda: clock.now().timestamp(),
+            apt_root=str(root),
+        ),
+    )
+    try:
+        assert runner.run_once() is Outcome.SENT  # fwdemo 1.0-2 pending, security
+        clock.advance(days=15)  # 17 November, 09:00 UTC
+        patching.refresh(ctx)
+        assert set(_open(ctx, org)) == {patching.RULE_SECURITY}
+        r = client.post(
+            "/api/v1/patch-policies",
+            json={**POLICY, "org_id": org, "pilot_tag": None, "window_start": "09:30"},
+            headers=owner.headers,
+        )
+        assert r.status_code == 201, r.text
+        assert runner.run_once() is Outcome.SENT
+        assert patch_policies.apply(ctx).jobs == []  # before the window
+        clock.advance(minutes=40)
+        assert runner.run_once() is Outcome.SENT
+        (job_id,) = patch_policies.apply(ctx).jobs
+        assert runner.run_once() is Outcome.SENT  # delivered, verified, real apt installs
+        status = (root / "var/lib/dpkg/status").read_text()
+        assert "Package: fwdemo" in status and "Version: 1.0-2" in status
+        assert runner.run_once() is Outcome.SENT  # the result and the fresh updates section
+    finally:
+        runner.close()
+        runner.buffer.close()
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=owner.headers).json()
+    assert (job["state"], job["created_by"]) == ("succeeded", "policy:Nightly")
+    assert patching.refresh(ctx).resolved == 1 and _open(ctx, org) == {}
+    body = client.get(f"/api/v1/orgs/{org}/patches", headers=owner.headers).json()
+    assert (body["compliant"], body["compliance"]) == (1, 100.0)
+    seen = decisions(client, org, owner)
+    (device,) = seen.values()
+    assert device["note"] == "up to date" and device["waiting"] == []
+    assert patch_policies.apply(ctx).jobs == []
