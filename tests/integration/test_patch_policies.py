@@ -41,6 +41,7 @@ from tests.integration.test_patching import (
     _section,
     served,
 )
+from tests.integration.test_web import signed_in
 
 __all__ = ["served"]  # the real-apt test's loopback repository fixture, shared
 
@@ -571,3 +572,67 @@ def test_a_policy_takes_a_real_machine_from_pending_to_compliant(
     (device,) = seen.values()
     assert device["note"] == "up to date" and device["waiting"] == []
     assert patch_policies.apply(ctx).jobs == []
+
+
+def test_a_technician_sets_the_policy_on_the_patches_page(
+    client: TestClient, ctx: Context, clock: ManualClock
+) -> None:
+    org = make_org(ctx, "Page Dental", timezone="Europe/Berlin")
+    machine = Machine(client, ctx, clock, org, "ws01")
+    machine.checkin()
+    make_person(ctx, "page-viewer", roles={org: "viewer"})
+    csrf = signed_in(client, "page-viewer")
+    shown = client.get(f"/orgs/{org}/patches").text
+    assert "No patch policy" in shown and "New policy" not in shown
+    form = {
+        "csrf_token": csrf,
+        "name": "Nightly",
+        "security": "auto",
+        "other": "manual",
+        "window_start": "02:00",
+        "window_minutes": "120",
+        "reboot": "when_required",
+        "holds": "linux-image-*\nopenssl",
+        "deferral_days": "0",
+        "ring_delay_days": "7",
+        "grace_hours": "72",
+    }
+    r = client.post(f"/orgs/{org}/patch-policies", data=form, follow_redirects=False)
+    assert r.status_code == 403
+
+    make_person(ctx, "page-tech", roles={org: "technician"})
+    csrf = signed_in(client, "page-tech")
+    assert "New policy" in client.get(f"/orgs/{org}/patches").text
+    assert client.get(f"/orgs/{org}/patch-policies/new").status_code == 200
+    bad = {**form, "csrf_token": csrf, "window_minutes": "5", "deferral_days": "-2"}
+    r = client.post(f"/orgs/{org}/patch-policies", data=bad, follow_redirects=False)
+    assert r.status_code == 422
+    assert "15" in r.text and "linux-image-*" in r.text  # the message; what was typed kept
+    assert patch_policies.list_policies(ctx, SYSTEM, org) == []
+
+    r = client.post(
+        f"/orgs/{org}/patch-policies", data={**form, "csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/orgs/{org}/patches#policy"
+    (saved,) = patch_policies.list_policies(ctx, SYSTEM, org)
+    assert saved.holds == ["linux-image-*", "openssl"] and saved.window_days == []
+    shown = client.get(f"/orgs/{org}/patches").text
+    assert "Saved the patch policy Nightly." in shown
+    assert "held: linux-image-*" in shown
+    # 02:00-04:00 Berlin, the next one after Monday 10:00 local.
+    assert "outside window (next: 2026-11-03 02:00\u201304:00 CET)" in shown
+
+    edit = client.get(f"/orgs/{org}/patch-policies/{saved.id}/edit")
+    assert edit.status_code == 200 and "openssl" in edit.text
+    changed = {**form, "csrf_token": csrf, "window_days": ["6", "7"], "paused": "on"}
+    r = client.post(f"/orgs/{org}/patch-policies/{saved.id}", data=changed, follow_redirects=False)
+    assert r.status_code == 303
+    again = patch_policies.get(ctx, SYSTEM, saved.id)
+    assert (again.window_days, again.paused) == ([6, 7], True)
+    assert "paused (would be: " in client.get(f"/orgs/{org}/patches").text
+    r = client.post(
+        f"/orgs/{org}/patch-policies/{saved.id}/delete",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and patch_policies.list_policies(ctx, SYSTEM, org) == []

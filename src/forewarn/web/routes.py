@@ -24,6 +24,7 @@ from forewarn.web import (
     pages_members,
     pages_notifications,
     pages_orgs,
+    pages_patch_policies,
     pages_patches,
     pages_people,
     pages_policies,
@@ -68,6 +69,7 @@ def install(app: FastAPI) -> None:
         pages_tickets,
         pages_vulns,
         pages_jobs,
+        pages_patch_policies,
     )
     for module in modules:
         app.include_router(module.router)
