@@ -215,10 +215,10 @@ def test_pilot_first_then_the_rest_after_the_delay(
     assert all("linux-image" not in json.dumps(envelopes(ctx, x.asset_id)) for x in m.values())
     r = client.get(f"/api/v1/orgs/{org}/patch-policies/decisions", headers=tech.headers)
     actions = r.json()["actions"]
-    assert [(a["asset_id"], a["kind"]) for a in actions] == [
-        (ws2.asset_id, "install"),
-        (ws1.asset_id, "install"),
-        (pilot.asset_id, "install"),
+    assert [(a["asset_name"], a["kind"]) for a in actions] == [
+        ("ws02", "install"),
+        ("ws01", "install"),
+        ("pilot01", "install"),
     ]
     assert (
         actions[-1]["packages"] == ["libssl3=1.1"]

@@ -139,6 +139,7 @@ class ActionOut(BaseModel):
     policy_id: int | None
     policy_name: str
     asset_id: int
+    asset_name: str = ""
     job_id: int | None
     kind: str
     at: datetime
@@ -699,8 +700,9 @@ def decisions(ctx: Context, actor: Actor, org_id: int) -> OrgDecisionsOut:
         devices = []
         for m, d in _decide_all(session, machines, jobs, now):
             devices.append(_decision_out(m, d, org.timezone))
-        actions = session.scalars(
-            select(PatchPolicyAction)
+        actions = session.execute(
+            select(PatchPolicyAction, Asset.name)
+            .join(Asset, Asset.id == PatchPolicyAction.asset_id)
             .where(PatchPolicyAction.org_id == org_id)
             .order_by(PatchPolicyAction.id.desc())
             .limit(100)
@@ -708,7 +710,10 @@ def decisions(ctx: Context, actor: Actor, org_id: int) -> OrgDecisionsOut:
         return OrgDecisionsOut(
             org_id=org_id,
             devices=devices,
-            actions=[ActionOut.model_validate(a) for a in actions],
+            actions=[
+                ActionOut.model_validate(a).model_copy(update={"asset_name": name})
+                for a, name in actions
+            ],
         )
 
 
