@@ -636,3 +636,36 @@ def test_a_technician_sets_the_policy_on_the_patches_page(
         follow_redirects=False,
     )
     assert r.status_code == 303 and patch_policies.list_policies(ctx, SYSTEM, org) == []
+
+
+def test_a_package_pending_for_two_architectures_is_installed_for_both(
+    client: TestClient, ctx: Context, clock: ManualClock
+) -> None:
+    org = make_org(ctx, "Multiarch Ltd")
+    machine = Machine(client, ctx, clock, org, "ws01")
+    section = _section(("libc6", True))
+    section["pending"].append({**section["pending"][0], "arch": "i386"})
+    section["total"] = section["security_total"] = 2
+    machine.section = lambda: section  # type: ignore[method-assign]
+    machine.checkin()
+    patch_policies.create(
+        ctx,
+        SYSTEM,
+        patch_policies.PatchPolicyCreate(
+            org_id=org, name="Nightly", window_start="02:00", window_minutes=120
+        ),
+    )
+    at(clock, day(3, 2, 30))
+    machine.checkin()
+    (only,) = decisions(
+        client, org, make_person(ctx, "arch-viewer", roles={org: "viewer"})
+    ).values()
+    assert only["install"] == ["libc6=1.1"]
+    assert patch_policies.apply(ctx).installs == 1
+    assert envelopes(ctx, machine.asset_id)[0]["packages"] == [
+        {"name": "libc6:amd64", "version": "1.1"},
+        {"name": "libc6:i386", "version": "1.1"},
+    ]
+    machine.checkin()
+    assert any("libc6:i386=1.1" in argv for argv in machine.ran)
+    assert patch_policies.apply(ctx).jobs == []  # tried in this window, for both

@@ -1,7 +1,8 @@
 """Patch approval, the smallest useful kind: a technician approves an organization's pending
 updates (security only by default, or named packages) on some machines or all of them, and
 each machine gets one signed install_updates job for exactly the candidate versions it
-reported pending (docs/patching.md). Policies, rings and windows come next.
+reported pending (docs/patching.md). Patch policies (services/patch_policies.py) issue their
+install jobs through issue_install too.
 
 Only apt updates are approved (the agent installs with apt-get); a machine that already has
 an install_updates job not yet finished gets no second one.
@@ -113,7 +114,7 @@ def approve(ctx: Context, actor: Actor, org_id: int, data: ApproveRequest) -> Ap
         now = ctx.clock.now()
         out = ApproveOut(jobs=[], nothing_pending=[], skipped=[], busy=[])
         for asset_id in asked:
-            packages = _packages(rows.get(asset_id, []))
+            packages = packages_of(rows.get(asset_id, []))
             if not packages:
                 out.nothing_pending.append(asset_id)
             elif asset_id not in agents:
@@ -184,11 +185,6 @@ def issue_install(
 
 
 def packages_of(rows: list[PendingUpdateRow]) -> list[dict[str, str]]:
-    """The install_updates package list for these pending rows (see _packages)."""
-    return _packages(rows)
-
-
-def _packages(rows: list[PendingUpdateRow]) -> list[dict[str, str]]:
     """One {name, version} per pending row; a name pending for several architectures is
     qualified with each; rows outside Debian's grammar (never installable) are left out."""
     names: dict[str, int] = defaultdict(int)

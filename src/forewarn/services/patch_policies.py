@@ -335,7 +335,8 @@ class _Machine:
     row: PatchPolicyRow | None
     policy: pp.Policy | None
     device: pp.Device
-    pending: dict[tuple[str, str], PendingUpdateRow]
+    # (name, version) -> its pending rows: one per architecture it is pending for
+    pending: dict[tuple[str, str], list[PendingUpdateRow]]
 
 
 def resolve(
@@ -436,7 +437,13 @@ def _device(
         tags=tags,
         online=online,
         reboot_required=status.reboot_since is not None,
-        pending=tuple(pp.Update(r.name, r.candidate, r.security, r.first_seen) for r in pending),
+        # One update per (name, version), however many architectures it is pending for.
+        pending=tuple(
+            {
+                (r.name, r.candidate): pp.Update(r.name, r.candidate, r.security, r.first_seen)
+                for r in pending
+            }.values()
+        ),
         attempted=attempted,
         busy=busy,
         installed_at=installed_at,
@@ -548,10 +555,17 @@ def _machines(
                 row,
                 policy,
                 _device(asset_id, t, agent, status, rows, jobs.get(asset_id, []), now),
-                {(r.name, r.candidate): r for r in rows},
+                _by_key(rows),
             )
         )
     return machines, jobs
+
+
+def _by_key(rows: list[PendingUpdateRow]) -> dict[tuple[str, str], list[PendingUpdateRow]]:
+    out: dict[tuple[str, str], list[PendingUpdateRow]] = defaultdict(list)
+    for r in rows:
+        out[(r.name, r.candidate)].append(r)
+    return out
 
 
 def _decide_all(
@@ -613,7 +627,7 @@ def _apply_org(session: Session, ctx: Context, key: Any, org_id: int, report: Ap
             continue
         by = f"policy:{m.row.name}"[:200]
         if d.install:
-            rows = [m.pending[u.key] for u in d.install]
+            rows = [r for u in d.install for r in m.pending[u.key]]
             job, targets = patch_approval.issue_install(
                 session,
                 key,
