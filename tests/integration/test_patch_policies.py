@@ -669,3 +669,28 @@ def test_a_package_pending_for_two_architectures_is_installed_for_both(
     machine.checkin()
     assert any("libc6:i386=1.1" in argv for argv in machine.ran)
     assert patch_policies.apply(ctx).jobs == []  # tried in this window, for both
+
+
+def test_an_uninstallable_name_is_left_out_and_the_turn_goes_on(
+    client: TestClient, ctx: Context, clock: ManualClock
+) -> None:
+    """A reported name outside Debian's grammar is never put in a job (the agent would refuse
+    it), and does not stop the other machines' or organizations' jobs."""
+    orgs_ = [make_org(ctx, "Odd Names Ltd"), make_org(ctx, "Plain Names Ltd")]
+    odd, plain = (Machine(client, ctx, clock, o, f"ws-{o}") for o in orgs_)
+    odd.pending = [("Weird_Pkg;reboot", True)]
+    for o in orgs_:
+        patch_policies.create(
+            ctx,
+            SYSTEM,
+            patch_policies.PatchPolicyCreate(
+                org_id=o, name="Nightly", window_start="02:00", window_minutes=120
+            ),
+        )
+    at(clock, day(3, 2, 30))
+    odd.checkin()
+    plain.checkin()
+    report = patch_policies.apply(ctx)
+    assert (report.installs, report.failed) == (1, [])
+    assert installs(ctx, odd.asset_id) == []
+    assert installs(ctx, plain.asset_id) == [["libssl3", "linux-image-amd64"]]

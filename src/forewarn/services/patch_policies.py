@@ -17,6 +17,7 @@ once per window.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -48,6 +49,8 @@ from forewarn.store.models import (
     PatchStatusRow,
     PendingUpdateRow,
 )
+
+log = logging.getLogger("forewarn.patch_policies")
 
 # Jobs looked back on for tries, installs, reboots and the pilot's results.
 HISTORY = timedelta(days=60)
@@ -164,6 +167,7 @@ class ApplyReport:
     reboots: int = 0
     devices: int = 0
     jobs: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # organizations whose turn failed
 
 
 # ---- settings --------------------------------------------------------------------------
@@ -607,9 +611,19 @@ def apply(ctx: Context) -> ApplyReport:
         return report
     key = keys.signing_key(ctx)  # outside the transaction: it may create the key
     for org_id in org_ids:
-        # One transaction per organization: one that fails leaves the others' jobs issued.
-        with ctx.db.transaction() as session:
-            _apply_org(session, ctx, key, org_id, report)
+        # One transaction per organization: one that fails is logged and rolled back, and
+        # the others still get their jobs.
+        one = ApplyReport()
+        try:
+            with ctx.db.transaction() as session:
+                _apply_org(session, ctx, key, org_id, one)
+            report.installs += one.installs
+            report.reboots += one.reboots
+            report.devices += one.devices
+            report.jobs.extend(one.jobs)
+        except Exception:
+            log.exception("patch policies of organization %d failed", org_id)
+            report.failed.append(org_id)
     return report
 
 
@@ -626,8 +640,8 @@ def _apply_org(session: Session, ctx: Context, key: Any, org_id: int, report: Ap
         if m.row.paused or d.deadline is None:
             continue
         by = f"policy:{m.row.name}"[:200]
-        if d.install:
-            rows = [r for u in d.install for r in m.pending[u.key]]
+        packages = patch_approval.packages_of([r for u in d.install for r in m.pending[u.key]])
+        if packages:  # (a name outside Debian's grammar is never installable: left out)
             job, targets = patch_approval.issue_install(
                 session,
                 key,
@@ -635,7 +649,7 @@ def _apply_org(session: Session, ctx: Context, key: Any, org_id: int, report: Ap
                 org_id=org_id,
                 asset_id=m.asset_id,
                 agent_id=m.agent_id,
-                packages=patch_approval.packages_of(rows),
+                packages=packages,
                 created_by=by,
                 ttl=d.deadline - now,
             )
