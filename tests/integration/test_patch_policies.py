@@ -622,6 +622,15 @@ def test_a_technician_sets_the_policy_on_the_patches_page(
     # 02:00-04:00 Berlin, the next one after Monday 10:00 local.
     assert "outside window (next: 2026-11-03 02:00\u201304:00 CET)" in shown
 
+    # 02:30 in Berlin: the policy installs, and the page says what it did.
+    at(clock, day(3, 1, 30))
+    machine.checkin()
+    assert patch_policies.apply(ctx).installs == 1
+    csrf = signed_in(client, "page-tech")  # the session ran out while the clock moved
+    shown = client.get(f"/orgs/{org}/patches").text
+    assert "What the policies did" in shown
+    assert 'install on <a href="/assets/' in shown and ">ws01</a> (libssl3=1.1)" in shown
+
     edit = client.get(f"/orgs/{org}/patch-policies/{saved.id}/edit")
     assert edit.status_code == 200 and "openssl" in edit.text
     changed = {**form, "csrf_token": csrf, "window_days": ["6", "7"], "paused": "on"}
