@@ -26,6 +26,7 @@ from forewarn.services import (
     maintenance,
     monthly_report,
     notify,
+    patch_policies,
     policies,
     posture,
     scripts,
@@ -81,6 +82,7 @@ class World:
     job_a: int = 0
     report_a: int = 0
     assessment_a: int = 0
+    patch_policy_a: int = 0
 
 
 @pytest.fixture
@@ -140,6 +142,7 @@ def world(ctx: Context, owner: Person) -> World:
     _jobs_of_a(ctx, world)
     _reports_of_a(ctx, world)
     _assessment_of_a(ctx, world)
+    _patch_policies_of_a(ctx, world)
     return world
 
 
@@ -182,6 +185,16 @@ def _assessment_of_a(ctx: Context, w: World) -> None:
     """An answer and an assessment snapshot of A."""
     assessments.import_answers(ctx, SYSTEM, w.org_a, "answers:\n  mfa_admins: yes\n")
     w.assessment_a = assessments.run(ctx, SYSTEM, w.org_a).id
+
+
+def _patch_policies_of_a(ctx: Context, w: World) -> None:
+    w.patch_policy_a = patch_policies.create(
+        ctx,
+        SYSTEM,
+        patch_policies.PatchPolicyCreate(
+            org_id=w.org_a, name="alpha-patching", window_start="02:00", window_minutes=120
+        ),
+    ).id
 
 
 def _posture_of_a(ctx: Context, w: World) -> None:
@@ -720,6 +733,49 @@ REFUSED.update(
             f"/api/v1/orgs/{w.org_a}/patches/approve",
             {"json": {"security_only": True}},
         ),
+        ("GET", "/api/v1/orgs/{org_id}/patch-policies"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/patch-policies",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/patch-policies/decisions"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/patch-policies/decisions",
+            {},
+        ),
+        ("POST", "/api/v1/patch-policies"): lambda w: (
+            "POST",
+            "/api/v1/patch-policies",
+            {
+                "json": {
+                    "org_id": w.org_a,
+                    "tag": "sneaky",
+                    "name": "sneaky",
+                    "window_start": "02:00",
+                    "window_minutes": 60,
+                }
+            },
+        ),
+        ("GET", "/api/v1/patch-policies/{policy_id}"): lambda w: (
+            "GET",
+            f"/api/v1/patch-policies/{w.patch_policy_a}",
+            {},
+        ),
+        ("PUT", "/api/v1/patch-policies/{policy_id}"): lambda w: (
+            "PUT",
+            f"/api/v1/patch-policies/{w.patch_policy_a}",
+            {"json": {"name": "sneaky", "window_start": "02:00", "window_minutes": 60}},
+        ),
+        ("DELETE", "/api/v1/patch-policies/{policy_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/patch-policies/{w.patch_policy_a}",
+            {},
+        ),
+        ("POST", "/api/v1/assets/{asset_id}/reboot"): lambda w: (
+            "POST",
+            f"/api/v1/assets/{w.asset_a}/reboot",
+            {},
+        ),
         ("POST", "/api/v1/findings/{finding_id}/assign"): lambda w: (
             "POST",
             f"/api/v1/findings/{w.finding_a}/assign",
@@ -984,6 +1040,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/assessments",
         f"/api/v1/assessments/{w.assessment_a}",
         f"/api/v1/orgs/{w.org_a}/questionnaire",
+        f"/api/v1/patch-policies/{w.patch_policy_a}",
+        f"/api/v1/orgs/{w.org_a}/patch-policies",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

@@ -274,3 +274,29 @@ def test_install_updates_on_another_root_only_by_the_agents_own_setting():
     jobs.handle(order(envelope(id=22, kind="install_updates", payload=payload)), lambda s: None)
     assert "Dir=/srv/r" in calls[0] and "DPkg::Options::=--root=/srv/r" in calls[0]
     assert not any("elsewhere" in a for a in calls[0])
+
+
+def test_a_reboot_arriving_after_its_window_ended_is_refused():
+    calls: list[list[str]] = []
+    end = NOW + 60
+
+    def at(moment: float) -> JobRunner:
+        return JobRunner(5, PUB, run=fake_runner(calls), clock=lambda: moment)
+
+    reboot = {"in_window": True, "window_end": end}
+    late = at(end + 1).handle(
+        order(envelope(id=11, kind="reboot", payload=reboot)), persist=lambda s: None
+    )
+    assert late is not None and late["state"] == "refused"
+    assert late["reason"] == f"reboot outside the maintenance window: it ended at {end}"
+    bad = at(NOW).handle(
+        order(envelope(id=12, kind="reboot", payload={**reboot, "window_end": "later"})),
+        persist=lambda s: None,
+    )
+    assert bad is not None and bad["state"] == "refused"
+    assert calls == []
+    ok = at(end - 1).handle(
+        order(envelope(id=13, kind="reboot", payload=reboot)), persist=lambda s: None
+    )
+    assert ok is not None and ok["state"] == "succeeded"
+    assert calls == [["systemctl", "reboot"]]  # the fake runner: nothing rebooted

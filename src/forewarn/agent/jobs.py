@@ -309,6 +309,12 @@ class JobRunner:
         if env.kind == "reboot":
             if payload.get("in_window") is not True:
                 raise Refusal("reboot outside the maintenance window")
+            end = payload.get("window_end")
+            if end is not None and (
+                not isinstance(end, int) or isinstance(end, bool) or self.clock() > end
+            ):
+                # Issued inside the window but arrived (or ran) after it ended.
+                raise Refusal(f"reboot outside the maintenance window: it ended at {end}")
             return ["systemctl", "reboot"], environ, _nothing
         language, body = payload.get("language"), payload.get("body")
         if language not in ("bash", "python") or not isinstance(body, str):

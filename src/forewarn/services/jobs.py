@@ -25,6 +25,7 @@ from forewarn.services import (
     expiries,
     metrics,
     monthly_report,
+    patch_policies,
     patching,
     posture,
     recurring,
@@ -76,6 +77,9 @@ def default_jobs() -> list[Job]:
         Job("monthly-reports", 3600, monthly_report.generate_last_month),
         # Every organization is assessed once a month (UTC); the snapshot's month is its key.
         Job("assessments", 3600, assessments.run_monthly),
+        # Patch policies: machines in their window (or catching up) get install and reboot
+        # jobs. Every 5 minutes: a window is at least a few of them long.
+        Job("patch-policies", 300, patch_policies.apply),
     ]
 
 

@@ -1,7 +1,8 @@
 """Patch approval, the smallest useful kind: a technician approves an organization's pending
 updates (security only by default, or named packages) on some machines or all of them, and
 each machine gets one signed install_updates job for exactly the candidate versions it
-reported pending (docs/patching.md). Policies, rings and windows come next.
+reported pending (docs/patching.md). Patch policies (services/patch_policies.py) issue their
+install jobs through issue_install too.
 
 Only apt updates are approved (the agent installs with apt-get); a machine that already has
 an install_updates job not yet finished gets no second one.
@@ -10,10 +11,12 @@ an install_updates job not yet finished gets no second one.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role
 from forewarn.domain.jobs import (
@@ -111,7 +114,7 @@ def approve(ctx: Context, actor: Actor, org_id: int, data: ApproveRequest) -> Ap
         now = ctx.clock.now()
         out = ApproveOut(jobs=[], nothing_pending=[], skipped=[], busy=[])
         for asset_id in asked:
-            packages = _packages(rows.get(asset_id, []))
+            packages = packages_of(rows.get(asset_id, []))
             if not packages:
                 out.nothing_pending.append(asset_id)
             elif asset_id not in agents:
@@ -119,18 +122,14 @@ def approve(ctx: Context, actor: Actor, org_id: int, data: ApproveRequest) -> Ap
             elif asset_id in busy:
                 out.busy.append(asset_id)
             else:
-                payload = {"packages": packages, "timeout": INSTALL_TIMEOUT}
-                targets_ = install_targets(payload)  # the agent's own check, here too
-                job = agent_jobs.issue(
+                job, targets_ = issue_install(
                     session,
                     key,
                     now,
                     org_id=org_id,
                     asset_id=asset_id,
                     agent_id=agents[asset_id],
-                    kind=KIND,
-                    payload=payload,
-                    title=f"Install {len(targets_)} update{'s' if len(targets_) != 1 else ''}",
+                    packages=packages,
                     created_by=actor.username,
                 )
                 out.jobs.append(ApprovedJob(job=job.id, asset_id=asset_id, packages=targets_))
@@ -153,7 +152,39 @@ def approve(ctx: Context, actor: Actor, org_id: int, data: ApproveRequest) -> Ap
         return out
 
 
-def _packages(rows: list[PendingUpdateRow]) -> list[dict[str, str]]:
+def issue_install(
+    session: Session,
+    key: Any,
+    now: datetime,
+    *,
+    org_id: int,
+    asset_id: int,
+    agent_id: int,
+    packages: list[dict[str, str]],
+    created_by: str,
+    ttl: timedelta = agent_jobs.DEFAULT_TTL,
+) -> tuple[AgentJob, list[str]]:
+    """Queue one signed install_updates job for these {name, version} packages (approval and
+    patch policies both issue through here); the job and apt's targets."""
+    payload = {"packages": packages, "timeout": INSTALL_TIMEOUT}
+    targets = install_targets(payload)  # the agent's own check, here too
+    job = agent_jobs.issue(
+        session,
+        key,
+        now,
+        org_id=org_id,
+        asset_id=asset_id,
+        agent_id=agent_id,
+        kind=KIND,
+        payload=payload,
+        title=f"Install {len(targets)} update{'s' if len(targets) != 1 else ''}",
+        created_by=created_by,
+        ttl=ttl,
+    )
+    return job, targets
+
+
+def packages_of(rows: list[PendingUpdateRow]) -> list[dict[str, str]]:
     """One {name, version} per pending row; a name pending for several architectures is
     qualified with each; rows outside Debian's grammar (never installable) are left out."""
     names: dict[str, int] = defaultdict(int)

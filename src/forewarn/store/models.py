@@ -1210,3 +1210,54 @@ class Assessment(Base):
     no_data: Mapped[bool] = mapped_column(Boolean, default=False)
     scheduled_for: Mapped[str | None] = mapped_column(String(7))  # "2026-11"; None: by hand
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PatchPolicyRow(Base):
+    """A patch policy (domain.patch_policy): an organization's default (tag NULL), its override
+    for assets with a tag, or the provider's default for every organization (org_id NULL)."""
+
+    __tablename__ = "patch_policies"
+    __table_args__ = (UniqueConstraint("org_id", "tag", name="uq_patch_policies_org_tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    tag: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    security: Mapped[str] = mapped_column(String(16), default="auto")
+    other: Mapped[str] = mapped_column(String(16), default="manual")
+    deferral_days: Mapped[int] = mapped_column(Integer, default=0)
+    pilot_tag: Mapped[str | None] = mapped_column(String(64))
+    ring_delay_days: Mapped[int] = mapped_column(Integer, default=7)
+    window_start: Mapped[str] = mapped_column(String(5))  # "HH:MM", the org's wall clock
+    window_minutes: Mapped[int] = mapped_column(Integer)
+    window_days: Mapped[str] = mapped_column(String(16), default="")  # "1,3,5"; "" daily
+    reboot: Mapped[str] = mapped_column(String(16), default="when_required")
+    holds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grace_hours: Mapped[int] = mapped_column(Integer, default=72)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PatchPolicyAction(Base):
+    """What a patch policy did: one job it issued to one asset, when and why."""
+
+    __tablename__ = "patch_policy_actions"
+    __table_args__ = (Index("ix_patch_policy_actions_asset_at", "asset_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patch_policies.id", ondelete="SET NULL")
+    )
+    policy_name: Mapped[str] = mapped_column(String(200))
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("agent_jobs.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # install | reboot
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    packages: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from forewarn.domain import health
 from forewarn.domain.inventory import Role
-from forewarn.services import orgs, patch_approval, patching
+from forewarn.services import orgs, patch_approval, patch_policies, patching
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import attempt, error_text, text
 from forewarn.web.render import NAV, NavItem, page, see_other
@@ -41,6 +41,8 @@ def patches_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         patches=found,
         compliance_state=compliance_state,
         may_approve=actor.is_owner or actor.can(org_id, Role.TECHNICIAN),
+        policies=patch_policies.list_policies(ctx, actor, org_id),
+        decisions=patch_policies.decisions(ctx, actor, org_id),
     )
 
 

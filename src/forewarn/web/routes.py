@@ -25,6 +25,7 @@ from forewarn.web import (
     pages_members,
     pages_notifications,
     pages_orgs,
+    pages_patch_policies,
     pages_patches,
     pages_people,
     pages_policies,
@@ -72,6 +73,7 @@ def install(app: FastAPI) -> None:
         pages_jobs,
         pages_reports,
         pages_assessments,
+        pages_patch_policies,
     )
     for module in modules:
         app.include_router(module.router)
