@@ -36,7 +36,7 @@ def test_api_runs_lists_reads_and_downloads(
     r = client.post(url, headers=tech.headers)
     assert r.status_code == 201, r.text
     made = r.json()
-    assert made["document"]["schema"] == "forewarn.assessment/1"
+    assert made["document"]["schema"] == "forewarn.assessment/2"
     assert made["score"] is not None and 0 < made["coverage"] < 1
     listed = client.get(url, headers=viewer.headers).json()["items"]
     assert [a["id"] for a in listed] == [made["id"]]
@@ -111,7 +111,7 @@ def test_pages_run_show_and_answer(client: TestClient, ctx: Context, clock: Manu
     for words in ("Overall", "coverage", "Hidden gaps", "pc01", "first assessment", "4.5"):
         assert words in detail.text, words
     download = client.get(done.headers["location"] + "/download")
-    assert json.loads(download.content)["schema"] == "forewarn.assessment/1"
+    assert json.loads(download.content)["schema"] == "forewarn.assessment/2"
 
     form = client.get(f"/orgs/{clinic.org}/questionnaire")
     assert form.status_code == 200 and "Who handles security incidents?" in form.text
