@@ -28,6 +28,7 @@ from forewarn.assess.money import downtime_cost
 from forewarn.assess.questionnaire import Answer, QuestionnaireError
 from forewarn.assess.scoring import AnswerEvidence, Rollup, SafeguardScore
 from forewarn.domain.inventory import Role
+from forewarn.reports import assessment as paper
 from forewarn.services import audit, evidence
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
@@ -509,3 +510,31 @@ def run_monthly(ctx: Context) -> int:
         except IntegrityError:  # another process made this month's snapshot first
             continue
     return made
+
+
+# ---- documents ----------------------------------------------------------------------------------
+
+
+def file_name(found: AssessmentOut, ext: str, kind: str = "assessment") -> str:
+    """The download's name: forewarn-<org id>-assessment-<id>.pdf (or -summary-)."""
+    return f"forewarn-{found.org_id}-{kind}-{found.id}.{ext}"
+
+
+def html_of(ctx: Context, actor: Actor, assessment_id: int) -> tuple[AssessmentDetail, str]:
+    """The snapshot and its full report as HTML, rendered from the stored document."""
+    found = get(ctx, actor, assessment_id)
+    return found, paper.html(readable(found.document))
+
+
+def pdf_of(ctx: Context, actor: Actor, assessment_id: int) -> tuple[AssessmentDetail, bytes]:
+    """The snapshot and its full report printed to PDF (A4) from the stored document."""
+    found = get(ctx, actor, assessment_id)
+    return found, paper.pdf(readable(found.document))
+
+
+def summary_pdf_of(
+    ctx: Context, actor: Actor, assessment_id: int
+) -> tuple[AssessmentDetail, bytes]:
+    """The snapshot and its one-page executive summary as PDF."""
+    found = get(ctx, actor, assessment_id)
+    return found, paper.summary_pdf(readable(found.document))
