@@ -21,6 +21,7 @@ HEIGHT = 180
 SUMMARY_RISKS = 5  # the executive summary's top risks, by money
 SUMMARY_ACTIONS = 6  # the first 30 days, as many as fit the page
 SUMMARY_CHANGES = 4
+NAMES_SHOWN = 6  # asset names listed in one line of the technology plan
 DEFAULT_MARK = "†"
 
 # What each cost input is called, and where a default comes from.
@@ -75,6 +76,35 @@ def next_twelve_months(doc: dict[str, Any]) -> int | None:
     return int(sum(m["total"] for m in plan["technology"]["months"][:12]))
 
 
+def technology_groups(technology: dict[str, Any]) -> list[dict[str, Any]]:
+    """The technology plan's lines as the report prints them: one per month, action and kind
+    of asset ("Replace 4 laptops"), with their assets and total cost. 150 machines make over
+    a hundred lines, which read badly and take WeasyPrint seconds to lay out."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for line in technology["lines"]:
+        key = (line["month"], line["action"], line["kind"])
+        group = groups.setdefault(
+            key,
+            {
+                "month": line["month"],
+                "action": line["action"],
+                "kind": line["kind"],
+                "assets": [],
+                "reasons": [],
+                "cost": 0,
+                "cost_default": False,
+                "overdue": False,
+            },
+        )
+        group["assets"].append(line["asset_name"])
+        if line["reason"] not in group["reasons"]:
+            group["reasons"].append(line["reason"])
+        group["cost"] += line["cost"]
+        group["cost_default"] = group["cost_default"] or line["cost_default"]
+        group["overdue"] = group["overdue"] or line["overdue"]
+    return list(groups.values())
+
+
 def budget_chart(doc: dict[str, Any]) -> Markup:
     """The 36-month technology budget as bars. Safe to mark: charts escape what they draw."""
     plan = doc.get("plan")
@@ -109,6 +139,8 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
     failed = [s for s in doc["scores"]["safeguards"] if s["score"] is not None and s["score"] < 1.0]
     cost_defaults = set(doc["cost_inputs"]["defaults"])
     return {
+        "tech_groups": technology_groups(plan["technology"]) if plan else [],
+        "names_shown": NAMES_SHOWN,
         "periods": periods,
         "top_risks": top,
         "failed": failed,
