@@ -388,3 +388,29 @@ def test_a_monthly_run_raced_by_another_worker_makes_no_second_snapshot(
             select(Assessment.org_id, Assessment.created_by).order_by(Assessment.id)
         ).all()
     assert [tuple(r) for r in rows] == [(first, "worker-2"), (second, "system")]
+
+
+def test_the_comparison_names_each_risk_whose_level_changed(
+    ctx: Context, clinic: Clinic, clock: ManualClock
+) -> None:
+    first = assessments.run(ctx, SYSTEM, clinic.org)
+    with ctx.db.transaction() as session:  # the business now stops without its server
+        from forewarn.store.models import Asset
+
+        session.get(Asset, clinic.srv).criticality = 5  # type: ignore[union-attr]
+    clock.advance(days=1)
+    second = assessments.run(ctx, SYSTEM, clinic.org)
+    before = {r["scenario"]: r["level"] for r in first.document["risks"]["risks"]}
+    after = {r["scenario"]: r["level"] for r in second.document["risks"]["risks"]}
+    changes = {c["scenario"]: c for c in second.document["comparison"]["risks"]}
+    assert before["ransomware"] == "moderate" and after["ransomware"] == "very high"
+    assert changes["ransomware"] == {
+        "scenario": "ransomware",
+        "title": "Ransomware encrypts the business's machines",
+        "before": "moderate",
+        "after": "very high",
+        "direction": "higher",
+    }
+    # Exactly the risks whose level moved, and nothing else.
+    assert set(changes) == {k for k in before if before[k] != after[k]}
+    assert all(c["direction"] == "higher" for c in changes.values())
