@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from forewarn.assess import catalog
 from forewarn.assess.facts import AssetFacts, CostInputs
 from forewarn.assess.money import DRAWS, SEED, whole
 from forewarn.assess.risk import (
@@ -43,7 +44,6 @@ from forewarn.assess.risk import (
     life_end,
     register,
 )
-from forewarn.security.posture_policy import IG1
 
 # ---------------------------------------------------------------------------------------------
 # Remediation
@@ -626,7 +626,7 @@ def _step(raw: Any, where: str, problems: list[str]) -> Step:
     else:
         for sid in ids:
             text = str(sid)
-            if not isinstance(sid, str) or text not in IG1:
+            if not isinstance(sid, str) or catalog.load().get(text) is None:
                 problems.append(f"{where}.safeguards: {text!r} is not a CIS v8 IG1 safeguard id")
             else:
                 safeguards.append(text)
