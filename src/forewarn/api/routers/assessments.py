@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from forewarn.api.deps import Caller, Ctx, IdPath
-from forewarn.api.routers.posture import YAML_TYPES, yaml_body
+from forewarn.api.deps import YAML_TYPES, Caller, Ctx, IdPath, yaml_body
 from forewarn.services import assessments
 from forewarn.services.assessments import (
     AnswersIn,
