@@ -25,7 +25,7 @@ from forewarn.agent import AGENT_VERSION, state
 from forewarn.agent.buffer import DEFAULT_MAX_BYTES, Buffer, BufferStats, new_batch_id
 from forewarn.agent.client import Client, ClientError, enroll
 from forewarn.agent.collectors.authlog import AuthReader
-from forewarn.agent.jobs import APT_ROOT_ENV, JobRunner
+from forewarn.agent.jobs import APT_ROOT_ENV, SERVICE_MANAGER_ENV, JobRunner
 from forewarn.agent.posture import Assessor
 from forewarn.agent.runner import (
     Outcome,
@@ -132,6 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 enrolment.agent_id,
                 enrolment.server_public_key,
                 apt_root=os.environ.get(APT_ROOT_ENV, "").strip() or None,
+                service_manager=os.environ.get(SERVICE_MANAGER_ENV, "").strip() or "systemctl",
             ),
         )
         try:

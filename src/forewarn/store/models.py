@@ -1127,7 +1127,8 @@ class AgentJob(Base):
     script_id: Mapped[int | None] = mapped_column(ForeignKey("scripts.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200), default="")
-    # queued -> sent -> succeeded | failed | refused | timed_out (expired: never delivered)
+    # queued -> sent -> (running) -> succeeded | failed | refused | timed_out (expired: never
+    # delivered); running once the agent reported it started
     state: Mapped[str] = mapped_column(String(16), default="queued")
     envelope: Mapped[str] = mapped_column(Text)  # the signed canonical JSON
     sig: Mapped[str] = mapped_column(String(200))

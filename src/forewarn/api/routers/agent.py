@@ -144,6 +144,9 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
         # Idempotent by job id (the first final result wins), so recorded before the batch
         # like the posture reports: a failure answers 5xx and the agent sends it again.
         await asyncio.to_thread(agent_jobs.record_results, state.ctx, ref.agent_id, batch.jobs)
+    if batch.running:
+        # Idempotent too: only a queued or sent job becomes running.
+        await asyncio.to_thread(agent_jobs.record_running, state.ctx, ref.agent_id, batch.running)
     writer: IngestWriter = state.ingest
     try:
         status = await writer.store(ref, batch)
