@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,57 @@ def test_remedies_are_refused_clearly(
         len(client.get(f"/api/v1/orgs/{world['org']}/remedies", headers=tech).json()["remedies"])
         == 1
     )
+
+
+def test_restart_and_reboot_by_hand(
+    client: TestClient, ctx: Context, world: dict[str, Any], daemon: Daemon, tmp_path: Path
+) -> None:
+    asset, tech = world["agent"]["asset_id"], world["tech"].headers
+    base = f"/api/v1/assets/{asset}/jobs"
+    bad = client.post(f"{base}/restart-service", json={"service": "-x; reboot"}, headers=tech)
+    assert bad.status_code == 422
+    r = client.post(f"{base}/restart-service", json={"service": "fwdemo"}, headers=tech)
+    assert r.status_code == 201, r.text
+    job_id = r.json()["job"]
+    first_pid = daemon.pid
+    runner = _agent(client, ctx, world["agent"], tmp_path, daemon)
+    try:
+        assert runner.run_once() is Outcome.SENT
+    finally:
+        runner.close()
+        runner.buffer.close()
+    assert daemon.pid != first_pid and _answers(daemon.port)  # really restarted
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=tech).json()
+    assert (job["kind"], job["state"]) == ("restart_service", "succeeded")
+
+    # A reboot outside a maintenance window is refused and nothing is issued.
+    before = client.get("/api/v1/jobs", params={"org_id": world["org"]}, headers=tech).json()
+    r = client.post(f"{base}/reboot", headers=tech)
+    assert r.status_code == 409 and "maintenance window" in r.json()["detail"]
+    after = client.get("/api/v1/jobs", params={"org_id": world["org"]}, headers=tech).json()
+    assert after == before
+    viewer = make_person(ctx, "heal-viewer2", roles={world["org"]: "viewer"})
+    assert client.post(f"{base}/reboot", headers=viewer.headers).status_code == 403
+    now = ctx.clock.now()
+    window = {
+        "org_id": world["org"],
+        "name": "now",
+        "start_local": (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
+        "duration_min": 60,
+    }
+    admin = make_person(ctx, "heal-admin", roles={world["org"]: "admin"})
+    w = client.post("/api/v1/maintenance-windows", json=window, headers=admin.headers)
+    assert w.status_code == 201, w.text
+    r = client.post(f"{base}/reboot", headers=tech)
+    assert r.status_code == 201, r.text
+    job = client.get(f"/api/v1/jobs/{r.json()['job']}", headers=tech).json()
+    assert job["kind"] == "reboot" and '"in_window":true' in _envelope(ctx, job["id"])
+
+
+def _envelope(ctx: Context, job_id: int) -> str:
+    from forewarn.store.models import AgentJob
+
+    with ctx.db.read() as s:
+        row = s.get(AgentJob, job_id)
+        assert row is not None
+        return row.envelope

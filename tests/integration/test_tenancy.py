@@ -26,6 +26,8 @@ from forewarn.services import (
     notify,
     policies,
     posture,
+    remedies,
+    schedules,
     scripts,
     silences,
     sites,
@@ -77,6 +79,8 @@ class World:
     finding_a: int = 0
     script_a: int = 0
     job_a: int = 0
+    remedy_a: int = 0
+    schedule_a: int = 0
 
 
 @pytest.fixture
@@ -134,6 +138,7 @@ def world(ctx: Context, owner: Person) -> World:
     _alerting_of_a(ctx, world)
     _posture_of_a(ctx, world)
     _jobs_of_a(ctx, world)
+    _automation_of_a(ctx, world)
     return world
 
 
@@ -165,6 +170,27 @@ def _jobs_of_a(ctx: Context, w: World) -> None:
             kind="restart_service",
             payload={"service": "cron"},
         ).id
+
+
+def _automation_of_a(ctx: Context, w: World) -> None:
+    """A remedy on A's check and a schedule of A's script."""
+    w.remedy_a = remedies.create(
+        ctx,
+        SYSTEM,
+        remedies.RemedyCreate(check_id=w.check_a, kind="restart_service", service="cron"),
+    ).id
+    w.schedule_a = schedules.create(
+        ctx,
+        SYSTEM,
+        schedules.ScheduleCreate.model_validate(
+            {
+                "org_id": w.org_a,
+                "script_id": w.script_a,
+                "name": "alpha-nightly",
+                "start_local": "2026-11-01T03:00",
+            }
+        ),
+    ).id
 
 
 def _posture_of_a(ctx: Context, w: World) -> None:
@@ -742,6 +768,68 @@ REFUSED.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("POST", "/api/v1/remedies"): lambda w: (
+            "POST",
+            "/api/v1/remedies",
+            {"json": {"check_id": w.check_a, "kind": "restart_service", "service": "sshd"}},
+        ),
+        ("DELETE", "/api/v1/remedies/{remedy_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/remedies/{w.remedy_a}",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/remedies"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/remedies",
+            {},
+        ),
+        ("POST", "/api/v1/script-schedules"): lambda w: (
+            "POST",
+            "/api/v1/script-schedules",
+            {
+                "json": {
+                    "org_id": w.org_a,
+                    "script_id": w.script_a,
+                    "name": "sneaky",
+                    "start_local": "2026-11-01T03:00",
+                }
+            },
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/script-schedules"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/script-schedules",
+            {},
+        ),
+        ("PATCH", "/api/v1/script-schedules/{schedule_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/script-schedules/{w.schedule_a}",
+            {"json": {"enabled": False}},
+        ),
+        ("DELETE", "/api/v1/script-schedules/{schedule_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/script-schedules/{w.schedule_a}",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/job-counts"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/job-counts",
+            {"params": {"month": "2026-11"}},
+        ),
+        ("POST", "/api/v1/assets/{asset_id}/jobs/restart-service"): lambda w: (
+            "POST",
+            f"/api/v1/assets/{w.asset_a}/jobs/restart-service",
+            {"json": {"service": "cron"}},
+        ),
+        ("POST", "/api/v1/assets/{asset_id}/jobs/reboot"): lambda w: (
+            "POST",
+            f"/api/v1/assets/{w.asset_a}/jobs/reboot",
+            {},
+        ),
+    }
+)
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -889,6 +977,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/patches",
         f"/api/v1/scripts/{w.script_a}",
         f"/api/v1/jobs/{w.job_a}",
+        f"/api/v1/orgs/{w.org_a}/remedies",
+        f"/api/v1/orgs/{w.org_a}/script-schedules",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

@@ -19,6 +19,7 @@ from forewarn.api.routers import (
     assets,
     audit,
     auth,
+    automation,
     checks,
     discovery,
     expiries,
@@ -80,6 +81,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(tickets.router)
     app.include_router(security.router)
     app.include_router(jobs.router)
+    app.include_router(automation.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply

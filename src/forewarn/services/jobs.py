@@ -26,6 +26,8 @@ from forewarn.services import (
     patching,
     posture,
     recurring,
+    remedies,
+    schedules,
     tickets,
     vulns,
 )
@@ -69,6 +71,10 @@ def default_jobs() -> list[Job]:
         Job("patching", 900, patching.refresh),
         # Agents' signed jobs never delivered before their deadline are marked timed out.
         Job("agent-jobs", 300, agent_jobs.expire),
+        # Remedies being tried: issue their jobs, ask their checks again, release held alerts.
+        Job("remedies", 5, remedies.turn),
+        # Scheduled library scripts whose occurrence is due: one signed job per machine.
+        Job("script-schedules", 30, schedules.run_due),
     ]
 
 
