@@ -14,6 +14,7 @@ from forewarn.web import (
     pages_alerts,
     pages_assets,
     pages_auth,
+    pages_automation,
     pages_checks,
     pages_discovery,
     pages_expiries,
@@ -68,6 +69,7 @@ def install(app: FastAPI) -> None:
         pages_tickets,
         pages_vulns,
         pages_jobs,
+        pages_automation,
     )
     for module in modules:
         app.include_router(module.router)
