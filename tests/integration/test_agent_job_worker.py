@@ -112,3 +112,42 @@ def test_a_job_runs_beside_the_loop_and_one_cut_off_by_a_crash_is_reported(
     again = server.forewarn("agent", "run", "--once", check=False)
     assert again.returncode == 0, again.stderr
     assert _job(server, job_id) == job
+
+
+def test_the_long_poll_brings_a_job_long_before_the_next_check_in(
+    server: Server,
+    tmp_path: Path,
+) -> None:
+    token = enrolment_token(server)
+    server.forewarn("agent", "enroll", "--server", server.url, "--token", token)
+    state = json.loads((Path(server.env["FOREWARN_AGENT_STATE_DIR"]) / "agent.json").read_text())
+    # Check-ins every 10 minutes: a job can only arrive within this test by the fast path.
+    agent = subprocess.Popen(
+        [str(BIN / "forewarn-agent"), "run", "--interval", "600"],
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "last delivery: 20" not in server.forewarn("agent", "status").stdout:
+            assert time.monotonic() < deadline, "no first check-in within 30 s"
+            time.sleep(0.2)
+        script = server.api(
+            "/api/v1/scripts",
+            {"org_id": state["org_id"], "name": "quick", "language": "bash", "body": "echo fast"},
+        )
+        run = server.api(
+            f"/api/v1/scripts/{script['id']}/run",
+            {"org_id": state["org_id"], "asset_ids": [state["asset_id"]]},
+        )
+        (job_id,) = run["jobs"]
+        job = _wait_job(server, job_id, {"succeeded", "failed", "refused", "timed_out"})
+        assert (job["state"], job["output"]) == ("succeeded", "fast\n"), job
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            agent.wait(timeout=20)
+        finally:
+            if agent.poll() is None:
+                agent.kill()

@@ -924,6 +924,8 @@ OWN_OR_PUBLIC = {
     *PINGS,
     ("GET", "/api/v1/public/status/{slug}"),
 }
+# The long-poll fast path for jobs: the agent's own credential says whose jobs.
+OWN_OR_PUBLIC.add(("GET", "/api/v1/agent/jobs"))
 PUBLIC = {
     *PINGS,
     # A status page is public once its organization published it; unpublished is not found.

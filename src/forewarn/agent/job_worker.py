@@ -147,3 +147,53 @@ class JobWorkers:
             # The buffer cannot be written (a full disk): the job stays among the running
             # ones, and the next start reports it as interrupted rather than forgetting it.
             log.exception("cannot store the state of job %d", env.id)
+
+
+class LongPoll:
+    """The fast path: a thread that keeps one request open at the server (GET
+    /api/v1/agent/jobs, held up to `wait` seconds) so a job issued now starts within a second
+    or two instead of at the next check-in. What it gets goes to `offer` (the loop verifies
+    and queues it as any job). Failures back off (5 s doubling to 5 min); a refused
+    credential ends it. Check-in answers still carry jobs: this only makes them sooner."""
+
+    def __init__(
+        self,
+        fetch: Callable[[float], list[Any]],
+        offer: Callable[[list[Any]], None],
+        *,
+        wait: float = 25.0,
+        backoff_max: float = 300.0,
+    ) -> None:
+        self._fetch = fetch
+        self._offer = offer
+        self.wait = wait
+        self.backoff_max = backoff_max
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="forewarn-long-poll", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop asking; a request in flight is left to end (the thread is a daemon)."""
+        self._stop.set()
+
+    def _loop(self) -> None:
+        from forewarn.agent.client import ClientError, Unauthorized
+
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                orders = self._fetch(self.wait)
+            except Unauthorized:
+                log.warning("the server refused this agent's credential: no long poll")
+                return
+            except ClientError as exc:
+                failures += 1
+                delay = min(self.backoff_max, 5.0 * 2 ** min(failures - 1, 10))
+                log.debug("long poll failed (%s); again in %.0f s", exc, delay)
+                self._stop.wait(delay)
+                continue
+            failures = 0
+            if orders and not self._stop.is_set():
+                self._offer(orders)

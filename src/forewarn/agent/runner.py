@@ -21,6 +21,7 @@ import os
 import random
 import select
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -248,6 +249,8 @@ class Runner:
             auth.restore(buffer.get_meta(META_AUTH))
         self.jobs = jobs
         self._job_news = False  # a worker stored something to send
+        self._inbox: list[list[Any]] = []  # jobs the long poll fetched, for the loop to take
+        self._inbox_lock = threading.Lock()
         self.workers: JobWorkers | None = None
         if jobs is not None:
             owed = jobs.restore(buffer.get_meta(META_JOBS))
@@ -269,6 +272,19 @@ class Runner:
         self._job_news = True
         if self._waker:
             self._waker.wake()
+
+    def offer_jobs(self, orders: list[Any]) -> None:
+        """Jobs fetched by the long poll (another thread): the loop verifies and queues them
+        at once, as it does a check-in answer's."""
+        with self._inbox_lock:
+            self._inbox.append(orders)
+        self.nudge()
+
+    def _take_offered(self) -> None:
+        with self._inbox_lock:
+            offered, self._inbox = self._inbox, []
+        for orders in offered:
+            self._run_jobs(orders)
 
     @property
     def stopping(self) -> bool:
@@ -292,6 +308,7 @@ class Runner:
             next_tick, next_send = self._guard_clock_jump(now, next_tick, next_send)
             if self._job_news:
                 self._job_news = False
+                self._take_offered()
                 self._after_jobs()
                 if not self.failures:  # during an outage the backoff still decides
                     next_send = now
