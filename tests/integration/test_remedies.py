@@ -385,3 +385,25 @@ def _envelope(ctx: Context, job_id: int) -> str:
         row = s.get(AgentJob, job_id)
         assert row is not None
         return row.envelope
+
+
+def test_a_problem_gone_before_the_remedy_ran_issues_nothing(
+    client: TestClient, ctx: Context, world: dict[str, Any], daemon: Daemon
+) -> None:
+    _remedy(client, world, cooldown_s=0)
+    assert _poll(ctx) >= 1
+    daemon.crash()
+    ctx.clock.advance(30)
+    assert _poll(ctx) >= 1
+    daemon.start()  # someone restarted it by hand meanwhile
+    ctx.clock.advance(30)
+    assert _poll(ctx) >= 1
+    assert _alert(ctx, world["check"]).state == "resolved"
+    assert remedies.turn(ctx) == 1
+    assert _attempts(ctx) == [(1, "done", "not_needed")]
+    jobs = client.get(
+        "/api/v1/jobs", params={"org_id": world["org"]}, headers=world["tech"].headers
+    ).json()
+    assert jobs["items"] == []
+    body = client.get(f"/api/v1/orgs/{world['org']}/remedies", headers=world["tech"].headers).json()
+    assert (body["attempts"], body["finished"], body["success_rate"]) == (1, 0, None)

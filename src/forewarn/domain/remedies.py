@@ -19,6 +19,7 @@ class Outcome(StrEnum):
     JOB_FAILED = "job_failed"  # the job failed, was refused or timed out
     NO_AGENT = "no_agent"  # the check's machine has no agent to run it
     TIMED_OUT = "timed_out"  # the hold ran out before the attempt ended
+    NOT_NEEDED = "not_needed"  # the problem was gone before the remedy ran (not counted)
 
 
 SUCCESS = frozenset({Outcome.FIXED})

@@ -204,7 +204,16 @@ def for_org(ctx: Context, actor: Actor, org_id: int, recent: int = 50) -> Remedy
                 select(
                     RemedyAttempt.remedy_id,
                     func.count().label("attempts"),
-                    func.sum(case((RemedyAttempt.state == "done", 1), else_=0)).label("finished"),
+                    func.sum(
+                        case(
+                            (
+                                (RemedyAttempt.state == "done")
+                                & (RemedyAttempt.outcome != Outcome.NOT_NEEDED.value),
+                                1,
+                            ),
+                            else_=0,
+                        )
+                    ).label("finished"),
                     func.sum(
                         case((RemedyAttempt.outcome == Outcome.FIXED.value, 1), else_=0)
                     ).label("fixed"),
@@ -323,6 +332,11 @@ def _step(session: Session, key: Any, a: RemedyAttempt, now: datetime) -> int:
         _end(session, remedy, a, Outcome.TIMED_OUT, "the hold ran out before it ended", now)
         return 1
     if a.state == "pending":
+        st = session.get(CheckStateRow, check.id)
+        if st is not None and st.status == 0 and st.hard_status == 0:
+            # Recovered by itself (a flap): restarting a healthy service helps nobody.
+            _end(session, remedy, a, Outcome.NOT_NEEDED, "the check was ok again", now)
+            return 1
         _issue(session, key, remedy, check, a, now)
         return 1
     if a.state == "issued":
@@ -412,7 +426,7 @@ def _end(
                 detail=f"{describe(remedy)}, attempt {a.number}: {outcome.value} ({detail})"[:2000],
             )
         )
-    if outcome is Outcome.FIXED:
+    if outcome in (Outcome.FIXED, Outcome.NOT_NEEDED):
         return
     if outcome is not Outcome.TIMED_OUT and rules.try_again(
         _policy(remedy), a.number, a.hold_until, now

@@ -25,6 +25,7 @@ OUTCOME = {
     "job_failed": "critical",
     "no_agent": "warning",
     "timed_out": "warning",
+    "not_needed": "unknown",
     "": "unknown",
 }
 
