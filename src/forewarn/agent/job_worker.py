@@ -73,7 +73,12 @@ class JobWorkers:
         """Queue an accepted job (the caller checked has_room: only the loop submits)."""
         with self._busy_lock:
             self._busy += 1
-        self._queue.put_nowait(env)
+        try:
+            self._queue.put_nowait(env)
+        except queue.Full:
+            with self._busy_lock:
+                self._busy -= 1
+            raise
 
     @property
     def busy(self) -> int:
