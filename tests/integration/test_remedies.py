@@ -50,6 +50,7 @@ action=$1; shift; [ "${{1:-}}" = "--" ] && shift; name=$1
 if [ -s "$STATE/pid" ]; then kill -9 "$(cat "$STATE/pid")" 2>/dev/null; fi
 [ "$action" = stop ] && exit 0
 if [ -e "$STATE/broken" ]; then echo "fwdemo: cannot start (broken)"; exit 1; fi
+if [ -e "$STATE/lies" ]; then echo "fwdemo $action: ok (it is not)"; exit 0; fi
 setsid {python} -m http.server --bind 127.0.0.1 {port} >"$STATE/log" 2>&1 </dev/null &
 echo $! > "$STATE/pid"
 for i in $(seq 1 50); do
@@ -407,3 +408,31 @@ def test_a_problem_gone_before_the_remedy_ran_issues_nothing(
     assert jobs["items"] == []
     body = client.get(f"/api/v1/orgs/{world['org']}/remedies", headers=world["tech"].headers).json()
     assert (body["attempts"], body["finished"], body["success_rate"]) == (1, 0, None)
+
+
+def test_a_restart_that_reports_success_but_leaves_it_down_is_not_fixed(
+    client: TestClient, ctx: Context, world: dict[str, Any], daemon: Daemon, tmp_path: Path
+) -> None:
+    _remedy(client, world, cooldown_s=0)
+    assert _poll(ctx) >= 1
+    (daemon.state / "lies").touch()  # the service manager says ok, the service stays down
+    daemon.crash()
+    ctx.clock.advance(30)
+    assert _poll(ctx) >= 1
+    alert = _alert(ctx, world["check"])
+    assert remedies.turn(ctx) == 1
+    runner = _agent(client, ctx, world["agent"], tmp_path, daemon)
+    try:
+        assert runner.run_once() is Outcome.SENT
+    finally:
+        runner.close()
+        runner.buffer.close()
+    assert remedies.turn(ctx) == 1 and _attempts(ctx) == [(1, "verifying", "")]
+    assert _poll(ctx) >= 1  # asked again at once: still refused
+    assert remedies.turn(ctx) == 0  # a slow start gets its 30 s before it counts
+    ctx.clock.advance(30)
+    assert _poll(ctx) >= 1
+    assert remedies.turn(ctx) == 1
+    assert _attempts(ctx) == [(1, "done", "not_fixed")]
+    assert not _answers(daemon.port)
+    assert alerts.escalate(ctx) == 1 and _deliveries(ctx, alert.id) == 1  # told, at last

@@ -49,6 +49,18 @@ def verify_by(check_interval_s: float, hold_until: datetime, now: datetime) -> d
     return min(now + window, hold_until)
 
 
+def still_failing(
+    asked_at: datetime, last_result_at: datetime | None, verify_by: datetime, now: datetime
+) -> bool:
+    """Whether the check has had its say: a failing result since it was asked again, once the
+    service had MIN_VERIFY to come up (a slow start is not a failed remedy), or the time to
+    verify is over."""
+    if now >= verify_by:
+        return True
+    answered = last_result_at is not None and last_result_at >= asked_at
+    return answered and now >= asked_at + MIN_VERIFY
+
+
 def after_job(job_state: str) -> Outcome | None:
     """None while the job has not ended or it succeeded (then the check decides)."""
     if job_state not in JOB_FINAL or job_state == JOB_OK:

@@ -351,6 +351,7 @@ def _step(session: Session, key: Any, a: RemedyAttempt, now: datetime) -> int:
             return 1
         if job.state == rules.JOB_OK:
             a.state = "verifying"
+            a.asked_at = now
             a.verify_by = rules.verify_by(check.interval_s, a.hold_until, now)
             # Asked again now rather than at its next turn (as a changed check is).
             session.execute(
@@ -365,7 +366,8 @@ def _step(session: Session, key: Any, a: RemedyAttempt, now: datetime) -> int:
         if st is not None and st.status == 0 and st.hard_status == 0:
             _end(session, remedy, a, Outcome.FIXED, f"the check is ok again: {st.message}", now)
             return 1
-        if a.verify_by is not None and now >= a.verify_by:
+        asked, by = a.asked_at or now, a.verify_by or a.hold_until
+        if rules.still_failing(asked, st.last_at if st is not None else None, by, now):
             said = st.message if st is not None else ""
             _end(session, remedy, a, Outcome.NOT_FIXED, f"the check still fails: {said}", now)
             return 1

@@ -1193,6 +1193,7 @@ class RemedyAttempt(Base):
     created_at: Mapped[datetime]
     hold_until: Mapped[datetime]
     verify_by: Mapped[datetime | None]
+    asked_at: Mapped[datetime | None]  # when the check was asked again after the job
     finished_at: Mapped[datetime | None]
 
 

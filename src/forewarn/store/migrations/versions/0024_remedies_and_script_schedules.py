@@ -111,6 +111,7 @@ def upgrade() -> None:
         sa.Column("created_at", forewarn.store.types.UTCDateTime(), nullable=False),
         sa.Column("hold_until", forewarn.store.types.UTCDateTime(), nullable=False),
         sa.Column("verify_by", forewarn.store.types.UTCDateTime(), nullable=True),
+        sa.Column("asked_at", forewarn.store.types.UTCDateTime(), nullable=True),
         sa.Column("finished_at", forewarn.store.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["alert_id"],
