@@ -104,3 +104,49 @@ def test_the_remedies_page_shows_success_rates(client: TestClient, ctx: Context)
     page = client.get(f"/orgs/{org}/remedies").text
     assert "Success rate: 66.7 %" in page and "restart <code>nginx</code>" in page
     assert "&lt;b&gt;not_fixed&lt;/b&gt;" in page  # escaped, never markup
+
+
+def test_a_technician_attaches_and_removes_a_remedy_from_the_page(
+    client: TestClient, ctx: Context
+) -> None:
+    org = make_org(ctx, "Paged Healing Ltd")
+    agent = enroll(client, ctx, org)
+    check = checks.create(
+        ctx,
+        SYSTEM,
+        CheckCreate(asset_id=agent["asset_id"], name="web port", type="tcp", target="127.0.0.1:9"),
+    ).id
+    make_person(ctx, "hviewer", roles={org: "viewer"})
+    csrf = signed_in(client, "hviewer")
+    assert "Attach a remedy" not in client.get(f"/orgs/{org}/remedies").text
+    form = {
+        "csrf_token": csrf,
+        "check_id": str(check),
+        "kind": "restart_service",
+        "service": "nginx",
+    }
+    r = client.post(f"/orgs/{org}/remedies", data=form, follow_redirects=False)
+    assert r.status_code == 403
+
+    make_person(ctx, "htech", roles={org: "technician"})
+    form["csrf_token"] = signed_in(client, "htech")
+    page = client.get(f"/orgs/{org}/remedies").text
+    assert "Attach a remedy" in page and "web port" in page
+    bad = {**form, "service": "--now; reboot"}
+    r = client.post(f"/orgs/{org}/remedies", data=bad, follow_redirects=False)
+    assert r.status_code == 303
+    assert remedies.for_org(ctx, SYSTEM, org).remedies == []
+    r = client.post(
+        f"/orgs/{org}/remedies", data={**form, "cooldown_min": "5"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    (made,) = remedies.for_org(ctx, SYSTEM, org).remedies
+    assert (made.check_id, made.service, made.cooldown_s) == (check, "nginx", 300)
+    page = client.get(r.headers["location"]).text
+    assert "Remedy attached" in page and "restart <code>nginx</code>" in page
+    r = client.post(
+        f"/orgs/{org}/remedies/{made.id}/delete",
+        data={"csrf_token": form["csrf_token"]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and remedies.for_org(ctx, SYSTEM, org).remedies == []
