@@ -11,7 +11,7 @@ from typing import Any
 from forewarn.agent.buffer import Buffer
 from forewarn.agent.job_worker import JobWorkers, LongPoll
 from forewarn.agent.jobs import META_JOBS, NOT_STARTED, JobRunner, Ran
-from forewarn.agent.runner import Runner, Sources, build_batch
+from forewarn.agent.runner import Outcome, Runner, Sources, build_batch
 from tests.unit.test_agent_jobs import NOW, PUB, envelope, order
 
 
@@ -62,7 +62,11 @@ def test_two_jobs_run_at_once_the_third_waits_and_the_queue_is_bounded(tmp_path:
     stored: list[dict[str, Any]] = []
     nudges: list[int] = []
     workers = JobWorkers(
-        jobs, tmp_path / "b.db", record_into(stored), lambda: nudges.append(1), queue_size=2
+        jobs,
+        lambda: Buffer(tmp_path / "b.db"),
+        record_into(stored),
+        lambda: nudges.append(1),
+        queue_size=2,
     )
     try:
         for i in (1, 2, 3, 4):
@@ -109,24 +113,53 @@ def test_after_a_restart_accepted_and_started_jobs_are_told_apart() -> None:
     assert jobs.seen == [3, 4]  # neither runs again
 
 
+class Sender:
+    """The server as the runner sees it; `down` makes it unreachable."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.down = False
+
+    def send(self, body: bytes) -> dict[str, Any]:
+        from forewarn.agent.buffer import decode
+        from forewarn.agent.client import Retry
+
+        if self.down:
+            raise Retry("connection refused")
+        batch = decode(body)
+        self.sent.append(batch)
+        return {"batch_id": batch["batch_id"], "interval": 60}
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_job_that_ends_while_the_server_is_away_is_reported_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    sender = Sender()
+    jobs = JobRunner(5, PUB, run=lambda a, e, t: Ran(0, b"ok\n"), clock=lambda: NOW + 1)
+    runner = Runner(Buffer(tmp_path / "b.db"), sender, quiet(), sleep=lambda s: None, jobs=jobs)
+    try:
+        runner.offer_jobs([order(envelope(id=8))])
+        runner._take_offered()
+        assert runner.workers is not None and runner.workers.wait_idle(10)
+        sender.down = True  # offline: the result stays in the buffer
+        assert runner.run_once() is Outcome.PENDING
+        assert any(b.get("jobs") for b in runner.buffer.batches())
+        sender.down = False
+        assert runner.run_once() is Outcome.SENT
+    finally:
+        runner.close()
+        runner.buffer.close()
+    results = [r for b in sender.sent for r in b.get("jobs", [])]
+    assert [(r["job"], r["state"], r["output"]) for r in results] == [(8, "succeeded", "ok\n")]
+
+
 def test_the_runner_reports_interrupted_jobs_once_and_queues_new_ones(tmp_path: Path) -> None:
     path = tmp_path / "buffer.db"
     with Buffer(path) as buf:
         buf.set_meta({META_JOBS: json.dumps({"seen": [3], "running": {"3": NOW}})})
-
-    class Sender:
-        def __init__(self) -> None:
-            self.sent: list[dict[str, Any]] = []
-
-        def send(self, body: bytes) -> dict[str, Any]:
-            from forewarn.agent.buffer import decode
-
-            batch = decode(body)
-            self.sent.append(batch)
-            return {"batch_id": batch["batch_id"], "interval": 60}
-
-        def close(self) -> None:
-            pass
 
     sender = Sender()
     jobs = JobRunner(5, PUB, run=lambda a, e, t: Ran(0, b"ok\n"), clock=lambda: NOW + 1)

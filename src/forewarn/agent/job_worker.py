@@ -23,7 +23,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from forewarn.agent.buffer import Buffer
@@ -44,7 +43,7 @@ class JobWorkers:
     def __init__(
         self,
         jobs: JobRunner,
-        buffer_path: Path,
+        open_buffer: Callable[[], Buffer],
         record: Record,
         nudge: Callable[[], None],
         *,
@@ -52,7 +51,7 @@ class JobWorkers:
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self.jobs = jobs
-        self._path = buffer_path
+        self._open_buffer = open_buffer  # each worker its own connection to the same file
         self._record = record
         self._nudge = nudge
         self._queue: queue.Queue[Envelope] = queue.Queue(maxsize=queue_size)
@@ -114,7 +113,7 @@ class JobWorkers:
                 except queue.Empty:
                     continue
                 if buffer is None:
-                    buffer = Buffer(self._path)
+                    buffer = self._open_buffer()
                 try:
                     self._run(buffer, env)
                 finally:

@@ -256,7 +256,7 @@ class Runner:
             owed = jobs.restore(buffer.get_meta(META_JOBS))
             if owed:  # jobs a stop, a crash or their own reboot interrupted: say so
                 self._buffer_job_results(owed)
-            self.workers = JobWorkers(jobs, buffer.path, self._record_job, self.nudge)
+            self.workers = JobWorkers(jobs, self._reopen_buffer, self._record_job, self.nudge)
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -265,6 +265,11 @@ class Runner:
         self._stop_requested = True
         if self._waker:
             self._waker.wake()
+
+    def _reopen_buffer(self) -> Buffer:
+        """Another connection to this buffer, with its bounds (for a worker thread)."""
+        b = self.buffer
+        return Buffer(b.path, max_bytes=b.max_bytes, max_quarantined=b.max_quarantined)
 
     def nudge(self) -> None:
         """A job started or ended (called from a worker thread): send without waiting for
