@@ -1261,3 +1261,38 @@ class PatchPolicyAction(Base):
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text, default="")
     packages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class TicketChecklist(Base):
+    """A checklist template started as a ticket (services.checklists): which template, with
+    which parameters; its steps are TicketChecklistStep rows, their ticks in the timeline."""
+
+    __tablename__ = "ticket_checklists"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    template: Mapped[str] = mapped_column(String(40))  # assess.plans.Checklist.id
+    title: Mapped[str] = mapped_column(String(200))  # the template's title when started
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime]
+
+
+class TicketChecklistStep(Base):
+    """One step of a ticket's checklist, copied from the template when it started (a template
+    changed later does not rewrite work under way); done or not, by whom, when."""
+
+    __tablename__ = "ticket_checklist_steps"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket_checklists.ticket_id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1, 2, ...
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    safeguards: Mapped[list[str]] = mapped_column(JSON, default=list)  # CIS v8 IG1 ids
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str] = mapped_column(String(200), default="")
