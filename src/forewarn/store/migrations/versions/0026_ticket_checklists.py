@@ -12,7 +12,6 @@ from alembic import op
 
 import forewarn.store.types
 
-
 revision = "0026"
 down_revision = "0023"
 branch_labels = None
