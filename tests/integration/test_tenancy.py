@@ -18,6 +18,7 @@ from forewarn.services import (
     agent_jobs,
     assessments,
     assets,
+    checklists,
     checks,
     discovery,
     enrollment,
@@ -83,6 +84,7 @@ class World:
     report_a: int = 0
     assessment_a: int = 0
     patch_policy_a: int = 0
+    checklist_ticket_a: int = 0
 
 
 @pytest.fixture
@@ -143,6 +145,7 @@ def world(ctx: Context, owner: Person) -> World:
     _reports_of_a(ctx, world)
     _assessment_of_a(ctx, world)
     _patch_policies_of_a(ctx, world)
+    _checklists_of_a(ctx, world)
     return world
 
 
@@ -194,6 +197,16 @@ def _patch_policies_of_a(ctx: Context, w: World) -> None:
         patch_policies.PatchPolicyCreate(
             org_id=w.org_a, name="alpha-patching", window_start="02:00", window_minutes=120
         ),
+    ).id
+
+
+def _checklists_of_a(ctx: Context, w: World) -> None:
+    w.checklist_ticket_a = checklists.start(
+        ctx,
+        SYSTEM,
+        w.org_a,
+        "leaver",
+        checklists.ChecklistStart(parameters={"person": "alpha leaver"}),
     ).id
 
 
@@ -957,6 +970,26 @@ LISTS.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("GET", "/api/v1/orgs/{org_id}/checklists"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/checklists",
+            {},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/checklists/{template}/start"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/checklists/leaver/start",
+            {"json": {"parameters": {"person": "mine"}}},
+        ),
+        ("PUT", "/api/v1/tickets/{ticket_id}/steps/{step}"): lambda w: (
+            "PUT",
+            f"/api/v1/tickets/{w.checklist_ticket_a}/steps/1",
+            {"json": {"done": True}},
+        ),
+    }
+)
+
 # Heartbeat pings: the unguessable token in the URL is the credential (cron jobs cannot log
 # in); tests/integration/test_checks_api.py shows an unknown token changes nothing.
 PINGS = {
@@ -1042,6 +1075,7 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/questionnaire",
         f"/api/v1/patch-policies/{w.patch_policy_a}",
         f"/api/v1/orgs/{w.org_a}/patch-policies",
+        f"/api/v1/tickets/{w.checklist_ticket_a}",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 
