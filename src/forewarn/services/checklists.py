@@ -96,6 +96,11 @@ def _templates() -> dict[str, Checklist]:
     return {c.id: c for c in load_checklists()}
 
 
+def all_templates() -> list[Checklist]:
+    """The provider-wide templates, in the file's order."""
+    return list(_templates().values())
+
+
 def templates(ctx: Context, actor: Actor, org_id: int) -> list[TemplateOut]:
     """The templates an organization may start (the provider-wide ones), for anyone who sees it."""
     with ctx.db.read() as session:
