@@ -716,13 +716,16 @@ def _name(raw: Any, where: str, params: tuple[Parameter, ...], problems: list[st
     except ValueError as exc:
         problems.append(f"{where}.name: {exc} (write {{{{ and }}}} for a brace)")
         return ""
-    bad = [
-        "{" + field + "}"
-        for _, field, spec, conv in parts
-        if field is not None and (field not in known or spec or conv)
-    ]
-    for field in bad:
-        problems.append(f"{where}.name: {field} is not one of its parameters")
+    bad = []
+    for _, field, spec, conv in parts:
+        if field is None:
+            continue
+        if spec or conv:
+            bad.append(f"{{{field}}} must be a plain placeholder, without a conversion or format")
+        elif field not in known:
+            bad.append(f"{{{field}}} is not one of its parameters")
+    for said in bad:
+        problems.append(f"{where}.name: {said}")
     return "" if bad else name
 
 
