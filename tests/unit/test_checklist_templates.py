@@ -98,7 +98,8 @@ checklists:
         "checklist leaver.parameters[0].required: must be true or false",
         "checklist leaver.parameters: 'person' is used twice",
         "checklist leaver.name: {badge} is not one of its parameters",
-        "checklist leaver.name: {person} must be a plain placeholder, without a conversion or format",
+        "checklist leaver.name: {person} must be a plain placeholder, "
+        "without a conversion or format",
         "checklist leaver.clients: must be true or false",
         "checklist new-hire.parameters: must be a list",
         "checklist new-hire.name: expected '}' before end of string (write {{ and }} for a brace)",
