@@ -262,3 +262,106 @@ def test_a_checklist_is_left_out_of_the_proactive_share(
     )
     figures = r.json()
     assert (figures["tickets"], figures["proactive"], figures["proactive_share"]) == (2, 0, 0.0)
+
+
+PRINTER = """
+checklists:
+  - id: new-printer
+    title: A new printer
+    parameters:
+      - id: printer
+        label: The printer
+        kind: asset
+    steps:
+      - title: Change its default password
+        safeguards: ["4.7"]
+      - title: Update its firmware
+        safeguards: ["7.3"]
+"""
+YAML = {"Content-Type": "application/yaml"}
+
+
+def test_an_organization_imports_its_own_templates_and_starts_one(
+    client: TestClient, ctx: Context, shop
+) -> None:
+    tech: Person = shop["tech"]
+    base = f"/api/v1/orgs/{shop['org']}/checklists"
+    r = client.post(f"{base}/import", content=PRINTER, headers={**tech.headers, **YAML})
+    assert r.status_code == 200, r.text
+    assert [(t["id"], t["source"]) for t in r.json()] == [("new-printer", "organization")]
+    listed = client.get(base, headers=shop["staff"].headers).json()
+    assert [t["source"] for t in listed] == ["provider"] * 4 + ["organization"]
+    r = client.post(
+        f"{base}/new-printer/start",
+        json={"parameters": {"printer": shop["laptop"]}},
+        headers=tech.headers,
+    )
+    assert r.status_code == 201, r.text
+    started = r.json()
+    assert started["title"] == "Onboard: lt-07" and started["checklist"]["total"] == 2
+    # Importing again replaces the templates; a checklist under way keeps its steps.
+    other = PRINTER.replace("new-printer", "new-phone").replace("A new printer", "A new phone")
+    r = client.post(f"{base}/import", content=other, headers={**tech.headers, **YAML})
+    assert r.status_code == 200
+    ids = [t["id"] for t in client.get(base, headers=tech.headers).json()]
+    assert ids[-1] == "new-phone" and "new-printer" not in ids
+    again = client.get(f"/api/v1/tickets/{started['id']}", headers=tech.headers).json()
+    assert again["checklist"]["template"] == "new-printer"
+    assert [s["title"] for s in again["checklist"]["steps"]][1] == "Update its firmware"
+    r = client.post(
+        f"{base}/new-printer/start",
+        json={"parameters": {"printer": shop["laptop"]}},
+        headers=tech.headers,
+    )
+    assert r.status_code == 404 and "new-phone" in r.json()["detail"]
+    # Another organization does not get them.
+    elsewhere = make_org(ctx, "Elsewhere")
+    boss = make_person(ctx, "bea", roles={elsewhere: "admin"})
+    theirs = client.get(f"/api/v1/orgs/{elsewhere}/checklists", headers=boss.headers).json()
+    assert [t["id"] for t in theirs] == ["new-saas", "new-laptop", "new-hire", "leaver"]
+
+
+def test_a_bad_templates_file_is_refused_whole_with_each_problem_named(
+    client: TestClient, ctx: Context, shop
+) -> None:
+    tech: Person = shop["tech"]
+    base = f"/api/v1/orgs/{shop['org']}/checklists"
+    assert (
+        client.post(f"{base}/import", content=PRINTER, headers={**tech.headers, **YAML}).status_code
+        == 200
+    )
+    before = (counts(ctx), client.get(base, headers=tech.headers).json())
+    bad = """
+checklists:
+  - id: leaver
+    title: Our leaver
+    steps:
+      - title: Take the keys
+  - id: new-van
+    title: A new van
+    colour: white
+    steps:
+      - title: Insure it
+        safeguards: ["99.1"]
+"""
+    r = client.post(f"{base}/import", content=bad, headers={**tech.headers, **YAML})
+    assert r.status_code == 422
+    said = [e["msg"] for e in r.json()["errors"]]
+    assert said == [
+        "checklists[0].id: 'leaver' is a provider-wide template; choose another id",
+        "checklists[1]: unknown key 'colour'",
+        "checklist new-van.steps[0].safeguards: '99.1' is not a CIS v8 IG1 safeguard id",
+    ]
+    r = client.post(f"{base}/import", content="checklists: [", headers={**tech.headers, **YAML})
+    assert r.status_code == 422 and "not valid YAML" in r.text
+    r = client.post(f"{base}/import", content=b"\xff\xfe", headers={**tech.headers, **YAML})
+    assert r.status_code == 422 and "not UTF-8" in r.text
+    r = client.post(
+        f"{base}/import",
+        content=PRINTER,
+        headers={**tech.headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 415
+    r = client.post(f"{base}/import", content=PRINTER, headers={**shop["staff"].headers, **YAML})
+    assert r.status_code == 403
+    assert (counts(ctx), client.get(base, headers=tech.headers).json()) == before

@@ -982,6 +982,15 @@ REFUSED.update(
             f"/api/v1/orgs/{w.org_a}/checklists/leaver/start",
             {"json": {"parameters": {"person": "mine"}}},
         ),
+        ("POST", "/api/v1/orgs/{org_id}/checklists/import"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/checklists/import",
+            {
+                "content": "checklists:\n  - id: mine\n    title: Mine\n"
+                "    steps:\n      - title: Do it\n",
+                "headers": {"Content-Type": "application/yaml"},
+            },
+        ),
         ("PUT", "/api/v1/tickets/{ticket_id}/steps/{step}"): lambda w: (
             "PUT",
             f"/api/v1/tickets/{w.checklist_ticket_a}/steps/1",
@@ -1076,6 +1085,7 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/patch-policies/{w.patch_policy_a}",
         f"/api/v1/orgs/{w.org_a}/patch-policies",
         f"/api/v1/tickets/{w.checklist_ticket_a}",
+        f"/api/v1/orgs/{w.org_a}/checklists",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

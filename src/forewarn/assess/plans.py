@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -729,8 +729,9 @@ def _name(raw: Any, where: str, params: tuple[Parameter, ...], problems: list[st
     return "" if bad else name
 
 
-def parse_checklists(text: str) -> tuple[Checklist, ...]:
-    """Checklists from YAML text (docs/risk.md), or ChecklistError naming every problem."""
+def parse_checklists(text: str, reserved: Collection[str] = ()) -> tuple[Checklist, ...]:
+    """Checklists from YAML text (docs/risk.md), or ChecklistError naming every problem.
+    `reserved`: ids the file may not use (an organization's own file: the shipped ones)."""
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise ChecklistError([f"the file is larger than {MAX_BYTES} bytes"])
     try:
@@ -764,6 +765,8 @@ def parse_checklists(text: str) -> tuple[Checklist, ...]:
             cid = ""
         elif cid in seen:
             problems.append(f"{where}.id: {cid!r} is used twice")
+        elif cid in reserved:
+            problems.append(f"{where}.id: {cid!r} is a provider-wide template; choose another id")
         seen.add(cid)
         where = f"checklist {cid or i}"
         title = _text(item.get("title"), f"{where}.title", TITLE_MAX, problems, required=True)

@@ -10,9 +10,13 @@ event of its timeline ("step_done" / "step_undone"), so who did what and when is
 way as everything else on a ticket. The steps are copied when the checklist starts, with their
 CIS safeguard ids, so the assessment can count finished ones (`completed`).
 
-Who may do what: technicians start any checklist; a client's own staff (viewers) start the
-templates marked `clients: true` (a new hire, a leaver), as they may report a problem;
-technicians tick steps.
+Templates: the provider-wide ones shipped in the YAML, and an organization's own, imported as
+one YAML file in the same format (validated whole with each problem named; nothing stored when
+refused; importing again replaces them; their ids may not take a provider-wide one's).
+
+Who may do what: technicians start any checklist and import an organization's templates; a
+client's own staff (viewers) start the templates marked `clients: true` (a new hire, a
+leaver), as they may report a problem; technicians tick steps.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forewarn.assess.plans import Checklist, load_checklists
+from forewarn.assess.plans import Checklist, ChecklistError, load_checklists, parse_checklists
 from forewarn.domain.inventory import Role
 from forewarn.domain.tickets import Origin, Priority, TicketStatus
 from forewarn.services import audit, tickets
@@ -32,7 +36,13 @@ from forewarn.services.context import Context
 from forewarn.services.errors import invalid, not_found
 from forewarn.services.schemas import MAX_ID
 from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, require
-from forewarn.store.models import Asset, Ticket, TicketChecklist, TicketChecklistStep
+from forewarn.store.models import (
+    Asset,
+    OrgChecklists,
+    Ticket,
+    TicketChecklist,
+    TicketChecklistStep,
+)
 
 VALUE_MAX = 200  # a parameter's text
 
@@ -57,6 +67,7 @@ class TemplateOut(BaseModel):
     title: str
     description: str
     clients: bool = Field(description="a client's own staff (viewers) may start it")
+    source: str = Field("provider", description="provider (shipped) or organization (imported)")
     parameters: list[ParameterOut]
     steps: list[StepOut]
 
@@ -78,12 +89,13 @@ class StepTick(BaseModel):
     done: bool
 
 
-def _template_out(c: Checklist) -> TemplateOut:
+def _template_out(c: Checklist, source: str = "provider") -> TemplateOut:
     return TemplateOut(
         id=c.id,
         title=c.title,
         description=c.description,
         clients=c.clients,
+        source=source,
         parameters=[ParameterOut(**p.to_json()) for p in c.parameters],
         steps=[StepOut(**s.to_json()) for s in c.steps],
     )
@@ -101,19 +113,102 @@ def all_templates() -> list[Checklist]:
     return list(_templates().values())
 
 
+def own_templates(session: Session, org_id: int) -> list[Checklist]:
+    """An organization's own templates (none until it imports some)."""
+    row = session.get(OrgChecklists, org_id)
+    return list(parse_checklists(row.body)) if row is not None else []
+
+
 def templates(ctx: Context, actor: Actor, org_id: int) -> list[TemplateOut]:
-    """The templates an organization may start (the provider-wide ones), for anyone who sees it."""
+    """The templates an organization may start, the provider-wide ones first, for anyone who
+    sees it."""
     with ctx.db.read() as session:
         get_org_in_scope(session, actor, org_id, Role.VIEWER)
-    return [_template_out(c) for c in _templates().values()]
+        own = own_templates(session, org_id)
+    return [_template_out(c) for c in all_templates()] + [
+        _template_out(c, "organization") for c in own
+    ]
 
 
-def template(template_id: str) -> Checklist:
-    found = _templates().get(template_id)
-    if found is None:
-        known = ", ".join(_templates())
+def startable(ctx: Context, actor: Actor, org_id: int) -> list[Checklist]:
+    """The templates this person may start here: all for technicians, those marked for
+    clients (a new hire, a leaver) for the organization's own staff."""
+    with ctx.db.read() as session:
+        get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        found = all_templates() + own_templates(session, org_id)
+    tech = actor.can(org_id, Role.TECHNICIAN)
+    return [c for c in found if tech or c.clients]
+
+
+def template(session: Session, org_id: int, template_id: str) -> Checklist:
+    """A provider-wide template or one of the organization's own, by id; 404 naming those
+    there are."""
+    found = {c.id: c for c in all_templates() + own_templates(session, org_id)}
+    if template_id not in found:
+        known = ", ".join(found)
         raise not_found(f"checklist template {template_id[:40]!r} (known: {known});")
-    return found
+    return found[template_id]
+
+
+def _may_start(session: Session, actor: Actor, org_id: int, template_id: str) -> Checklist:
+    get_org_in_scope(session, actor, org_id, Role.VIEWER)
+    checklist = template(session, org_id, template_id)
+    if not checklist.clients:
+        require(actor, org_id, Role.TECHNICIAN)
+    return checklist
+
+
+def choose(ctx: Context, actor: Actor, org_id: int, template_id: str) -> Checklist:
+    """The template to start, if this person may start it here (404 unknown, 403 not theirs)."""
+    with ctx.db.read() as session:
+        return _may_start(session, actor, org_id, template_id)
+
+
+def import_templates(
+    ctx: Context, actor: Actor, org_id: int, text: str | bytes
+) -> list[TemplateOut]:
+    """Replace the organization's own templates with a YAML file (technicians): checked whole,
+    refused with each problem named and nothing stored."""
+    now = ctx.clock.now()
+    try:
+        body = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError:
+        raise invalid("templates refused, nothing stored: the file is not UTF-8 text") from None
+    with ctx.db.transaction() as session:
+        get_org_in_scope(session, actor, org_id, Role.TECHNICIAN)
+        try:
+            parsed = parse_checklists(body, reserved={c.id for c in all_templates()})
+        except ChecklistError as exc:
+            problems = list(exc.problems)
+        else:
+            problems = []
+        if problems:
+            errors = [{"loc": ["body"], "msg": p, "type": "checklist"} for p in problems]
+            raise invalid(f"templates refused, nothing stored: {'; '.join(problems)}", errors)
+        row = session.get(OrgChecklists, org_id)
+        if row is None:
+            row = OrgChecklists(org_id=org_id, body=body, updated_at=now, updated_by="")
+            session.add(row)
+        row.body, row.updated_at, row.updated_by = body, now, actor.username
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "checklist.import",
+            entity="organization",
+            entity_id=org_id,
+            org_id=org_id,
+            after={"templates": [c.id for c in parsed]},
+        )
+    return [_template_out(c, "organization") for c in parsed]
+
+
+def own_file(ctx: Context, actor: Actor, org_id: int) -> str:
+    """The organization's own templates as imported ("" when none)."""
+    with ctx.db.read() as session:
+        get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        row = session.get(OrgChecklists, org_id)
+        return row.body if row is not None else ""
 
 
 # ---- starting one -------------------------------------------------------------------------------
@@ -199,10 +294,7 @@ def start(
     """One ticket "Onboard: <name>" with the template's steps, none done yet."""
     now = ctx.clock.now()
     with ctx.db.transaction() as session:
-        get_org_in_scope(session, actor, org_id, Role.VIEWER)
-        checklist = template(template_id)
-        if not checklist.clients:
-            require(actor, org_id, Role.TECHNICIAN)
+        checklist = _may_start(session, actor, org_id, template_id)
         stored, shown = _fill(session, org_id, checklist, data.parameters)
         t = tickets.open_ticket(
             session,

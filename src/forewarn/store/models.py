@@ -1296,3 +1296,17 @@ class TicketChecklistStep(Base):
     safeguards: Mapped[list[str]] = mapped_column(JSON, default=list)  # CIS v8 IG1 ids
     done_at: Mapped[datetime | None]
     done_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class OrgChecklists(Base):
+    """An organization's own checklist templates: the YAML file as imported (validated whole
+    by assess.plans.parse_checklists); importing again replaces it."""
+
+    __tablename__ = "org_checklists"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))

@@ -9,7 +9,6 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from forewarn.assess.plans import Checklist
-from forewarn.domain.inventory import Role
 from forewarn.services import checklists
 from forewarn.services.context import Context
 from forewarn.services.scope import Actor
@@ -22,13 +21,6 @@ KIND_HINTS = {
 }
 
 
-def startable(actor: Actor, org_id: int) -> list[Checklist]:
-    """The templates this person may start here: all for technicians, the client ones (a new
-    hire, a leaver) for the organization's own staff."""
-    tech = actor.can(org_id, Role.TECHNICIAN)
-    return [c for c in checklists.all_templates() if tech or c.clients]
-
-
 def section(
     ctx: Context,
     actor: Actor,
@@ -39,7 +31,7 @@ def section(
     errors: FieldErrors | None = None,
 ) -> dict[str, Any]:
     """What the tickets page needs for its "Start a checklist" section."""
-    shown = startable(actor, org_id)
+    shown = checklists.startable(ctx, actor, org_id)
     wants_assets = any(p.kind == "asset" for c in shown for p in c.parameters)
     names = check_views.asset_names(ctx, actor, org_id) if wants_assets else {}
     options = sorted(((str(i), n) for i, n in names.items()), key=lambda o: o[1].lower())

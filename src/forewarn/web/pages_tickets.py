@@ -285,7 +285,7 @@ def start_checklist(
     hire or a leaver (services.checklists says who may)."""
     ctx, actor = get_ctx(request), user.actor
     org = orgs.get(ctx, actor, org_id)
-    chosen = checklists.template(template[:40])
+    chosen = checklists.choose(ctx, actor, org_id, template[:40])
     values = checklist_form.start_values(form, chosen)
     data = checklist_form.start_input(chosen, values)
     started, errors = attempt(

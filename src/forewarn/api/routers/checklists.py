@@ -3,11 +3,12 @@ its steps (docs/checklists.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 
 from forewarn.api.deps import Caller, Ctx, IdPath
+from forewarn.api.routers.posture import YAML_TYPES, yaml_body
 from forewarn.services import checklists
 from forewarn.services.checklists import ChecklistStart, StepTick, TemplateOut
 from forewarn.services.tickets import TicketDetail
@@ -46,3 +47,30 @@ def tick_step(
     """Mark a step of the ticket's checklist done (or not): technicians; recorded in the
     ticket's timeline."""
     return checklists.tick(ctx, actor, ticket_id, step, body)
+
+
+_TEMPLATES_YAML: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the organization's own checklist templates, YAML (docs/checklists.md)",
+        "content": {t: {"schema": {"type": "string"}} for t in YAML_TYPES},
+    }
+}
+
+
+@router.post(
+    "/orgs/{org_id}/checklists/import",
+    response_model=list[TemplateOut],
+    openapi_extra=_TEMPLATES_YAML,
+    tags=["checklists"],
+    responses={
+        415: {"description": "the body is not declared as YAML"},
+        422: {"description": "`errors` names each problem; nothing is stored"},
+    },
+)
+def import_templates(
+    org_id: IdPath, ctx: Ctx, actor: Caller, body: Annotated[bytes, Depends(yaml_body)]
+) -> list[TemplateOut]:
+    """Replace the organization's own templates with a YAML file (technicians): refused whole,
+    each problem named, when anything in it is wrong or an id is a provider-wide template's."""
+    return checklists.import_templates(ctx, actor, org_id, body)
