@@ -126,3 +126,51 @@ def test_client_staff_start_a_leaver_and_follow_it_without_ticking(
     r = client.post(f"/tickets/{ticket_id}/steps/1", data={"csrf_token": csrf, "done": "1"})
     assert r.status_code == 403
     assert "0 of 5 done" in client.get(f"/tickets/{ticket_id}").text
+
+
+PRINTER = """checklists:
+  - id: new-printer
+    title: A new printer
+    clients: true
+    parameters:
+      - id: printer
+        label: Where it stands
+    steps:
+      - title: Change its default password
+        safeguards: ["4.7"]
+"""
+
+
+def test_technicians_keep_the_organizations_own_templates(
+    client: TestClient, ctx: Context, site: dict[str, Any]
+) -> None:
+    csrf = signed_in(client, "tess")
+    page = client.get(f"/orgs/{site['org']}/tickets").text
+    assert f'action="/orgs/{site["org"]}/checklists/import"' in page
+    bad = PRINTER.replace('"4.7"', '"4.77"')
+    r = client.post(
+        f"/orgs/{site['org']}/checklists/import", data={"csrf_token": csrf, "templates": bad}
+    )
+    assert r.status_code == 422
+    assert "'4.77' is not a CIS v8 IG1 safeguard id" in _error(r.text, "templates")
+    assert _forms(r.text) == ["new-saas", "new-laptop", "new-hire", "leaver"]  # nothing stored
+    r = client.post(
+        f"/orgs/{site['org']}/checklists/import",
+        data={"csrf_token": csrf, "templates": PRINTER},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(r.headers["location"]).text
+    assert _flash(page) == "Saved Acme Dental's own templates: A new printer."
+    assert _forms(page)[-1] == "new-printer"
+    assert "id: new-printer" in page  # the file, to edit
+
+    # The client's staff start the organization's client template but keep no templates.
+    csrf = signed_in(client, "clara")
+    page = client.get(f"/orgs/{site['org']}/tickets").text
+    assert _forms(page) == ["new-hire", "leaver", "new-printer"]
+    assert "/checklists/import" not in page
+    r = client.post(
+        f"/orgs/{site['org']}/checklists/import", data={"csrf_token": csrf, "templates": PRINTER}
+    )
+    assert r.status_code == 403

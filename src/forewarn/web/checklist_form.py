@@ -9,6 +9,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from forewarn.assess.plans import Checklist
+from forewarn.domain.inventory import Role
 from forewarn.services import checklists
 from forewarn.services.context import Context
 from forewarn.services.scope import Actor
@@ -29,9 +30,14 @@ def section(
     failed: str = "",
     values: dict[str, str] | None = None,
     errors: FieldErrors | None = None,
+    own: str | None = None,
 ) -> dict[str, Any]:
-    """What the tickets page needs for its "Start a checklist" section."""
+    """What the tickets page needs for its "Start a checklist" section; `failed` names the
+    form refused ("import" for the organization's own templates), `own` the YAML typed."""
     shown = checklists.startable(ctx, actor, org_id)
+    tech = actor.can(org_id, Role.TECHNICIAN)
+    if own is None:
+        own = checklists.own_file(ctx, actor, org_id) if tech else ""
     wants_assets = any(p.kind == "asset" for c in shown for p in c.parameters)
     names = check_views.asset_names(ctx, actor, org_id) if wants_assets else {}
     options = sorted(((str(i), n) for i, n in names.items()), key=lambda o: o[1].lower())
@@ -42,6 +48,8 @@ def section(
         "checklist_values": values or {},
         "checklist_errors": errors or {},
         "kind_hints": KIND_HINTS,
+        "checklist_own": {"templates": own},
+        "checklist_import": tech,
     }
 
 
@@ -72,3 +80,12 @@ def place_start(checklist: Checklist, errors: FieldErrors) -> FieldErrors:
 def tick_done(form: FormData) -> bool | None:
     """The tick's button says done=1 or done=0; anything else is no tick."""
     return {"1": True, "0": False}.get(text(form, "done").strip())
+
+
+def import_values(form: FormData) -> str:
+    return text(form, "templates")[:300_000]
+
+
+def place_import(errors: FieldErrors) -> FieldErrors:
+    """Every problem of a refused file belongs to the file's field."""
+    return {"templates": [m for messages in errors.values() for m in messages]}

@@ -329,3 +329,29 @@ def tick_step(
     response = see_other(f"/tickets/{ticket_id}#checklist")
     add_flash(ctx, response, f"Step {step} {'done' if done else 'not done'}: {progress}.")
     return response
+
+
+@router.post("/orgs/{org_id}/checklists/import")
+def import_checklists(
+    request: Request, org_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    """Replace the organization's own templates with the YAML typed (technicians)."""
+    ctx, actor = get_ctx(request), user.actor
+    org = orgs.get(ctx, actor, org_id)
+    require(actor, org_id, Role.TECHNICIAN)
+    body = checklist_form.import_values(form)
+    done, errors = attempt(lambda: checklists.import_templates(ctx, actor, org_id, body))
+    if done is None:
+        section = checklist_form.section(
+            ctx,
+            actor,
+            org_id,
+            failed="import",
+            errors=checklist_form.place_import(errors),
+            own=body,
+        )
+        return _list(request, user, org, checklist=section, status=422)
+    response = see_other(f"/orgs/{org_id}/tickets#checklists")
+    names = ", ".join(t.title for t in done)
+    add_flash(ctx, response, f"Saved {org.name}'s own templates: {names}.")
+    return response
