@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from forewarn.services import assets, checklists, tickets
+from forewarn.services import assets, checklists, monthly_report, tickets
 from forewarn.services.context import Context
 from forewarn.services.schemas import AssetCreate
 from forewarn.services.scope import SYSTEM
@@ -262,6 +262,10 @@ def test_a_checklist_is_left_out_of_the_proactive_share(
     )
     figures = r.json()
     assert (figures["tickets"], figures["proactive"], figures["proactive_share"]) == (2, 0, 0.0)
+    assert figures["problems"] == 1
+    # The monthly report's headline counts problems, not planned work.
+    headline = monthly_report.build(ctx, SYSTEM, shop["org"], month)["headline"]
+    assert headline["text"] == "0 of 1 problem was caught before anyone reported them."
 
 
 PRINTER = """

@@ -122,6 +122,6 @@ def test_a_checklist_is_neither_caught_first_nor_missed():
     reported = TicketTimes(T0, Origin.USER, None, None)
     f = figures([], [leaver, reported])
     assert not proactive(leaver)
-    assert (f.tickets, f.proactive, f.proactive_share) == (2, 0, 0.0)
+    assert (f.tickets, f.problems, f.proactive, f.proactive_share) == (2, 1, 0, 0.0)
     assert f.time_to_respond == MIN
     assert figures([], [leaver]).proactive_share is None

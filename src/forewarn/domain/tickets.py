@@ -156,7 +156,8 @@ class Figures:
     time_to_respond: timedelta | None
     time_to_resolve: timedelta | None
     proactive: int  # tickets the platform raised first
-    proactive_share: float | None  # proactive / tickets but planned ones; None without any
+    proactive_share: float | None  # proactive / problems; None without any
+    problems: int = 0  # the tickets about a problem: all but planned work (checklists)
 
 
 def _mean(spans: Iterable[timedelta]) -> timedelta | None:
@@ -187,4 +188,5 @@ def figures(alerts: Sequence[AlertTimes], tickets: Sequence[TicketTimes]) -> Fig
         time_to_resolve=_mean(t.resolved_at - t.created_at for t in tickets if t.resolved_at),
         proactive=caught,
         proactive_share=caught / problems if problems else None,
+        problems=problems,
     )

@@ -145,6 +145,9 @@ class ServiceReport(BaseModel):
         description="share of the month's tickets the platform raised before anyone reported "
         "them (docs/alerts.md has the definition)"
     )
+    problems: int = Field(
+        0, description="the month's tickets about a problem: all but planned work (checklists)"
+    )
 
 
 def _out(t: Ticket, now: datetime) -> TicketOut:
@@ -608,6 +611,7 @@ def service_report(
         time_to_resolve_s=seconds(f.time_to_resolve),
         proactive=f.proactive,
         proactive_share=f.proactive_share,
+        problems=f.problems,
     )
 
 
