@@ -145,6 +145,8 @@ def test_a_ticket_without_a_checklist_has_no_steps(client: TestClient, shop) -> 
         ),
         ("leaver", {"parameters": {"person": "J" * 201}}, 422, "longer than 200 characters"),
         ("leaver", {"parameters": {"person": 7}}, 422, "person: must be text"),
+        ("leaver", {"parameters": {"person": "Ja\x00ne"}}, 422, "person"),
+        ("leaver", {"parameters": {"person": "Jane", "p\x00": "x"}}, 422, "parameters"),
         ("new-laptop", {"parameters": {"laptop": "lt-07"}}, 422, "must be the id of an asset"),
         ("new-laptop", {"parameters": {"laptop": "FOREIGN"}}, 422, "no such asset in this"),
         ("leaver", {"parameters": {"person": "Jane"}, "extra": 1}, 422, "extra"),
@@ -360,6 +362,9 @@ checklists:
     assert r.status_code == 422 and "not valid YAML" in r.text
     r = client.post(f"{base}/import", content=b"\xff\xfe", headers={**tech.headers, **YAML})
     assert r.status_code == 422 and "not UTF-8" in r.text
+    nul = PRINTER.replace("A new printer", "A new\x00printer")
+    r = client.post(f"{base}/import", content=nul, headers={**tech.headers, **YAML})
+    assert r.status_code == 422 and "not valid YAML" in r.text
     r = client.post(
         f"{base}/import",
         content=PRINTER,

@@ -22,9 +22,9 @@ leaver), as they may report a problem; technicians tick steps.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,9 @@ from forewarn.store.models import (
 )
 
 VALUE_MAX = 200  # a parameter's text
+# PostgreSQL cannot store NUL in text: refused at the edge on both engines (as schemas.Strict).
+ParameterId = Annotated[str, StringConstraints(max_length=40, pattern=r"^[^\x00]*$")]
+ParameterValue = Annotated[str, StringConstraints(max_length=1000, pattern=r"^[^\x00]*$")]
 
 # ---- shapes -----------------------------------------------------------------------------------
 
@@ -75,7 +78,7 @@ class TemplateOut(BaseModel):
 class ChecklistStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parameters: dict[str, str | int] = Field(
+    parameters: dict[ParameterId, ParameterValue | int] = Field(
         default_factory=dict,
         max_length=20,
         description="the template's parameters by id; an asset parameter takes an asset id",
