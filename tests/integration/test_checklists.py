@@ -128,7 +128,12 @@ def test_a_ticket_without_a_checklist_has_no_steps(client: TestClient, shop) -> 
 @pytest.mark.parametrize(
     ("template", "body", "status", "said"),
     [
-        ("no-such", {"parameters": {"person": "Jane"}}, 404, "checklist template 'no-such'"),
+        (
+            "no-such",
+            {"parameters": {"person": "Jane"}},
+            404,
+            "no checklist template 'no-such' here",
+        ),
         ("leaver", {"parameters": {}}, 422, "person: required: The leaver's name"),
         ("leaver", {"parameters": {"person": "   "}}, 422, "person: required"),
         (

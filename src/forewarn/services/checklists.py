@@ -33,7 +33,7 @@ from forewarn.domain.inventory import Role
 from forewarn.domain.tickets import Origin, Priority, TicketStatus
 from forewarn.services import audit, tickets
 from forewarn.services.context import Context
-from forewarn.services.errors import invalid, not_found
+from forewarn.services.errors import ServiceError, invalid, not_found
 from forewarn.services.schemas import MAX_ID
 from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, require
 from forewarn.store.models import (
@@ -149,7 +149,8 @@ def template(session: Session, org_id: int, template_id: str) -> Checklist:
     found = {c.id: c for c in all_templates() + own_templates(session, org_id)}
     if template_id not in found:
         known = ", ".join(found)
-        raise not_found(f"checklist template {template_id[:40]!r} (known: {known});")
+        detail = f"no checklist template {template_id[:40]!r} here (there are: {known})"
+        raise ServiceError(detail, status=404, title="Not found")
     return found[template_id]
 
 
@@ -173,21 +174,17 @@ def import_templates(
     """Replace the organization's own templates with a YAML file (technicians): checked whole,
     refused with each problem named and nothing stored."""
     now = ctx.clock.now()
-    try:
-        body = text.decode("utf-8") if isinstance(text, bytes) else text
-    except UnicodeDecodeError:
-        raise invalid("templates refused, nothing stored: the file is not UTF-8 text") from None
     with ctx.db.transaction() as session:
         get_org_in_scope(session, actor, org_id, Role.TECHNICIAN)
         try:
+            body = text.decode("utf-8") if isinstance(text, bytes) else text
+        except UnicodeDecodeError:
+            raise invalid("templates refused, nothing stored: the file is not UTF-8") from None
+        try:
             parsed = parse_checklists(body, reserved={c.id for c in all_templates()})
         except ChecklistError as exc:
-            problems = list(exc.problems)
-        else:
-            problems = []
-        if problems:
-            errors = [{"loc": ["body"], "msg": p, "type": "checklist"} for p in problems]
-            raise invalid(f"templates refused, nothing stored: {'; '.join(problems)}", errors)
+            errors = [{"loc": ["body"], "msg": p, "type": "checklist"} for p in exc.problems]
+            raise invalid(f"templates refused, nothing stored: {exc}", errors) from None
         row = session.get(OrgChecklists, org_id)
         if row is None:
             row = OrgChecklists(org_id=org_id, body=body, updated_at=now, updated_by="")
