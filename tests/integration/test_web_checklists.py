@@ -70,6 +70,8 @@ def test_a_technician_starts_a_laptop_checklist_and_ticks_it(
     assert "1 of 7 done" in page and "done by tess" in page
     assert page.count('name="done" value="1"') == 6 and page.count('name="done" value="0"') == 1
     assert "Step done" in page and "3. Encrypt the disk (1 of 7 done)" in page
+    listed = client.get(f"/orgs/{site['org']}/tickets").text
+    assert f"#{ticket_id} · a checklist started by tess · 1 of 7 done" in listed
     # A tick that is neither done nor not done is refused at the top of the page.
     r = client.post(f"/tickets/{ticket_id}/steps/3", data={"csrf_token": csrf, "done": "maybe"})
     assert r.status_code == 422 and "Choose done or not done." in r.text

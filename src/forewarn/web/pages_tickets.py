@@ -60,6 +60,7 @@ def _list(
         "tickets": found.items,
         "orgs_by_id": known,
         "assignees": ticket_views.assignee_names(ctx, actor, found.items),
+        "progress": checklists.progress(ctx, actor, [t.id for t in found.items]),
         "current": current,
         "self_url": ticket_views.list_url(org_id, current, cursor),
         "older_url": (
