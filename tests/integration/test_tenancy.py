@@ -18,6 +18,7 @@ from forewarn.services import (
     agent_jobs,
     assessments,
     assets,
+    checklists,
     checks,
     discovery,
     enrollment,
@@ -87,6 +88,7 @@ class World:
     report_a: int = 0
     assessment_a: int = 0
     patch_policy_a: int = 0
+    checklist_ticket_a: int = 0
 
 
 @pytest.fixture
@@ -147,6 +149,7 @@ def world(ctx: Context, owner: Person) -> World:
     _reports_of_a(ctx, world)
     _assessment_of_a(ctx, world)
     _patch_policies_of_a(ctx, world)
+    _checklists_of_a(ctx, world)
     _automation_of_a(ctx, world)
     return world
 
@@ -220,6 +223,16 @@ def _automation_of_a(ctx: Context, w: World) -> None:
                 "start_local": "2026-11-01T03:00",
             }
         ),
+    ).id
+
+
+def _checklists_of_a(ctx: Context, w: World) -> None:
+    w.checklist_ticket_a = checklists.start(
+        ctx,
+        SYSTEM,
+        w.org_a,
+        "leaver",
+        checklists.ChecklistStart(parameters={"person": "alpha leaver"}),
     ).id
 
 
@@ -1041,6 +1054,35 @@ LISTS.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("GET", "/api/v1/orgs/{org_id}/checklists"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/checklists",
+            {},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/checklists/{template}/start"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/checklists/leaver/start",
+            {"json": {"parameters": {"person": "mine"}}},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/checklists/import"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/checklists/import",
+            {
+                "content": "checklists:\n  - id: mine\n    title: Mine\n"
+                "    steps:\n      - title: Do it\n",
+                "headers": {"Content-Type": "application/yaml"},
+            },
+        ),
+        ("PUT", "/api/v1/tickets/{ticket_id}/steps/{step}"): lambda w: (
+            "PUT",
+            f"/api/v1/tickets/{w.checklist_ticket_a}/steps/1",
+            {"json": {"done": True}},
+        ),
+    }
+)
+
 # Heartbeat pings: the unguessable token in the URL is the credential (cron jobs cannot log
 # in); tests/integration/test_checks_api.py shows an unknown token changes nothing.
 PINGS = {
@@ -1130,6 +1172,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/questionnaire",
         f"/api/v1/patch-policies/{w.patch_policy_a}",
         f"/api/v1/orgs/{w.org_a}/patch-policies",
+        f"/api/v1/tickets/{w.checklist_ticket_a}",
+        f"/api/v1/orgs/{w.org_a}/checklists",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

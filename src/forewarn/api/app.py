@@ -21,6 +21,7 @@ from forewarn.api.routers import (
     audit,
     auth,
     automation,
+    checklists,
     checks,
     discovery,
     expiries,
@@ -84,6 +85,7 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(security.router)
     app.include_router(jobs.router)
     app.include_router(reports.router)
+    app.include_router(checklists.router)
     app.include_router(assessments.router)
     app.include_router(automation.router)
     _mount_web(app)

@@ -1264,6 +1264,55 @@ class PatchPolicyAction(Base):
     packages: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
+class TicketChecklist(Base):
+    """A checklist template started as a ticket (services.checklists): which template, with
+    which parameters; its steps are TicketChecklistStep rows, their ticks in the timeline."""
+
+    __tablename__ = "ticket_checklists"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    template: Mapped[str] = mapped_column(String(40))  # assess.plans.Checklist.id
+    title: Mapped[str] = mapped_column(String(200))  # the template's title when started
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime]
+
+
+class TicketChecklistStep(Base):
+    """One step of a ticket's checklist, copied from the template when it started (a template
+    changed later does not rewrite work under way); done or not, by whom, when."""
+
+    __tablename__ = "ticket_checklist_steps"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket_checklists.ticket_id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1, 2, ...
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    safeguards: Mapped[list[str]] = mapped_column(JSON, default=list)  # CIS v8 IG1 ids
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class OrgChecklists(Base):
+    """An organization's own checklist templates: the YAML file as imported (validated whole
+    by assess.plans.parse_checklists); importing again replaces it."""
+
+    __tablename__ = "org_checklists"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
 class Remedy(Base):
     """What to do when a check goes to a hard problem, before anyone is told (services.remedies):
     restart a service on the check's machine, or run a library script there."""
