@@ -22,6 +22,7 @@ from forewarn.check_cli import CHECK_CONTEXT, check
 from forewarn.config import Settings
 from forewarn.services import (
     bootstrap,
+    builtin_scripts,
     discovery,
     enrollment,
     importing,
@@ -133,6 +134,7 @@ def serve(
         _serve_background(ctx, roles)
         return
     password = bootstrap.ensure_admin(ctx)
+    builtin_scripts.install(ctx)  # the ready-made maintenance tasks, up to date
     if password:
         out.print(
             f"First start: created owner [bold]{settings.admin_user}[/] with password "

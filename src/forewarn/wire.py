@@ -447,6 +447,13 @@ class JobResult(Wire):
     finished_at: Epoch
 
 
+class JobRunning(Wire):
+    """A job the agent started and has not finished: its result comes in a later batch."""
+
+    job: JobId
+    started_at: Epoch
+
+
 # ---- check-in -------------------------------------------------------------------------------
 
 
@@ -469,6 +476,7 @@ class Batch(Wire):
         False, description="the agent was told to stop (SIGTERM): its last word, not a crash"
     )
     jobs: list[JobResult] = Field(default_factory=list, max_length=MAX_JOBS)
+    running: list[JobRunning] = Field(default_factory=list, max_length=MAX_JOBS)
 
 
 class BatchAnswer(Wire):

@@ -18,6 +18,7 @@ from forewarn.services import (
     agent_jobs,
     assessments,
     assets,
+    checklists,
     checks,
     discovery,
     enrollment,
@@ -29,6 +30,8 @@ from forewarn.services import (
     patch_policies,
     policies,
     posture,
+    remedies,
+    schedules,
     scripts,
     silences,
     sites,
@@ -80,9 +83,12 @@ class World:
     finding_a: int = 0
     script_a: int = 0
     job_a: int = 0
+    remedy_a: int = 0
+    schedule_a: int = 0
     report_a: int = 0
     assessment_a: int = 0
     patch_policy_a: int = 0
+    checklist_ticket_a: int = 0
 
 
 @pytest.fixture
@@ -143,6 +149,8 @@ def world(ctx: Context, owner: Person) -> World:
     _reports_of_a(ctx, world)
     _assessment_of_a(ctx, world)
     _patch_policies_of_a(ctx, world)
+    _checklists_of_a(ctx, world)
+    _automation_of_a(ctx, world)
     return world
 
 
@@ -194,6 +202,37 @@ def _patch_policies_of_a(ctx: Context, w: World) -> None:
         patch_policies.PatchPolicyCreate(
             org_id=w.org_a, name="alpha-patching", window_start="02:00", window_minutes=120
         ),
+    ).id
+
+
+def _automation_of_a(ctx: Context, w: World) -> None:
+    """A remedy on A's check and a schedule of A's script."""
+    w.remedy_a = remedies.create(
+        ctx,
+        SYSTEM,
+        remedies.RemedyCreate(check_id=w.check_a, kind="restart_service", service="cron"),
+    ).id
+    w.schedule_a = schedules.create(
+        ctx,
+        SYSTEM,
+        schedules.ScheduleCreate.model_validate(
+            {
+                "org_id": w.org_a,
+                "script_id": w.script_a,
+                "name": "alpha-nightly",
+                "start_local": "2026-11-01T03:00",
+            }
+        ),
+    ).id
+
+
+def _checklists_of_a(ctx: Context, w: World) -> None:
+    w.checklist_ticket_a = checklists.start(
+        ctx,
+        SYSTEM,
+        w.org_a,
+        "leaver",
+        checklists.ChecklistStart(parameters={"person": "alpha leaver"}),
     ).id
 
 
@@ -903,6 +942,64 @@ REFUSED.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("POST", "/api/v1/remedies"): lambda w: (
+            "POST",
+            "/api/v1/remedies",
+            {"json": {"check_id": w.check_a, "kind": "restart_service", "service": "sshd"}},
+        ),
+        ("DELETE", "/api/v1/remedies/{remedy_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/remedies/{w.remedy_a}",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/remedies"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/remedies",
+            {},
+        ),
+        ("POST", "/api/v1/script-schedules"): lambda w: (
+            "POST",
+            "/api/v1/script-schedules",
+            {
+                "json": {
+                    "org_id": w.org_a,
+                    "script_id": w.script_a,
+                    "name": "sneaky",
+                    "start_local": "2026-11-01T03:00",
+                }
+            },
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/script-schedules"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/script-schedules",
+            {},
+        ),
+        ("PATCH", "/api/v1/script-schedules/{schedule_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/script-schedules/{w.schedule_a}",
+            {"json": {"enabled": False}},
+        ),
+        ("DELETE", "/api/v1/script-schedules/{schedule_id}"): lambda w: (
+            "DELETE",
+            f"/api/v1/script-schedules/{w.schedule_a}",
+            {},
+        ),
+        ("GET", "/api/v1/orgs/{org_id}/job-counts"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/job-counts",
+            {"params": {"month": "2026-11"}},
+        ),
+        ("POST", "/api/v1/assets/{asset_id}/jobs/restart-service"): lambda w: (
+            "POST",
+            f"/api/v1/assets/{w.asset_a}/jobs/restart-service",
+            {"json": {"service": "cron"}},
+        ),
+    }
+)
+
+
 # Collections: the outsider is answered, but with nothing of A in it, even when asking for A.
 LISTS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orgs"): lambda w: ("GET", "/api/v1/orgs", {}),
@@ -972,6 +1069,35 @@ LISTS.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("GET", "/api/v1/orgs/{org_id}/checklists"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/checklists",
+            {},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/checklists/{template}/start"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/checklists/leaver/start",
+            {"json": {"parameters": {"person": "mine"}}},
+        ),
+        ("POST", "/api/v1/orgs/{org_id}/checklists/import"): lambda w: (
+            "POST",
+            f"/api/v1/orgs/{w.org_a}/checklists/import",
+            {
+                "content": "checklists:\n  - id: mine\n    title: Mine\n"
+                "    steps:\n      - title: Do it\n",
+                "headers": {"Content-Type": "application/yaml"},
+            },
+        ),
+        ("PUT", "/api/v1/tickets/{ticket_id}/steps/{step}"): lambda w: (
+            "PUT",
+            f"/api/v1/tickets/{w.checklist_ticket_a}/steps/1",
+            {"json": {"done": True}},
+        ),
+    }
+)
+
 # Heartbeat pings: the unguessable token in the URL is the credential (cron jobs cannot log
 # in); tests/integration/test_checks_api.py shows an unknown token changes nothing.
 PINGS = {
@@ -997,6 +1123,8 @@ OWN_OR_PUBLIC = {
     *PINGS,
     ("GET", "/api/v1/public/status/{slug}"),
 }
+# The long-poll fast path for jobs: the agent's own credential says whose jobs.
+OWN_OR_PUBLIC.add(("GET", "/api/v1/agent/jobs"))
 PUBLIC = {
     *PINGS,
     # A status page is public once its organization published it; unpublished is not found.
@@ -1050,6 +1178,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/patches",
         f"/api/v1/scripts/{w.script_a}",
         f"/api/v1/jobs/{w.job_a}",
+        f"/api/v1/orgs/{w.org_a}/remedies",
+        f"/api/v1/orgs/{w.org_a}/script-schedules",
         f"/api/v1/reports/{w.report_a}",
         f"/api/v1/orgs/{w.org_a}/reports",
         f"/api/v1/orgs/{w.org_a}/assessments",
@@ -1057,6 +1187,8 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/questionnaire",
         f"/api/v1/patch-policies/{w.patch_policy_a}",
         f"/api/v1/orgs/{w.org_a}/patch-policies",
+        f"/api/v1/tickets/{w.checklist_ticket_a}",
+        f"/api/v1/orgs/{w.org_a}/checklists",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

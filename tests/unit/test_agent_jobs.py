@@ -125,7 +125,8 @@ def test_the_runner_runs_once_and_remembers_before_running():
     o = order(envelope())
     first = jobs.handle(o, persist=kept.append)
     assert first is not None and first["state"] == "succeeded" and first["output"] == "ok\n"
-    assert json.loads(kept[0]) == {"seen": [7], "running": 7}
+    assert json.loads(kept[0]) == {"seen": [7], "running": {"7": None}}  # accepted
+    assert json.loads(kept[1]) == {"seen": [7], "running": {"7": NOW + 1}}  # started
     again = jobs.handle(o, persist=kept.append)
     assert again is not None and again["state"] == "refused" and "replayed" in again["reason"]
     assert len(calls) == 1
@@ -135,7 +136,8 @@ def test_a_job_interrupted_by_a_crash_is_reported_failed_after_restart():
     jobs = JobRunner(5, PUB, clock=lambda: NOW + 2)
     owed = jobs.restore(json.dumps({"seen": [7], "running": 7}))
     assert [(r["job"], r["state"]) for r in owed] == [(7, "failed")]
-    assert jobs.seen == [7] and jobs.running is None
+    assert jobs.seen == [7] and jobs.running == {}
+    assert owed[0]["reason"] == "the agent stopped while the job ran"
 
 
 def test_reboot_is_refused_outside_its_window_and_never_run_here():

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forewarn.assess import catalog
 from forewarn.assess.facts import AssetFacts, CostInputs
 from forewarn.assess.risk import (
     LEVELS,
@@ -26,7 +27,8 @@ from forewarn.assess.risk import (
     risk_level,
     score_range,
 )
-from forewarn.security.posture_policy import IG1
+
+IG1 = frozenset(catalog.load().ids())
 
 TODAY = date(2026, 11, 26)
 COST = CostInputs(

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from forewarn.security.posture_policy import IG1, PolicyError, parse, parse_rule
+from forewarn.assess import catalog
+from forewarn.security.posture_policy import PolicyError, parse, parse_rule
+
+IG1 = frozenset(catalog.load().ids())
 
 PACK = Path(__file__).parents[2] / "src/forewarn/data/posture/linux.yml"
 

@@ -107,7 +107,21 @@ def test_means_over_what_happened():
 def test_the_share_is_a_fraction_of_the_tickets(origins):
     tickets = [TicketTimes(T0, o, None, None) for o in origins]
     f = figures([], tickets)
-    if not tickets:
+    problems = [o for o in origins if o is not Origin.CHECKLIST]  # planned work stays out
+    assert f.tickets == len(origins)
+    if not problems:
         assert f.proactive_share is None
     else:
-        assert f.proactive_share == sum(o is not Origin.USER for o in origins) / len(origins)
+        assert f.proactive_share == sum(o is not Origin.USER for o in problems) / len(problems)
+
+
+def test_a_checklist_is_neither_caught_first_nor_missed():
+    """Planned work (a leaver's checklist) is counted and timed but left out of the share,
+    even with an alert linked to it later."""
+    leaver = TicketTimes(T0, Origin.CHECKLIST, T0 + MIN, None, first_alert_at=T0 - MIN)
+    reported = TicketTimes(T0, Origin.USER, None, None)
+    f = figures([], [leaver, reported])
+    assert not proactive(leaver)
+    assert (f.tickets, f.problems, f.proactive, f.proactive_share) == (2, 1, 0, 0.0)
+    assert f.time_to_respond == MIN
+    assert figures([], [leaver]).proactive_share is None

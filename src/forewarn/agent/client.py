@@ -27,6 +27,7 @@ USER_AGENT = f"forewarn-agent/{AGENT_VERSION}"
 TIMEOUT = 10.0
 ENROLL_PATH = "/api/v1/agent/enroll"
 CHECKIN_PATH = "/api/v1/agent/checkin"
+JOBS_PATH = "/api/v1/agent/jobs"  # the long-poll fast path for jobs
 # An answer is a few hundred bytes; refuse to hold more than this in memory.
 MAX_ANSWER_BYTES = 1024 * 1024
 
@@ -119,10 +120,21 @@ class Client:
             return _json_object(data, "check-in answer")
         raise _classify(status, answer_headers, data)
 
+    def wait_for_jobs(self, wait: float) -> list[Any]:
+        """Jobs issued for this agent, asked with a request the server holds open up to
+        `wait` seconds (the long-poll fast path); [] when none came in time. The client's
+        timeout must be longer than `wait`."""
+        status, answer_headers, data = self.post(f"{JOBS_PATH}?wait={wait:g}", b"", {}, "GET")
+        if status == 200:
+            jobs = _json_object(data, "jobs answer").get("jobs")
+            return jobs if isinstance(jobs, list) else []
+        raise _classify(status, answer_headers, data)
+
     def post(
-        self, path: str, body: bytes, headers: Mapping[str, str]
+        self, path: str, body: bytes, headers: Mapping[str, str], method: str = "POST"
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        """POST JSON; (status, headers, body) of any HTTP answer, Retry on transport errors."""
+        """POST JSON (or `method`); (status, headers, body) of any HTTP answer, Retry on
+        transport errors."""
         all_headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -135,7 +147,7 @@ class Client:
         # idempotent (same batch_id), so one more try on a fresh connection is safe.
         reused = self._conn is not None
         try:
-            return self._exchange(self._base + path, body, all_headers)
+            return self._exchange(method, self._base + path, body, all_headers)
         except (ConnectionError, http.client.RemoteDisconnected) as exc:
             self.close()
             if not reused:
@@ -144,7 +156,7 @@ class Client:
             self.close()
             raise Retry(_transport_message(self.server, exc)) from exc
         try:
-            return self._exchange(self._base + path, body, all_headers)
+            return self._exchange(method, self._base + path, body, all_headers)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise Retry(_transport_message(self.server, exc)) from exc
@@ -155,10 +167,10 @@ class Client:
             self._conn = None
 
     def _exchange(
-        self, path: str, body: bytes, headers: Mapping[str, str]
+        self, method: str, path: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         conn = self._connection()
-        conn.request("POST", path, body=body, headers=dict(headers))
+        conn.request(method, path, body=body if method == "POST" else None, headers=dict(headers))
         response = conn.getresponse()
         data = response.read(MAX_ANSWER_BYTES + 1)
         if len(data) > MAX_ANSWER_BYTES:

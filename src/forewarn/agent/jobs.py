@@ -11,6 +11,11 @@ job delivered again is a replay. Once the memory is full, an id below all rememb
 a replay too, so forgetting old ids never reopens them. The id is remembered *before* the job
 runs: a job interrupted by a crash (or by the reboot it asked for) is never run twice; it is
 reported as failed, outcome unknown, when the agent starts again.
+
+Jobs run beside the check-in loop, not in it (forewarn.agent.job_worker): the loop verifies
+and accepts a job (accept), worker threads run it (execute). The ids accepted and not yet
+finished are remembered with the moment each started, so after a restart the agent tells a
+job it stopped while running from one it had not started yet.
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ BASE_ENV = {
 # Tests only: install updates into the isolated system at this root instead of "/". It comes
 # from the agent's own environment, never from a job.
 APT_ROOT_ENV = "FOREWARN_AGENT_APT_ROOT"
+# The program that restarts a service: systemctl unless the agent's own environment names
+# another (a machine without systemd, or a test's small supervisor). It is called as
+# `PROGRAM restart -- NAME`, as systemctl is; it never comes from a job.
+SERVICE_MANAGER_ENV = "FOREWARN_AGENT_SERVICE_MANAGER"
+INTERRUPTED = "the agent stopped while the job ran"
+NOT_STARTED = "the agent stopped before the job started"
 
 
 def apt_root_options(root: str | None) -> list[str]:
@@ -204,62 +215,109 @@ class JobRunner:
     clock: Callable[[], float] = time.time
     apt_root: str | None = None  # the agent's own setting (APT_ROOT_ENV), for tests
     seen: list[int] = field(default_factory=list)
+    service_manager: str = "systemctl"  # the agent's own setting (SERVICE_MANAGER_ENV)
     updates_changed: bool = False  # an install ran: send the updates section again soon
-    running: int | None = None
+    # Accepted and not finished: job id -> when it started (None: waiting for a worker).
+    running: dict[int, float | None] = field(default_factory=dict)
     _key: Any = None
+    # Worker threads and the loop share `seen` and `running`; whoever changes them writes
+    # remember() while holding this, so the newest state is the one stored.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     # ---- state kept in the buffer ----------------------------------------------------------
 
     def restore(self, kept: str | None) -> list[dict[str, Any]]:
-        """Load what was remembered; results owed for a job a crash interrupted."""
+        """Load what was remembered; results owed for jobs a stop or crash interrupted."""
         owed: list[dict[str, Any]] = []
         try:
             data = json.loads(kept) if kept else {}
             self.seen = [int(i) for i in data.get("seen", [])][-MAX_SEEN:]
             running = data.get("running")
+            if isinstance(running, int):  # one job, about to run, as older agents kept it
+                running = {str(running): self.clock()}
+            left = {int(k): v for k, v in (running or {}).items()}
         except (ValueError, TypeError, AttributeError):
             log.warning("the remembered job ids are unreadable; starting afresh")
-            self.seen, running = [], None
-        if isinstance(running, int):
-            now = self.clock()
-            owed.append(
-                result(running, "failed", now, now, reason="the agent stopped while the job ran")
-            )
-        self.running = None
+            self.seen, left = [], {}
+        now = self.clock()
+        for job_id, started in sorted(left.items()):
+            if isinstance(started, int | float) and started > 0:
+                owed.append(result(job_id, "failed", started, now, reason=INTERRUPTED))
+            else:
+                owed.append(result(job_id, "failed", now, now, reason=NOT_STARTED))
+        self.running = {}
         return owed
 
     def remember(self) -> str:
-        return json.dumps({"seen": self.seen[-MAX_SEEN:], "running": self.running})
+        with self.lock:
+            running = {str(k): v for k, v in self.running.items()}
+            return json.dumps({"seen": self.seen[-MAX_SEEN:], "running": running})
 
     # ---- one job ---------------------------------------------------------------------------
 
     def handle(self, order: object, persist: Callable[[str], None]) -> dict[str, Any] | None:
-        """Verify and run one job; its result (None for an order without a usable id)."""
+        """Verify and run one job here and now; its result (None for an order without a
+        usable id, or one already accepted)."""
+        accepted = self.accept(order, persist)
+        if not isinstance(accepted, Envelope):
+            return accepted
+        try:
+            return self.execute(accepted, persist)
+        finally:
+            self.finish(accepted.id)  # the caller stores the result with remember()
+
+    def accept(
+        self, order: object, persist: Callable[[str], None]
+    ) -> Envelope | dict[str, Any] | None:
+        """Verify one job: its envelope once accepted (remembered through `persist` before
+        this returns, so it never runs twice), a refusal result, or None (no usable id, or
+        accepted already and not finished: a redelivery while it waits or runs)."""
         job_id = order.get("id") if isinstance(order, dict) else None
         if not isinstance(job_id, int) or isinstance(job_id, bool):
             log.warning("a job without an id was ignored")
             return None
-        started = self.clock()
-        try:
-            if self._key is None:
-                self._key = load_public_key(self.public_key_b64)
-            env = verify(
-                order, self._key, self.agent_id, started, self.seen, len(self.seen) >= MAX_SEEN
-            )
-        except Refusal as exc:
-            log.warning("job %d refused: %s", job_id, exc)
-            if job_id not in self.seen:
-                self._see(job_id)
-            return result(job_id, "refused", started, self.clock(), reason=str(exc))
-        except (ValueError, binascii.Error) as exc:  # the pinned key itself is unusable
-            return result(job_id, "refused", started, self.clock(), reason=f"no usable key: {exc}")
-        self._see(env.id)
-        self.running = env.id
-        persist(self.remember())  # before it runs: a crash never runs it twice
-        try:
-            return self._execute(env, started)
-        finally:
-            self.running = None
+        with self.lock:
+            if job_id in self.running:
+                return None
+            now = self.clock()
+            try:
+                if self._key is None:
+                    self._key = load_public_key(self.public_key_b64)
+                env = verify(
+                    order, self._key, self.agent_id, now, self.seen, len(self.seen) >= MAX_SEEN
+                )
+            except Refusal as exc:
+                log.warning("job %d refused: %s", job_id, exc)
+                if job_id not in self.seen:
+                    self._see(job_id)
+                return result(job_id, "refused", now, self.clock(), reason=str(exc))
+            except (ValueError, binascii.Error) as exc:  # the pinned key itself is unusable
+                return result(job_id, "refused", now, self.clock(), reason=f"no usable key: {exc}")
+            self._see(env.id)
+            self.running[env.id] = None
+            persist(self.remember())  # before it runs: a crash never runs it twice
+            return env
+
+    def start(self, env: Envelope, persist: Callable[[str], None]) -> float:
+        """Mark an accepted job started (remembered through `persist`); when it started."""
+        with self.lock:
+            started = self.clock()
+            self.running[env.id] = started
+            persist(self.remember())
+            return started
+
+    def execute(
+        self, env: Envelope, persist: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
+        """Run an accepted job; its result. The job stays in `running` until the caller
+        stores the result (finish), so a crash in between still reports it."""
+        started = self.start(env, persist) if persist is not None else self.clock()
+        return self._execute(env, started)
+
+    def finish(self, job_id: int) -> None:
+        """The job's result is stored (or about to be, in the same transaction as remember())."""
+        with self.lock:
+            self.running.pop(job_id, None)
 
     def _see(self, job_id: int) -> None:
         self.seen.append(job_id)
@@ -299,7 +357,7 @@ class JobRunner:
             name = payload.get("service")
             if not isinstance(name, str) or not SERVICE_NAME.match(name):
                 raise Refusal(f"not a service name: {name!r}")
-            return ["systemctl", "restart", "--", name], environ, _nothing
+            return [self.service_manager, "restart", "--", name], environ, _nothing
         if env.kind == "install_updates":
             argv = install_argv(payload, self.apt_root)
             environ["DEBIAN_FRONTEND"] = "noninteractive"

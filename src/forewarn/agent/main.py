@@ -25,7 +25,8 @@ from forewarn.agent import AGENT_VERSION, state
 from forewarn.agent.buffer import DEFAULT_MAX_BYTES, Buffer, BufferStats, new_batch_id
 from forewarn.agent.client import Client, ClientError, enroll
 from forewarn.agent.collectors.authlog import AuthReader
-from forewarn.agent.jobs import APT_ROOT_ENV, JobRunner
+from forewarn.agent.job_worker import LongPoll
+from forewarn.agent.jobs import APT_ROOT_ENV, SERVICE_MANAGER_ENV, JobRunner
 from forewarn.agent.posture import Assessor
 from forewarn.agent.runner import (
     Outcome,
@@ -132,12 +133,33 @@ def cmd_run(args: argparse.Namespace) -> int:
                 enrolment.agent_id,
                 enrolment.server_public_key,
                 apt_root=os.environ.get(APT_ROOT_ENV, "").strip() or None,
+                service_manager=os.environ.get(SERVICE_MANAGER_ENV, "").strip() or "systemctl",
             ),
         )
+        poll = None
+        if not args.once and not args.no_long_poll and runner.workers is not None:
+            poll = _long_poll(enrolment, runner)
         try:
             return _run(runner, enrolment, directory, once=args.once)
         finally:
+            if poll is not None:
+                poll.stop()
             runner.close()
+
+
+def _long_poll(enrolment: state.Enrolment, runner: Runner) -> LongPoll:
+    """The fast path for jobs, on its own connection (a request held open must not hold up
+    the check-ins)."""
+    wait = 25.0
+    client = Client(
+        enrolment.server,
+        agent_token=enrolment.agent_token,
+        ca_file=enrolment.ca_file,
+        timeout=wait + 15,
+    )
+    poll = LongPoll(client.wait_for_jobs, runner.offer_jobs, wait=wait)
+    poll.start()
+    return poll
 
 
 def _client(enrolment: state.Enrolment) -> Client:
@@ -459,6 +481,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BYTES / 1024 / 1024,
         metavar="MB",
         help="bound of the unsent backlog; past it the oldest metrics go first (default 50)",
+    )
+    p.add_argument(
+        "--no-long-poll",
+        action="store_true",
+        help="take jobs only from check-in answers (no request held open at the server)",
     )
     p.add_argument(
         "--log-dir",

@@ -21,6 +21,7 @@ import os
 import random
 import select
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,11 +32,13 @@ from forewarn.agent.buffer import Buffer, compress, encode
 from forewarn.agent.client import ClientError, Refused, Retry, Unauthorized
 from forewarn.agent.collectors.authlog import AuthReader
 from forewarn.agent.collectors.authlog import Taken as AuthTaken
+from forewarn.agent.job_worker import JobWorkers
 from forewarn.agent.jobs import META_JOBS, JobRunner
 from forewarn.agent.posture import META_POSTURE, Assessor
 from forewarn.agent.sweeps import META_DONE, Sweeper
 from forewarn.agent.watch import META_CONFIG, META_STATE, META_WATCH_TS, Taken, Watcher
 from forewarn.domain.clock import Clock, SystemClock
+from forewarn.domain.jobs import MAX_TIMEOUT, Envelope
 
 log = logging.getLogger("forewarn.agent")
 
@@ -145,6 +148,7 @@ def build_batch(
     auth: dict[str, Any] | None = None,
     stopping: bool = False,
     jobs: list[dict[str, Any]] | None = None,
+    running: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A check-in batch without its batch_id and seq (the buffer assigns those)."""
     batch: dict[str, Any] = {
@@ -168,6 +172,8 @@ def build_batch(
         batch["stopping"] = True
     if jobs:
         batch["jobs"] = jobs
+    if running:
+        batch["running"] = running
     return batch
 
 
@@ -242,10 +248,15 @@ class Runner:
         if auth is not None:
             auth.restore(buffer.get_meta(META_AUTH))
         self.jobs = jobs
+        self._job_news = False  # a worker stored something to send
+        self._inbox: list[list[Any]] = []  # jobs the long poll fetched, for the loop to take
+        self._inbox_lock = threading.Lock()
+        self.workers: JobWorkers | None = None
         if jobs is not None:
             owed = jobs.restore(buffer.get_meta(META_JOBS))
-            if owed:  # a job a crash (or its own reboot) interrupted: say so
+            if owed:  # jobs a stop, a crash or their own reboot interrupted: say so
                 self._buffer_job_results(owed)
+            self.workers = JobWorkers(jobs, self._reopen_buffer, self._record_job, self.nudge)
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -255,11 +266,38 @@ class Runner:
         if self._waker:
             self._waker.wake()
 
+    def _reopen_buffer(self) -> Buffer:
+        """Another connection to this buffer, with its bounds (for a worker thread)."""
+        b = self.buffer
+        return Buffer(b.path, max_bytes=b.max_bytes, max_quarantined=b.max_quarantined)
+
+    def nudge(self) -> None:
+        """A job started or ended (called from a worker thread): send without waiting for
+        the next tick."""
+        self._job_news = True
+        if self._waker:
+            self._waker.wake()
+
+    def offer_jobs(self, orders: list[Any]) -> None:
+        """Jobs fetched by the long poll (another thread): the loop verifies and queues them
+        at once, as it does a check-in answer's."""
+        with self._inbox_lock:
+            self._inbox.append(orders)
+        self.nudge()
+
+    def _take_offered(self) -> None:
+        with self._inbox_lock:
+            offered, self._inbox = self._inbox, []
+        for orders in offered:
+            self._run_jobs(orders)
+
     @property
     def stopping(self) -> bool:
         return self._stop_requested
 
     def close(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
         if self._waker:
             self._waker.close()
         if self.sweeper is not None:
@@ -273,6 +311,12 @@ class Runner:
         while not self.stopping:
             now = self._now()
             next_tick, next_send = self._guard_clock_jump(now, next_tick, next_send)
+            if self._job_news:
+                self._job_news = False
+                self._take_offered()
+                self._after_jobs()
+                if not self.failures:  # during an outage the backoff still decides
+                    next_send = now
             if now + TIME_EPSILON >= next_tick:
                 self.tick()
                 ticks += 1
@@ -293,6 +337,14 @@ class Runner:
         """Collect one batch and try once to deliver everything buffered."""
         self.tick()
         drained = self.drain(deadline=math.inf)
+        # Jobs the answers brought run to their end (each is bounded by its own timeout),
+        # then their results go too; an answer to those may bring more jobs.
+        while drained is _Drain.EMPTY and self.workers is not None and self.workers.busy:
+            if not self.workers.wait_idle(MAX_TIMEOUT + 60) or self.stopping:
+                break
+            self._job_news = False
+            self._after_jobs()
+            drained = self.drain(deadline=math.inf)
         if drained is _Drain.UNAUTHORIZED:
             return Outcome.UNAUTHORIZED
         return Outcome.SENT if drained is _Drain.EMPTY else Outcome.PENDING
@@ -501,29 +553,55 @@ class Runner:
             self.buffer.set_meta({META_CONFIG: kept})
 
     def _run_jobs(self, orders: object) -> None:
-        """Verify and run the jobs of an answer, one at a time; each result is buffered (with
-        the job ids seen, in one transaction) before the next job starts."""
-        if self.jobs is None or not isinstance(orders, list):
+        """Verify the jobs of an answer and hand them to the workers. A refusal is buffered
+        at once; an accepted job is remembered before it is queued. A job beyond the queue's
+        room is left alone: the server delivers it again."""
+        if self.jobs is None or self.workers is None or not isinstance(orders, list):
             return
-        jobs = self.jobs
+        jobs, workers = self.jobs, self.workers
         for order in orders[:20]:  # wire.MAX_JOBS
-            if self.stopping:
-                return  # not started: the server delivers it again
-            done = jobs.handle(order, persist=lambda kept: self.buffer.set_meta({META_JOBS: kept}))
-            if done is not None:
-                self._buffer_job_results([done])
-            if jobs.updates_changed:
-                # Updates were installed (or tried): the next tick sends the updates section
-                # again, changed or not, so the server sees the new state within one interval.
-                jobs.updates_changed = False
-                self._hashes.pop("updates", None)
-                self._inventory_at = None
+            if self.stopping or not workers.has_room():
+                return
+            accepted = jobs.accept(
+                order, persist=lambda kept: self.buffer.set_meta({META_JOBS: kept})
+            )
+            if isinstance(accepted, Envelope):
+                workers.submit(accepted)
+            elif accepted is not None:
+                self._buffer_job_results([accepted])
+
+    def _after_jobs(self) -> None:
+        if self.jobs is not None and self.jobs.updates_changed:
+            # Updates were installed (or tried): the next tick sends the updates section
+            # again, changed or not, so the server sees the new state within one interval.
+            self.jobs.updates_changed = False
+            self._hashes.pop("updates", None)
+            self._inventory_at = None
+
+    def _record_job(
+        self,
+        buffer: Buffer,
+        running: dict[str, Any] | None,
+        done: dict[str, Any] | None,
+        kept: str,
+    ) -> None:
+        """Store a job's start or result with the jobs' state, in one transaction (called
+        by a worker with its own connection to the buffer)."""
+        batch = build_batch(
+            self._now(),
+            [],
+            None,
+            jobs=[done] if done else None,
+            running=[running] if running else None,
+        )
+        buffer.append(batch, remember={META_JOBS: kept})
 
     def _buffer_job_results(self, results: list[dict[str, Any]]) -> None:
         assert self.jobs is not None
         batch = build_batch(self._now(), [], None, jobs=results)
         try:
-            self.buffer.append(batch, remember={META_JOBS: self.jobs.remember()})
+            with self.jobs.lock:  # the state stored is the newest, whichever thread writes
+                self.buffer.append(batch, remember={META_JOBS: self.jobs.remember()})
         except (sqlite3.Error, ValueError, TypeError):
             log.exception("cannot buffer the results of jobs %s", [r["job"] for r in results])
 

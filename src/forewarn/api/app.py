@@ -20,6 +20,8 @@ from forewarn.api.routers import (
     assets,
     audit,
     auth,
+    automation,
+    checklists,
     checks,
     discovery,
     expiries,
@@ -83,7 +85,9 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.include_router(security.router)
     app.include_router(jobs.router)
     app.include_router(reports.router)
+    app.include_router(checklists.router)
     app.include_router(assessments.router)
+    app.include_router(automation.router)
     _mount_web(app)
     _document_errors(app)
     # Each one added wraps those before it, so the last added runs first: size limits apply

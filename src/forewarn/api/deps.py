@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from forewarn.services import auth
 from forewarn.services.context import Context
-from forewarn.services.errors import unauthorized
+from forewarn.services.errors import ServiceError, unauthorized
 from forewarn.services.pagination import MAX_LIMIT
 from forewarn.services.schemas import MAX_ID
 from forewarn.services.scope import Actor
@@ -48,3 +48,19 @@ IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(gt=0, le=MAX_ID)]
 IdRequired = Annotated[int, Query(gt=0, le=MAX_ID)]
 SearchQuery = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
+
+
+async def yaml_body(request: Request) -> bytes:
+    """The raw body of a route that takes a YAML document (a posture policy, questionnaire
+    answers), refused unless it is declared as YAML or plain text."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in YAML_TYPES:
+        raise ServiceError(
+            f"send the body as YAML (Content-Type: application/yaml), not {media_type or 'none'!r}",
+            status=415,
+            title="Unsupported media type",
+        )
+    return await request.body()

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+import string
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -32,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from forewarn.assess import catalog
 from forewarn.assess.facts import AssetFacts, CostInputs
 from forewarn.assess.money import DRAWS, SEED, whole
 from forewarn.assess.risk import (
@@ -43,7 +45,6 @@ from forewarn.assess.risk import (
     life_end,
     register,
 )
-from forewarn.security.posture_policy import IG1
 
 # ---------------------------------------------------------------------------------------------
 # Remediation
@@ -559,6 +560,10 @@ CHECKLIST_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 TITLE_MAX = 200  # a ticket's title
 DETAIL_MAX = 4_000
 REQUIRED = ("new-saas", "new-laptop", "new-hire", "leaver")
+MAX_PARAMETERS = 10
+PARAMETER_ID = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+PARAMETER_KINDS = ("text", "date", "asset")  # free text; YYYY-MM-DD; an asset of the org
+TICKET_PREFIX = "Onboard: "
 
 
 class ChecklistError(ValueError):
@@ -580,11 +585,41 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """What a person fills in to start a checklist: the new hire's name, the laptop."""
+
+    id: str
+    label: str
+    kind: str = "text"  # one of PARAMETER_KINDS
+    required: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "kind": self.kind, "required": self.required}
+
+
+@dataclass(frozen=True)
 class Checklist:
     id: str
     title: str
     description: str
     steps: tuple[Step, ...]
+    parameters: tuple[Parameter, ...] = ()
+    # The started ticket's title after "Onboard: ", with {parameter} placeholders; "" means
+    # the first parameter's value (or the checklist's title when it has none).
+    name: str = ""
+    # A client's own staff (viewers of the organization) may start it, not only technicians.
+    clients: bool = False
+
+    def ticket_title(self, values: Mapping[str, str]) -> str:
+        """'Onboard: Jane Doe' from the filled parameters (as text); a missing optional one
+        is left empty."""
+        if self.name:
+            named = self.name.format_map({p.id: values.get(p.id, "") for p in self.parameters})
+        elif self.parameters:
+            named = values.get(self.parameters[0].id, "")
+        else:
+            named = self.title
+        return (TICKET_PREFIX + " ".join(named.split()))[:TITLE_MAX]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -592,6 +627,9 @@ class Checklist:
             "title": self.title,
             "description": self.description,
             "steps": [s.to_json() for s in self.steps],
+            "parameters": [p.to_json() for p in self.parameters],
+            "name": self.name,
+            "clients": self.clients,
         }
 
 
@@ -626,15 +664,74 @@ def _step(raw: Any, where: str, problems: list[str]) -> Step:
     else:
         for sid in ids:
             text = str(sid)
-            if not isinstance(sid, str) or text not in IG1:
+            if not isinstance(sid, str) or catalog.load().get(text) is None:
                 problems.append(f"{where}.safeguards: {text!r} is not a CIS v8 IG1 safeguard id")
             else:
                 safeguards.append(text)
     return Step(title, detail, tuple(safeguards))
 
 
-def parse_checklists(text: str) -> tuple[Checklist, ...]:
-    """Checklists from YAML text (docs/risk.md), or ChecklistError naming every problem."""
+def _parameter(raw: Any, where: str, problems: list[str]) -> Parameter:
+    item = _keys(raw, where, {"id", "label", "kind", "required"}, problems)
+    pid = item.get("id")
+    if not isinstance(pid, str) or not PARAMETER_ID.match(pid):
+        problems.append(f"{where}.id: must be lower-case letters, digits and underscores")
+        pid = ""
+    label = _text(item.get("label"), f"{where}.label", TITLE_MAX, problems, required=True)
+    kind = item.get("kind", "text")
+    if kind not in PARAMETER_KINDS:
+        problems.append(f"{where}.kind: {kind!r} is not one of {', '.join(PARAMETER_KINDS)}")
+        kind = "text"
+    required = item.get("required", True)
+    if not isinstance(required, bool):
+        problems.append(f"{where}.required: must be true or false")
+        required = True
+    return Parameter(pid, label, str(kind), required)
+
+
+def _parameters(raw: Any, where: str, problems: list[str]) -> tuple[Parameter, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append(f"{where}.parameters: must be a list")
+        return ()
+    if len(raw) > MAX_PARAMETERS:
+        problems.append(f"{where}.parameters: more than {MAX_PARAMETERS}")
+    found = tuple(
+        _parameter(p, f"{where}.parameters[{j}]", problems)
+        for j, p in enumerate(raw[:MAX_PARAMETERS])
+    )
+    ids = [p.id for p in found if p.id]
+    for pid in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"{where}.parameters: {pid!r} is used twice")
+    return found
+
+
+def _name(raw: Any, where: str, params: tuple[Parameter, ...], problems: list[str]) -> str:
+    """The ticket's name: text with {parameter} placeholders, each a declared parameter."""
+    name = _text(raw, f"{where}.name", TITLE_MAX, problems, required=False)
+    known = {p.id for p in params}
+    try:
+        parts = list(string.Formatter().parse(name))
+    except ValueError as exc:
+        problems.append(f"{where}.name: {exc} (write {{{{ and }}}} for a brace)")
+        return ""
+    bad = []
+    for _, field, spec, conv in parts:
+        if field is None:
+            continue
+        if spec or conv:
+            bad.append(f"{{{field}}} must be a plain placeholder, without a conversion or format")
+        elif field not in known:
+            bad.append(f"{{{field}}} is not one of its parameters")
+    for said in bad:
+        problems.append(f"{where}.name: {said}")
+    return "" if bad else name
+
+
+def parse_checklists(text: str, reserved: Collection[str] = ()) -> tuple[Checklist, ...]:
+    """Checklists from YAML text (docs/risk.md), or ChecklistError naming every problem.
+    `reserved`: ids the file may not use (an organization's own file: the shipped ones)."""
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise ChecklistError([f"the file is larger than {MAX_BYTES} bytes"])
     try:
@@ -656,13 +753,20 @@ def parse_checklists(text: str) -> tuple[Checklist, ...]:
     result, seen = [], set()
     for i, raw in enumerate(items[:MAX_CHECKLISTS]):
         where = f"checklists[{i}]"
-        item = _keys(raw, where, {"id", "title", "description", "steps"}, problems)
+        item = _keys(
+            raw,
+            where,
+            {"id", "title", "description", "steps", "parameters", "name", "clients"},
+            problems,
+        )
         cid = item.get("id")
         if not isinstance(cid, str) or not CHECKLIST_ID.match(cid):
             problems.append(f"{where}.id: must be lower-case letters, digits and dashes")
             cid = ""
         elif cid in seen:
             problems.append(f"{where}.id: {cid!r} is used twice")
+        elif cid in reserved:
+            problems.append(f"{where}.id: {cid!r} is a provider-wide template; choose another id")
         seen.add(cid)
         where = f"checklist {cid or i}"
         title = _text(item.get("title"), f"{where}.title", TITLE_MAX, problems, required=True)
@@ -678,7 +782,13 @@ def parse_checklists(text: str) -> tuple[Checklist, ...]:
         steps = tuple(
             _step(s, f"{where}.steps[{j}]", problems) for j, s in enumerate(raw_steps[:MAX_STEPS])
         )
-        result.append(Checklist(cid, title, about, steps))
+        params = _parameters(item.get("parameters"), where, problems)
+        name = _name(item.get("name"), where, params, problems)
+        clients = item.get("clients", False)
+        if not isinstance(clients, bool):
+            problems.append(f"{where}.clients: must be true or false")
+            clients = False
+        result.append(Checklist(cid, title, about, steps, params, name, clients))
     if problems:
         raise ChecklistError(problems)
     return tuple(result)

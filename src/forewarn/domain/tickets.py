@@ -13,7 +13,9 @@ The proactive share is the headline of the monthly report. Definition: of the ti
 the month, the share the platform opened — from monitoring, a forecast or a security finding
 — plus those a person reported about something the platform had already raised (the ticket
 is linked to an alert that opened before the ticket was created). A ticket a person
-reported about something the platform had not seen counts against it.
+reported about something the platform had not seen counts against it. Planned work (a
+checklist started for a new hire or a leaver) is no problem at all: it is left out of the
+share, neither for nor against.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ class Origin(StrEnum):
     PREDICTIVE = "predictive"
     SECURITY = "security"
     USER = "user"
+    CHECKLIST = "checklist"  # planned work: a checklist started (a new hire, a leaver, ...)
 
 
 PLATFORM = frozenset({Origin.MONITORING, Origin.PREDICTIVE, Origin.SECURITY})
+# Work someone planned rather than a problem: neither caught first nor missed, so it stays out
+# of the proactive share (it is still counted among the month's tickets and timed).
+PLANNED = frozenset({Origin.CHECKLIST})
 
 _NEXT: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.NEW: frozenset({TicketStatus.OPEN, TicketStatus.WAITING, TicketStatus.RESOLVED}),
@@ -150,7 +156,8 @@ class Figures:
     time_to_respond: timedelta | None
     time_to_resolve: timedelta | None
     proactive: int  # tickets the platform raised first
-    proactive_share: float | None  # proactive / tickets; None without tickets
+    proactive_share: float | None  # proactive / problems; None without any
+    problems: int = 0  # the tickets about a problem: all but planned work (checklists)
 
 
 def _mean(spans: Iterable[timedelta]) -> timedelta | None:
@@ -162,11 +169,14 @@ def proactive(t: TicketTimes) -> bool:
     """The platform raised it before anyone reported it (see the module's definition)."""
     if t.origin in PLATFORM:
         return True
+    if t.origin in PLANNED:
+        return False
     return t.first_alert_at is not None and t.first_alert_at <= t.created_at
 
 
 def figures(alerts: Sequence[AlertTimes], tickets: Sequence[TicketTimes]) -> Figures:
     caught = sum(1 for t in tickets if proactive(t))
+    problems = sum(1 for t in tickets if t.origin not in PLANNED)
     return Figures(
         alerts=len(alerts),
         mtta=_mean(a.acked_at - a.opened_at for a in alerts if a.acked_at),
@@ -177,5 +187,6 @@ def figures(alerts: Sequence[AlertTimes], tickets: Sequence[TicketTimes]) -> Fig
         ),
         time_to_resolve=_mean(t.resolved_at - t.created_at for t in tickets if t.resolved_at),
         proactive=caught,
-        proactive_share=caught / len(tickets) if tickets else None,
+        proactive_share=caught / problems if problems else None,
+        problems=problems,
     )

@@ -31,7 +31,7 @@ from forewarn.services.context import Context
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.scope import Actor, get_in_scope, scoped
 from forewarn.store.models import AgentJob
-from forewarn.wire import MAX_JOBS, JobOrder, JobResult
+from forewarn.wire import MAX_JOBS, JobOrder, JobResult, JobRunning
 
 DEFAULT_TTL = timedelta(hours=24)
 REDELIVER = timedelta(minutes=5)
@@ -227,6 +227,21 @@ def record_results(ctx: Context, agent_id: int, results: Sequence[JobResult]) ->
             row.reason = res.reason
             row.started_at = datetime.fromtimestamp(res.started_at, UTC)
             row.finished_at = datetime.fromtimestamp(res.finished_at, UTC)
+            changed += 1
+    return changed
+
+
+def record_running(ctx: Context, agent_id: int, running: Sequence[JobRunning]) -> int:
+    """Mark this agent's jobs it reported started as running (a job already finished, or
+    another agent's, is left as it is). Answers how many changed."""
+    changed = 0
+    with ctx.db.transaction() as session:
+        for entry in running:
+            row = session.get(AgentJob, entry.job)
+            if row is None or row.agent_id != agent_id or row.state not in ("queued", "sent"):
+                continue
+            row.state = "running"
+            row.started_at = datetime.fromtimestamp(entry.started_at, UTC)
             changed += 1
     return changed
 

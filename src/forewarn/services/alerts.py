@@ -29,7 +29,7 @@ from forewarn.domain.alerting import Alert, AlertState, Change, Severity
 from forewarn.domain.checkstate import Kind, Quiet
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
-from forewarn.services import audit, maintenance, silences, tickets
+from forewarn.services import audit, maintenance, remedies, silences, tickets
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -196,7 +196,12 @@ def on_changes(session: Session, ctx: Context, changes: Sequence[CheckChange]) -
             clear(session, ctx, labels, t.at, summary)
         elif t.notify:  # not: maintenance, an unreachable parent, flapping
             severity = alerting.severity_of(t.new) or Severity.WARNING
-            raise_(
+            # A new incident of a check with a remedy: the remedy is tried first and the
+            # alert held meanwhile (services.remedies), for at most the remedy's timeout.
+            attempt = None
+            if _current(session, alerting.fingerprint(labels)) is None:
+                attempt = remedies.begin(session, ctx.clock.now(), c.check_id)
+            row = raise_(
                 session,
                 ctx,
                 c.org_id,
@@ -206,7 +211,11 @@ def on_changes(session: Session, ctx: Context, changes: Sequence[CheckChange]) -
                 summary,
                 asset_id=c.asset_id,
                 check_id=c.check_id,
+                hold_until=attempt.hold_until if attempt is not None else None,
+                hold_detail=remedies.hold_detail(session, attempt) if attempt is not None else "",
             )
+            if attempt is not None:
+                attempt.alert_id = row.id
 
 
 def raise_(
@@ -220,8 +229,13 @@ def raise_(
     *,
     asset_id: int | None = None,
     check_id: int | None = None,
+    hold_until: datetime | None = None,
+    hold_detail: str = "",
 ) -> AlertRow:
-    """A problem is there at `at`: open its alert (and route it) or refresh the open one."""
+    """A problem is there at `at`: open its alert (and route it) or refresh the open one.
+
+    `hold_until`: a new alert is not routed before then (a remedy is being tried); the
+    escalation turn routes it at that moment unless it was resolved or released before."""
     now = ctx.clock.now()
     row = _current(session, alerting.fingerprint(labels))
     before = row.severity if row is not None else ""
@@ -248,7 +262,11 @@ def raise_(
                     f"{muted.created_by} (silence {muted.id})",
                 )
             )
-        route(session, ctx, row, now)
+        if hold_until is not None and hold_until > now:
+            session.add(AlertEvent(alert_id=row.id, at=now, kind="held", detail=hold_detail))
+            row.notify_at = hold_until
+        else:
+            route(session, ctx, row, now)
     return row
 
 

@@ -29,6 +29,8 @@ from forewarn.services import (
     patching,
     posture,
     recurring,
+    remedies,
+    schedules,
     tickets,
     vulns,
 )
@@ -80,6 +82,10 @@ def default_jobs() -> list[Job]:
         # Patch policies: machines in their window (or catching up) get install and reboot
         # jobs. Every 5 minutes: a window is at least a few of them long.
         Job("patch-policies", 300, patch_policies.apply),
+        # Remedies being tried: issue their jobs, ask their checks again, release held alerts.
+        Job("remedies", 5, remedies.turn),
+        # Scheduled library scripts whose occurrence is due: one signed job per machine.
+        Job("script-schedules", 30, schedules.run_due),
     ]
 
 

@@ -62,6 +62,20 @@ def active(
     return any(w.covers(org_id, site_id, asset_id) and w.window.active(at) for w in windows)
 
 
+def open_until(
+    windows: list[Scoped], org_id: int, site_id: int | None, asset_id: int, at: datetime
+) -> datetime | None:
+    """The end of the maintenance covering the asset at `at` (the latest-ending open
+    occurrence), or None when none is open."""
+    ends = [
+        end
+        for w in windows
+        if w.covers(org_id, site_id, asset_id)
+        for start, end in w.window.occurrences(at, at + timedelta(microseconds=1))
+    ]
+    return max(ends, default=None)
+
+
 def intervals(
     windows: list[Scoped],
     org_id: int,

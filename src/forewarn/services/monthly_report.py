@@ -393,8 +393,8 @@ def build(ctx: Context, actor: Actor, org_id: int, month: str) -> dict[str, Any]
         "no_data_reason": reason or None,
         "headline": {
             "caught": service.proactive,
-            "problems": service.tickets,
-            "text": _headline(service.proactive, service.tickets),
+            "problems": service.problems,
+            "text": _headline(service.proactive, service.problems),
         },
         "uptime": uptime_part,
         "alerts": alerts_part,

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from forewarn.domain import patch_policy as pp
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
-from forewarn.services import agent_jobs, agents, audit, keys, patch_approval
+from forewarn.services import agent_jobs, agents, audit, keys, maintenance, patch_approval
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError, conflict, invalid, not_found
 from forewarn.services.rows import flush_or_conflict
@@ -55,7 +55,6 @@ log = logging.getLogger("forewarn.patch_policies")
 # Jobs looked back on for tries, installs, reboots and the pilot's results.
 HISTORY = timedelta(days=60)
 # A reboot a person asks for on a machine under no policy must run soon or not at all.
-MANUAL_REBOOT_TTL = timedelta(minutes=30)
 UNFINISHED = ("queued", "sent", "running")
 HoldPattern = Annotated[str, StringConstraints(strip_whitespace=True, pattern=pp.HOLD_PATTERN)]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -773,9 +772,10 @@ def _decision_out(m: _Machine, d: pp.Decision | None, tz: str) -> DeviceDecision
 
 
 def request_reboot(ctx: Context, actor: Actor, asset_id: int) -> RebootOut:
-    """A person asks to reboot a machine now. Under a policy it is refused outside the
-    policy's window (409 saying when the next one is) or when the policy never reboots; the
-    job expires at the window's end. Under none it must run within MANUAL_REBOOT_TTL."""
+    """A person asks to reboot a machine now: the one way to reboot by hand. Under a patch
+    policy it is refused outside the policy's window (409 saying when the next one is) or when
+    the policy never reboots; under none, outside the asset's maintenance windows. The signed
+    job expires at the window's end, and the agent refuses it after that."""
     key = keys.signing_key(ctx)
     with ctx.db.transaction() as session:
         asset = get_in_scope(session, actor, Asset, asset_id, Role.TECHNICIAN)
@@ -789,8 +789,14 @@ def request_reboot(ctx: Context, actor: Actor, asset_id: int) -> RebootOut:
         )
         row = resolve(frozenset(asset.tags), org_rows, _provider(session))
         if row is None:
-            end = now + MANUAL_REBOOT_TTL
-            by = actor.username
+            windows = maintenance.windows_of(session, [org.id])
+            open_end = maintenance.open_until(windows, org.id, asset.site_id, asset.id, now)
+            if open_end is None:
+                raise conflict(
+                    "reboot refused: the asset is not in a maintenance window now (and no "
+                    "patch policy's window applies to it)"
+                )
+            end, by = open_end, actor.username
         else:
             policy = to_policy(row, org.timezone)
             if policy.reboot is pp.Reboot.NEVER:

@@ -170,20 +170,15 @@ def run(ctx: Context, actor: Actor, script_id: int, data: RunRequest) -> RunOut:
         if script.org_id is not None and script.org_id != data.org_id:
             raise not_found("script")
         require(actor, data.org_id, Role.ADMIN if script.org_id is None else Role.TECHNICIAN)
-        params = _params(script, data.params)
-        targets = _targets(session, data)
+        params = complete_params(script, data.params)
+        targets = run_targets(session, data)
         agents = dict(
             session.execute(
                 select(Agent.asset_id, Agent.id).where(Agent.asset_id.in_(targets or [-1]))
             ).all()
         )
         now = ctx.clock.now()
-        payload = {
-            "language": script.language,
-            "body": script.body,
-            "params": params,
-            "timeout": script.timeout_s,
-        }
+        payload = job_payload(script, params)
         jobs = [
             agent_jobs.issue(
                 session,
@@ -197,7 +192,7 @@ def run(ctx: Context, actor: Actor, script_id: int, data: RunRequest) -> RunOut:
                 title=script.name,
                 created_by=actor.username,
                 script_id=script.id,
-                ttl=max(agent_jobs.DEFAULT_TTL, timedelta(seconds=script.timeout_s)),
+                ttl=job_ttl(script),
             ).id
             for asset_id in targets
             if asset_id in agents
@@ -215,7 +210,21 @@ def run(ctx: Context, actor: Actor, script_id: int, data: RunRequest) -> RunOut:
         return RunOut(jobs=jobs, skipped=[a for a in targets if a not in agents])
 
 
-def _params(script: Script, given: dict[str, str]) -> dict[str, str]:
+def job_payload(script: Script, params: dict[str, str]) -> dict[str, object]:
+    """The signed payload of a script job (params: complete, as _params makes them)."""
+    return {
+        "language": script.language,
+        "body": script.body,
+        "params": params,
+        "timeout": script.timeout_s,
+    }
+
+
+def job_ttl(script: Script) -> timedelta:
+    return max(agent_jobs.DEFAULT_TTL, timedelta(seconds=script.timeout_s))
+
+
+def complete_params(script: Script, given: dict[str, str]) -> dict[str, str]:
     known = {p["name"]: p.get("default", "") for p in script.parameters or []}
     unknown = sorted(set(given) - set(known))
     if unknown:
@@ -223,7 +232,7 @@ def _params(script: Script, given: dict[str, str]) -> dict[str, str]:
     return {**known, **given}
 
 
-def _targets(session: Session, data: RunRequest) -> list[int]:
+def run_targets(session: Session, data: RunRequest) -> list[int]:
     """The organization's asset ids the request names (an id of another is not found)."""
     stmt = select(Asset.id).where(Asset.org_id == data.org_id).order_by(Asset.id)
     if data.asset_ids is not None:

@@ -10,6 +10,7 @@ assignee, link alerts and open tickets from alerts.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,10 +100,33 @@ class TicketEventOut(BaseModel):
     detail: str
 
 
+class StepState(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    title: str
+    detail: str
+    safeguards: list[str]
+    done_at: datetime | None
+    done_by: str
+
+
+class ChecklistState(BaseModel):
+    """A checklist started as this ticket (services.checklists): its steps and progress."""
+
+    template: str
+    title: str
+    parameters: dict[str, Any]
+    done: int
+    total: int
+    steps: list[StepState]
+
+
 class TicketDetail(TicketOut):
     description: str
     alert_ids: list[int]
     events: list[TicketEventOut]
+    checklist: ChecklistState | None = None
 
 
 class ServiceReport(BaseModel):
@@ -120,6 +144,9 @@ class ServiceReport(BaseModel):
     proactive_share: float | None = Field(
         description="share of the month's tickets the platform raised before anyone reported "
         "them (docs/alerts.md has the definition)"
+    )
+    problems: int = Field(
+        0, description="the month's tickets about a problem: all but planned work (checklists)"
     )
 
 
@@ -146,6 +173,8 @@ def _out(t: Ticket, now: datetime) -> TicketOut:
 
 
 def _detail(session: Session, t: Ticket, now: datetime) -> TicketDetail:
+    from forewarn.services import checklists  # checklists open tickets: imported at use
+
     events = session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)
     ).all()
@@ -159,6 +188,7 @@ def _detail(session: Session, t: Ticket, now: datetime) -> TicketDetail:
         description=t.description,
         alert_ids=list(linked),
         events=[TicketEventOut.model_validate(e) for e in events],
+        checklist=checklists.state_of(session, t.id),
     )
 
 
@@ -581,6 +611,7 @@ def service_report(
         time_to_resolve_s=seconds(f.time_to_resolve),
         proactive=f.proactive,
         proactive_share=f.proactive_share,
+        problems=f.problems,
     )
 
 

@@ -1127,7 +1127,8 @@ class AgentJob(Base):
     script_id: Mapped[int | None] = mapped_column(ForeignKey("scripts.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200), default="")
-    # queued -> sent -> succeeded | failed | refused | timed_out (expired: never delivered)
+    # queued -> sent -> (running) -> succeeded | failed | refused | timed_out (expired: never
+    # delivered); running once the agent reported it started
     state: Mapped[str] = mapped_column(String(16), default="queued")
     envelope: Mapped[str] = mapped_column(Text)  # the signed canonical JSON
     sig: Mapped[str] = mapped_column(String(200))
@@ -1261,3 +1262,147 @@ class PatchPolicyAction(Base):
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text, default="")
     packages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class TicketChecklist(Base):
+    """A checklist template started as a ticket (services.checklists): which template, with
+    which parameters; its steps are TicketChecklistStep rows, their ticks in the timeline."""
+
+    __tablename__ = "ticket_checklists"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    template: Mapped[str] = mapped_column(String(40))  # assess.plans.Checklist.id
+    title: Mapped[str] = mapped_column(String(200))  # the template's title when started
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime]
+
+
+class TicketChecklistStep(Base):
+    """One step of a ticket's checklist, copied from the template when it started (a template
+    changed later does not rewrite work under way); done or not, by whom, when."""
+
+    __tablename__ = "ticket_checklist_steps"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket_checklists.ticket_id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1, 2, ...
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    safeguards: Mapped[list[str]] = mapped_column(JSON, default=list)  # CIS v8 IG1 ids
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class OrgChecklists(Base):
+    """An organization's own checklist templates: the YAML file as imported (validated whole
+    by assess.plans.parse_checklists); importing again replaces it."""
+
+    __tablename__ = "org_checklists"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class Remedy(Base):
+    """What to do when a check goes to a hard problem, before anyone is told (services.remedies):
+    restart a service on the check's machine, or run a library script there."""
+
+    __tablename__ = "remedies"
+    __table_args__ = (UniqueConstraint("check_id", name="uq_remedies_check"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # restart_service | script
+    service: Mapped[str] = mapped_column(String(255), default="")
+    script_id: Mapped[int | None] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1)  # per incident
+    cooldown_s: Mapped[int] = mapped_column(Integer, default=3600)
+    # The longest an alert is held while this remedy works: then it goes out whatever happened.
+    timeout_s: Mapped[int] = mapped_column(Integer, default=600)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class RemedyAttempt(Base):
+    """One try of a remedy for one incident, and how it ended."""
+
+    __tablename__ = "remedy_attempts"
+    __table_args__ = (
+        Index("ix_remedy_attempts_state", "state"),
+        Index("ix_remedy_attempts_org_created", "org_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    remedy_id: Mapped[int] = mapped_column(ForeignKey("remedies.id", ondelete="CASCADE"))
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("agent_jobs.id", ondelete="SET NULL"))
+    number: Mapped[int] = mapped_column(Integer, default=1)  # the incident's first, second, ...
+    # pending (job to issue) -> issued (job out) -> verifying (check asked again) -> done
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    # fixed | not_fixed | job_failed | no_agent | timed_out (empty until done)
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    hold_until: Mapped[datetime]
+    verify_by: Mapped[datetime | None]
+    asked_at: Mapped[datetime | None]  # when the check was asked again after the job
+    finished_at: Mapped[datetime | None]
+
+
+class ScriptSchedule(Base):
+    """A library script run on a schedule against assets, a tag or a whole organization."""
+
+    __tablename__ = "script_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    script_id: Mapped[int] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    asset_ids: Mapped[list[Any] | None] = mapped_column(JSON)  # None: by tag or all
+    tag: Mapped[str | None] = mapped_column(String(64))
+    # The recurrence of maintenance windows (domain.maintenance.Window), in the org's zone.
+    start_local: Mapped[datetime] = mapped_column(sa_DateTime(timezone=False))
+    repeat: Mapped[str] = mapped_column(String(16), default="daily")
+    weekdays: Mapped[str] = mapped_column(String(16), default="")  # "1,3,5"
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    next_run: Mapped[datetime | None] = mapped_column(index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class ScriptScheduleRun(Base):
+    """One occurrence of a schedule on one asset: unique, so an occurrence is issued once."""
+
+    __tablename__ = "script_schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "occurrence", "asset_id", name="uq_schedule_runs_once"),
+        Index("ix_schedule_runs_org_occurrence", "org_id", "occurrence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("script_schedules.id", ondelete="CASCADE"))
+    occurrence: Mapped[datetime]
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("agent_jobs.id", ondelete="SET NULL"))

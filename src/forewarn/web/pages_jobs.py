@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import agent_jobs, orgs, scripts
+from forewarn.services import agent_jobs, orgs, schedules, scripts
 from forewarn.services.scripts import RunRequest
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import attempt, error_text, text
@@ -41,6 +41,7 @@ def scripts_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         tz=org.timezone,
         scripts=scripts.list_scripts(ctx, actor, org_id),
         may_run=actor.is_owner or actor.can(org_id, Role.TECHNICIAN),
+        schedules=schedules.list_for_org(ctx, actor, org_id),
     )
 
 

@@ -1,6 +1,7 @@
 """Tickets on the pages: the lists (every organization's, one's with its "Report a problem"
-form), a ticket's page with its SLA timers, timeline, comments and the technicians' work form,
-a ticket opened from an alert's page, and an organization's month in figures.
+form and its "Start a checklist" forms), a ticket's page with its SLA timers, checklist,
+timeline, comments and the technicians' work form, a ticket opened from an alert's page, and
+an organization's month in figures.
 
 A client's own staff (viewers) report, read and comment on their organization's tickets;
 technicians and above change status, priority and assignee.
@@ -15,13 +16,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts, orgs, tickets
+from forewarn.services import alerts, checklists, orgs, tickets
 from forewarn.services.schemas import OrgOut
 from forewarn.services.scope import require
 from forewarn.services.tickets import CommentCreate, TicketCreate, TicketDetail, TicketUpdate
-from forewarn.web import alert_views, ticket_form, ticket_views
+from forewarn.web import alert_views, checklist_form, ticket_form, ticket_views
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import FieldErrors, attempt, from_validation
+from forewarn.web.forms import FORM_WIDE, FieldErrors, attempt, from_validation
 from forewarn.web.render import NAV, NavItem, fragment, page, see_other, wants_fragment
 from forewarn.web.session import PostedForm, SignedIn, WebId, WebUser, get_ctx
 
@@ -43,6 +44,7 @@ def _list(
     *,
     report_values: dict[str, str] | None = None,
     report_errors: FieldErrors | None = None,
+    checklist: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     """Newest first; ?status=active|new|open|waiting|resolved|closed|all (active by default)."""
@@ -58,6 +60,7 @@ def _list(
         "tickets": found.items,
         "orgs_by_id": known,
         "assignees": ticket_views.assignee_names(ctx, actor, found.items),
+        "progress": checklists.progress(ctx, actor, [t.id for t in found.items]),
         "current": current,
         "self_url": ticket_views.list_url(org_id, current, cursor),
         "older_url": (
@@ -77,6 +80,7 @@ def _list(
         values=report_values or ticket_form.blank_report(),
         errors=report_errors or {},
         hints=ticket_form.HINTS,
+        **(checklist or (checklist_form.section(ctx, actor, org.id) if org else {})),
         **data,
     )
 
@@ -269,3 +273,86 @@ def service_report(request: Request, org_id: WebId, user: SignedIn) -> Response:
         duration=ticket_views.duration_text,
         percent=ticket_views.percent,
     )
+
+
+# ---- checklists ----------------------------------------------------------------------------------
+
+
+@router.post("/orgs/{org_id}/checklists/{template}/start")
+def start_checklist(
+    request: Request, org_id: WebId, template: str, user: SignedIn, form: PostedForm
+) -> Response:
+    """Start a checklist as one ticket: technicians any, the organization's own staff a new
+    hire or a leaver (services.checklists says who may)."""
+    ctx, actor = get_ctx(request), user.actor
+    org = orgs.get(ctx, actor, org_id)
+    chosen = checklists.choose(ctx, actor, org_id, template[:40])
+    values = checklist_form.start_values(form, chosen)
+    data = checklist_form.start_input(chosen, values)
+    started, errors = attempt(
+        lambda: checklists.start(
+            ctx, actor, org_id, chosen.id, checklists.ChecklistStart.model_validate(data)
+        )
+    )
+    if started is None:
+        section = checklist_form.section(
+            ctx,
+            actor,
+            org_id,
+            failed=chosen.id,
+            values=values,
+            errors=checklist_form.place_start(chosen, errors),
+        )
+        return _list(request, user, org, checklist=section, status=422)
+    response = see_other(f"/tickets/{started.id}")
+    add_flash(ctx, response, f"Ticket #{started.id} started: {started.title}.")
+    return response
+
+
+@router.post("/tickets/{ticket_id}/steps/{step}")
+def tick_step(
+    request: Request, ticket_id: WebId, step: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    """Tick a step done (done=1) or not done (done=0): technicians."""
+    ctx, actor = get_ctx(request), user.actor
+    ticket = tickets.get(ctx, actor, ticket_id)
+    require(actor, ticket.org_id, Role.TECHNICIAN, "ticket")
+    done = checklist_form.tick_done(form)
+    if done is None:
+        errors: FieldErrors = {FORM_WIDE: ["Choose done or not done."]}
+        return _refused(request, user, ticket_id, {}, errors)
+    after, errors = attempt(
+        lambda: checklists.tick(ctx, actor, ticket_id, step, checklists.StepTick(done=done))
+    )
+    if after is None or after.checklist is None:
+        return _refused(request, user, ticket_id, {}, errors)
+    progress = f"{after.checklist.done} of {after.checklist.total} done"
+    response = see_other(f"/tickets/{ticket_id}#checklist")
+    add_flash(ctx, response, f"Step {step} {'done' if done else 'not done'}: {progress}.")
+    return response
+
+
+@router.post("/orgs/{org_id}/checklists/import")
+def import_checklists(
+    request: Request, org_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    """Replace the organization's own templates with the YAML typed (technicians)."""
+    ctx, actor = get_ctx(request), user.actor
+    org = orgs.get(ctx, actor, org_id)
+    require(actor, org_id, Role.TECHNICIAN)
+    body = checklist_form.import_values(form)
+    done, errors = attempt(lambda: checklists.import_templates(ctx, actor, org_id, body))
+    if done is None:
+        section = checklist_form.section(
+            ctx,
+            actor,
+            org_id,
+            failed="import",
+            errors=checklist_form.place_import(errors),
+            own=body,
+        )
+        return _list(request, user, org, checklist=section, status=422)
+    response = see_other(f"/orgs/{org_id}/tickets#checklists")
+    names = ", ".join(t.title for t in done)
+    add_flash(ctx, response, f"Saved {org.name}'s own templates: {names}.")
+    return response

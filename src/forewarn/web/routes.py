@@ -15,6 +15,7 @@ from forewarn.web import (
     pages_assessments,
     pages_assets,
     pages_auth,
+    pages_automation,
     pages_checks,
     pages_discovery,
     pages_expiries,
@@ -74,6 +75,7 @@ def install(app: FastAPI) -> None:
         pages_reports,
         pages_assessments,
         pages_patch_policies,
+        pages_automation,
     )
     for module in modules:
         app.include_router(module.router)

@@ -59,6 +59,9 @@ _EVENTS = {
     "status": "Status changed",
     "comment": "Comment",
     "alert_resolved": "Alert resolved",
+    "checklist": "Checklist started",
+    "step_done": "Step done",
+    "step_undone": "Step undone",
 }
 
 
@@ -105,6 +108,8 @@ def origin_text(t: TicketOut) -> str:
     """'monitoring', 'a forecast', 'reported by clara'."""
     if t.origin == "user":
         return f"reported by {t.reporter}"
+    if t.origin == "checklist":
+        return f"a checklist started by {t.reporter}"
     return _ORIGINS.get(t.origin, t.origin)
 
 

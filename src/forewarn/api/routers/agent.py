@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -43,7 +44,15 @@ from forewarn.services.schemas import (
     EnrollTokenCreated,
     EnrollTokenOut,
 )
-from forewarn.wire import SECTIONS, Batch, BatchAnswer, EnrollAnswer, EnrollRequest
+from forewarn.wire import (
+    MAX_JOBS,
+    SECTIONS,
+    Batch,
+    BatchAnswer,
+    EnrollAnswer,
+    EnrollRequest,
+    JobOrder,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
@@ -144,6 +153,9 @@ async def _store(state: Any, ref: AgentRef, encoding: str | None, raw: bytes) ->
         # Idempotent by job id (the first final result wins), so recorded before the batch
         # like the posture reports: a failure answers 5xx and the agent sends it again.
         await asyncio.to_thread(agent_jobs.record_results, state.ctx, ref.agent_id, batch.jobs)
+    if batch.running:
+        # Idempotent too: only a queued or sent job becomes running.
+        await asyncio.to_thread(agent_jobs.record_running, state.ctx, ref.agent_id, batch.running)
     writer: IngestWriter = state.ingest
     try:
         status = await writer.store(ref, batch)
@@ -350,3 +362,33 @@ def asset_changes(
     return page_out(
         agents.changes(ctx, actor, asset_id, section=section, limit=limit, cursor=cursor)
     )
+
+
+# ---- the long-poll fast path for jobs ---------------------------------------------------------
+
+LONG_POLL_MAX = 25.0  # seconds a request may be held: below common proxies' 30 s idle cut
+LONG_POLL_STEP = 1.0  # how often a held request looks (agent_jobs.pending is in memory)
+
+
+class JobsAnswer(BaseModel):
+    jobs: list[JobOrder] = Field(default_factory=list, max_length=MAX_JOBS)
+
+
+@router.get("/agent/jobs", response_model=JobsAnswer)
+async def wait_for_jobs(
+    request: Request,
+    wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX)] = LONG_POLL_MAX,
+) -> JobsAnswer:
+    """The agent's own credential: answered as soon as a job is issued for it, or with none
+    after `wait` seconds. Jobs so delivered are marked sent, as in a check-in answer; their
+    results come back in check-ins. A job issued by another server process is seen within
+    agent_jobs.PENDING_TTL."""
+    state = request.app.state
+    ref = _agent_of(state, request.headers.get("authorization"))
+    deadline = time.monotonic() + wait
+    while True:
+        orders = await asyncio.to_thread(agent_jobs.deliver, state.ctx, ref.agent_id)
+        left = deadline - time.monotonic()
+        if orders or left <= 0 or await request.is_disconnected():
+            return JobsAnswer(jobs=orders)
+        await asyncio.sleep(min(LONG_POLL_STEP, left))

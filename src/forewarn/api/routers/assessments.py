@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from forewarn.api.deps import Caller, Ctx, IdPath
-from forewarn.api.routers.posture import YAML_TYPES, yaml_body
+from forewarn.api.deps import YAML_TYPES, Caller, Ctx, IdPath, yaml_body
 from forewarn.api.routers.reports import attachment
 from forewarn.services import assessments
 from forewarn.services.assessments import (

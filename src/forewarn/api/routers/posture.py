@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
-from forewarn.api.deps import Caller, Ctx, IdPath, IdQuery
+from forewarn.api.deps import YAML_TYPES, Caller, Ctx, IdPath, IdQuery, yaml_body
 from forewarn.services import posture
-from forewarn.services.errors import ServiceError
 from forewarn.services.posture import AssetPostureOut, OrgPostureOut, PolicyOut
 
 router = APIRouter(prefix="/api/v1", tags=["posture"])
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
 _YAML_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -23,18 +21,6 @@ _YAML_BODY: dict[str, Any] = {
         "content": {t: {"schema": {"type": "string"}} for t in YAML_TYPES},
     }
 }
-
-
-async def yaml_body(request: Request) -> bytes:
-    """The raw body, refused unless it is declared as YAML or plain text."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in YAML_TYPES:
-        raise ServiceError(
-            f"send the policy with Content-Type: application/yaml, not {media_type or 'none'!r}",
-            status=415,
-            title="Unsupported media type",
-        )
-    return await request.body()
 
 
 class PoliciesOut(BaseModel):
