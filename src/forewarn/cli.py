@@ -759,8 +759,8 @@ class _RunByDefault(TyperGroup):
 
 assess_app = typer.Typer(
     cls=_RunByDefault,
-    help="The IT risk assessment: `forewarn assess ORG [--json FILE]`, "
-    "`forewarn assess answers ORG FILE.yml`.",
+    help="The IT risk assessment: `forewarn assess ORG [--json FILE] [--pdf FILE] "
+    "[--summary-pdf FILE]`, `forewarn assess answers ORG FILE.yml`.",
     no_args_is_help=True,
 )
 app.add_typer(assess_app, name="assess")
@@ -775,6 +775,8 @@ def _share(value: float) -> str:
 
 
 def _print_assessment(doc: dict[str, Any]) -> None:
+    from forewarn.reports import formatting
+
     overall = doc["scores"]["overall"]
     out.print(f"[bold]{escape(doc['org']['name'])}[/] — assessment {doc['id']} of {doc['as_of']}")
     if doc["no_data"]:
@@ -803,9 +805,30 @@ def _print_assessment(doc: dict[str, Any]) -> None:
             f"{', '.join(i['id'] for i in comparison['improved']) or 'none'}; worse "
             f"{', '.join(i['id'] for i in comparison['worse']) or 'none'}"
         )
+    register = doc.get("risks")
+    if register and register["risks"]:
+        risks = Table("risk", "level", "likely a year", "range a year")
+        cur = register["currency"]
+        for r in register["risks"]:
+            loss = r["annual_loss_exposure"]
+            mark = "†" if r["typical_outage"]["defaults"] else ""
+            risks.add_row(
+                Text(r["title"]),
+                r["level"],
+                f"{formatting.money(loss['p50'], cur)}{mark}",
+                f"{formatting.money(loss['p10'], cur)} to "
+                f"{formatting.money(loss['p90'], cur)}{mark}",
+            )
+        out.print(risks)
+    outage = doc.get("outage")
+    if outage:
+        mark = "†" if outage["defaults"] else ""
+        out.print(
+            f"an 8-hour outage costs {formatting.money(outage['total'], outage['currency'])}{mark}"
+        )
     defaults = doc["cost_inputs"]["defaults"]
     if defaults:
-        out.print(Text(f"cost inputs using defaults: {', '.join(defaults)}", style="dim"))
+        out.print(Text(f"† cost inputs using defaults: {', '.join(defaults)}", style="dim"))
 
 
 @assess_app.command("run")
@@ -815,8 +838,16 @@ def assess_run(
         Path | None,
         typer.Option("--json", help="also write the document (canonical JSON) here; - for stdout"),
     ] = None,
+    pdf_file: Annotated[
+        Path | None, typer.Option("--pdf", help="also write the full report (PDF) here")
+    ] = None,
+    summary_file: Annotated[
+        Path | None,
+        typer.Option("--summary-pdf", help="also write the one-page executive summary (PDF) here"),
+    ] = None,
 ) -> None:
     """Assess an organization now, keep the snapshot and print its summary."""
+    from forewarn.reports import assessment as paper
     from forewarn.services import assessments
 
     ctx = _context()
@@ -836,6 +867,18 @@ def assess_run(
         except OSError as exc:
             raise fail(f"cannot write {json_file}: {exc.strerror or exc}", 2) from exc
         out.print(f"document written to {escape(str(json_file))}")
+    document = assessments.readable(done.document)
+    for target, render, what in (
+        (pdf_file, paper.pdf, "report"),
+        (summary_file, paper.summary_pdf, "executive summary"),
+    ):
+        if target is None:
+            continue
+        try:
+            target.write_bytes(render(document))
+        except OSError as exc:
+            raise fail(f"cannot write {target}: {exc.strerror or exc}", 2) from exc
+        out.print(f"{what} written to {escape(str(target))}")
 
 
 @assess_app.command("answers")

@@ -186,9 +186,35 @@ def test_run_stores_a_canonical_snapshot_and_compares(
 ) -> None:
     first = assessments.run(ctx, SYSTEM, clinic.org)
     doc = first.document
-    assert doc["schema"] == "forewarn.assessment/1" and doc["id"] == first.id
-    assert doc["no_data"] is False and doc["message"] is None
-    assert doc["risks"] == [] and doc["plan"] == {} and doc["comparison"] is None
+    assert doc["schema"] == "forewarn.assessment/2" and doc["id"] == first.id
+    assert doc["no_data"] is False and doc["message"] is None and doc["comparison"] is None
+    register = doc["risks"]
+    assert register["risks"] and register["currency"] == "USD"
+    assert "hourly_cost" in register["defaults"]  # the defaults travel with the money
+    # What the platform knows: one recurring problem, no critical finding, nothing looked up
+    # in the vulnerability data (so KEV matches are unknown), leavers unknown.
+    assert register["counts"] == {
+        "recurring_problems": 1,
+        "open_critical_findings": 0,
+        "kev_vulnerabilities": None,
+        "leaver_accounts": None,
+    }
+    top = register["risks"][0]
+    loss = top["annual_loss_exposure"]
+    assert loss["p10"] <= loss["p50"] <= loss["p90"] and top["level"] in (
+        "very low", "low", "moderate", "high", "very high",
+    )  # fmt: skip
+    actions = doc["plan"]["actions"]
+    assert actions["actions"] and set(actions["periods"]) == {"30", "60", "90", "later"}
+    assert actions["defaults"] == ["hours_per_month"]
+    technology = doc["plan"]["technology"]
+    assert len(technology["months"]) == 36
+    # 35 people at the default hourly cost, no revenue given: a day's outage is labour and
+    # IT work only, and says which figures are defaults.
+    outage = doc["outage"]
+    assert outage["hours"] == 8 and outage["revenue"]["amount"] == 0
+    assert outage["labour"]["amount"] == round(35 * 45.65 * 0.8 * 8)
+    assert outage["missing"] == ["annual_revenue"] and "hourly_cost" in outage["defaults"]
     s = _by_id(doc)
     assert (s["4.4"]["score"], s["4.4"]["source"]) == (1.0, "machine")
     assert s["4.5"]["score"] == 0.0 and "FAIL: lap01" in s["4.5"]["evidence"][0]
@@ -226,6 +252,17 @@ def test_run_stores_a_canonical_snapshot_and_compares(
     assert [i["id"] for i in comparison["improved"]] == ["4.5"]
     assert {n["id"] for n in comparison["newly_evidenced"]} == {"17.1", "6.5"}
     assert comparison["overall"]["change"] > 0
+    # Each risk whose level moved is named with both levels; none appear or vanish here.
+    assert isinstance(comparison["risks"], list)
+    before = {r["scenario"]: r["level"] for r in doc["risks"]["risks"]}
+    after = {r["scenario"]: r["level"] for r in second.document["risks"]["risks"]}
+    assert [c["scenario"] for c in comparison["risks"]] == sorted(
+        k for k in before if before[k] != after.get(k)
+    )
+    for change in comparison["risks"]:
+        assert (change["before"], change["after"]) == (
+            before[change["scenario"]], after[change["scenario"]],
+        )  # fmt: skip
     listed = assessments.list_for_org(ctx, SYSTEM, clinic.org).items
     assert [a.id for a in listed] == [second.id, first.id]
     assert assessments.get(ctx, SYSTEM, first.id).document == doc
@@ -243,6 +280,7 @@ def test_an_organization_with_no_data_says_so_and_gets_no_score(ctx: Context) ->
     assert out.no_data is True and out.score is None
     assert out.document["scores"]["overall"]["score"] is None
     assert "No assets" in out.document["message"]
+    assert out.document["risks"]["risks"] == [] and out.document["plan"]["actions"]["actions"] == []
     silent = make_org(ctx, "Silent Co")
     make_asset(ctx, silent, "never-seen")
     out = assessments.run(ctx, SYSTEM, silent)
@@ -350,3 +388,29 @@ def test_a_monthly_run_raced_by_another_worker_makes_no_second_snapshot(
             select(Assessment.org_id, Assessment.created_by).order_by(Assessment.id)
         ).all()
     assert [tuple(r) for r in rows] == [(first, "worker-2"), (second, "system")]
+
+
+def test_the_comparison_names_each_risk_whose_level_changed(
+    ctx: Context, clinic: Clinic, clock: ManualClock
+) -> None:
+    first = assessments.run(ctx, SYSTEM, clinic.org)
+    with ctx.db.transaction() as session:  # the business now stops without its server
+        from forewarn.store.models import Asset
+
+        session.get(Asset, clinic.srv).criticality = 5  # type: ignore[union-attr]
+    clock.advance(days=1)
+    second = assessments.run(ctx, SYSTEM, clinic.org)
+    before = {r["scenario"]: r["level"] for r in first.document["risks"]["risks"]}
+    after = {r["scenario"]: r["level"] for r in second.document["risks"]["risks"]}
+    changes = {c["scenario"]: c for c in second.document["comparison"]["risks"]}
+    assert before["ransomware"] == "moderate" and after["ransomware"] == "very high"
+    assert changes["ransomware"] == {
+        "scenario": "ransomware",
+        "title": "Ransomware encrypts the business's machines",
+        "before": "moderate",
+        "after": "very high",
+        "direction": "higher",
+    }
+    # Exactly the risks whose level moved, and nothing else.
+    assert set(changes) == {k for k in before if before[k] != after[k]}
+    assert all(c["direction"] == "higher" for c in changes.values())

@@ -36,7 +36,7 @@ def test_api_runs_lists_reads_and_downloads(
     r = client.post(url, headers=tech.headers)
     assert r.status_code == 201, r.text
     made = r.json()
-    assert made["document"]["schema"] == "forewarn.assessment/1"
+    assert made["document"]["schema"] == "forewarn.assessment/2"
     assert made["score"] is not None and 0 < made["coverage"] < 1
     listed = client.get(url, headers=viewer.headers).json()["items"]
     assert [a["id"] for a in listed] == [made["id"]]
@@ -111,7 +111,7 @@ def test_pages_run_show_and_answer(client: TestClient, ctx: Context, clock: Manu
     for words in ("Overall", "coverage", "Hidden gaps", "pc01", "first assessment", "4.5"):
         assert words in detail.text, words
     download = client.get(done.headers["location"] + "/download")
-    assert json.loads(download.content)["schema"] == "forewarn.assessment/1"
+    assert json.loads(download.content)["schema"] == "forewarn.assessment/2"
 
     form = client.get(f"/orgs/{clinic.org}/questionnaire")
     assert form.status_code == 200 and "Who handles security incidents?" in form.text
@@ -152,6 +152,9 @@ def test_another_organization_sees_no_page(client: TestClient, ctx: Context) -> 
         f"/orgs/{org_a}/assessments",
         f"/assessments/{made.id}",
         f"/assessments/{made.id}/download",
+        f"/assessments/{made.id}/pdf",
+        f"/assessments/{made.id}/summary.pdf",
+        f"/assessments/{made.id}/html",
         f"/orgs/{org_a}/questionnaire",
     ):
         assert client.get(path).status_code == 404, path
@@ -183,6 +186,21 @@ def test_cli_assesses_by_slug_and_writes_json(
     assert by_id.exit_code == 0 and "since assessment" in by_id.output
     missing = cli("assess", "no-such-org")
     assert missing.exit_code == 2
+
+
+def test_cli_writes_the_report_and_the_summary_as_pdf(
+    ctx: Context, clock: ManualClock, cli: Any, tmp_path: Path
+) -> None:
+    build_clinic(ctx, clock)
+    report, summary = tmp_path / "report.pdf", tmp_path / "summary.pdf"
+    done = cli("assess", "harbor-dental", "--pdf", str(report), "--summary-pdf", str(summary))
+    assert done.exit_code == 0, done.output
+    assert "an 8-hour outage costs $" in done.output and "likely a year" in done.output
+    assert f"report written to {report}" in done.output.replace("\n", "")
+    assert report.read_bytes().startswith(b"%PDF-") and summary.read_bytes().startswith(b"%PDF-")
+    assert len(report.read_bytes()) > len(summary.read_bytes())
+    unwritable = cli("assess", "harbor-dental", "--pdf", str(tmp_path / "no" / "such" / "x.pdf"))
+    assert unwritable.exit_code == 2 and "cannot write" in unwritable.output
 
 
 def test_cli_no_data_and_answers(ctx: Context, cli: Any, tmp_path: Path) -> None:

@@ -906,6 +906,21 @@ REFUSED.update(
             f"/api/v1/assessments/{w.assessment_a}/json",
             {},
         ),
+        ("GET", "/api/v1/assessments/{assessment_id}/html"): lambda w: (
+            "GET",
+            f"/api/v1/assessments/{w.assessment_a}/html",
+            {},
+        ),
+        ("GET", "/api/v1/assessments/{assessment_id}/pdf"): lambda w: (
+            "GET",
+            f"/api/v1/assessments/{w.assessment_a}/pdf",
+            {},
+        ),
+        ("GET", "/api/v1/assessments/{assessment_id}/summary.pdf"): lambda w: (
+            "GET",
+            f"/api/v1/assessments/{w.assessment_a}/summary.pdf",
+            {},
+        ),
         ("GET", "/api/v1/orgs/{org_id}/questionnaire"): lambda w: (
             "GET",
             f"/api/v1/orgs/{w.org_a}/questionnaire",

@@ -2,9 +2,12 @@
 and the questionnaire answers they read.
 
 A run reads what the platform knows (services.evidence) and the organization's answers,
-scores them (assess.scoring), compares with the organization's previous snapshot and stores
-one canonical, versioned JSON document ("schema": "forewarn.assessment/1", docs/assessment.md).
+scores them (assess.scoring), prices the risks (assess.risk), plans the work and the
+replacements (assess.plans), compares with the organization's previous snapshot and stores
+one canonical, versioned JSON document ("schema": "forewarn.assessment/2", docs/assessment.md).
 An organization with no assets or no data gets no score: the document says so instead.
+Snapshots of the first format ("forewarn.assessment/1", before the register) stay readable:
+`readable` gives every document the sections the pages and the reports expect.
 """
 
 from __future__ import annotations
@@ -19,19 +22,26 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from forewarn.assess import questionnaire, scoring
+from forewarn.assess import plans, questionnaire, risk, scoring
 from forewarn.assess.catalog import load as load_catalog
+from forewarn.assess.money import downtime_cost
 from forewarn.assess.questionnaire import Answer, QuestionnaireError
 from forewarn.assess.scoring import AnswerEvidence, Rollup, SafeguardScore
 from forewarn.domain.inventory import Role
+from forewarn.reports import assessment as paper
 from forewarn.services import audit, evidence
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.scope import SYSTEM, Actor, get_in_scope, get_org_in_scope
 from forewarn.store.models import Assessment, AssessmentAnswer, Organization
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = f"forewarn.assessment/{SCHEMA_VERSION}"
+SCHEMA_V1 = "forewarn.assessment/1"  # before the risk register and the plans: still read
+# "What an 8-hour outage costs": the whole business down for a working day, with 12 hours of
+# IT work to recover (reference/assessment.md's worked example): the figure owners grasp best.
+OUTAGE_HOURS = 8.0
+OUTAGE_IT_HOURS = 12.0
 LIST_LIMIT = 200
 
 
@@ -269,6 +279,40 @@ def _previous(session: Session, org_id: int, before_id: int | None) -> Assessmen
     return session.scalar(stmt.order_by(Assessment.id.desc()).limit(1))
 
 
+def _risk_changes(
+    before_doc: dict[str, Any], after_doc: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """Risks whose level changed, appeared or went away; None when the earlier snapshot had
+    no register to compare with (format /1, or no data then or now)."""
+    old, new = readable(before_doc)["risks"], after_doc["risks"]
+    if old is None or new is None or before_doc.get("no_data") or after_doc.get("no_data"):
+        return None
+    before = {r["scenario"]: r for r in old["risks"]}
+    after = {r["scenario"]: r for r in new["risks"]}
+    rank = {str(level): i for i, level in enumerate(risk.LEVELS)}
+    out = []
+    for sid in sorted(set(before) | set(after)):
+        b, a = before.get(sid), after.get(sid)
+        if b is not None and a is not None and b["level"] == a["level"]:
+            continue
+        if b is None:
+            direction = "new"
+        elif a is None:
+            direction = "gone"
+        else:
+            direction = "higher" if rank[a["level"]] > rank[b["level"]] else "lower"
+        out.append(
+            {
+                "scenario": sid,
+                "title": (a or b or {}).get("title", sid),
+                "before": b["level"] if b else None,
+                "after": a["level"] if a else None,
+                "direction": direction,
+            }
+        )
+    return out
+
+
 def _comparison(previous: Assessment | None, document: dict[str, Any]) -> dict[str, Any] | None:
     if previous is None:
         return None
@@ -276,7 +320,42 @@ def _comparison(previous: Assessment | None, document: dict[str, Any]) -> dict[s
     after = {s["id"]: s["score"] for s in document["scores"]["safeguards"]}
     out = scoring.compare(before, after, previous.score, document["scores"]["overall"]["score"])
     out["previous"] = {"id": previous.id, "created_at": previous.created_at.isoformat()}
+    out["risks"] = _risk_changes(previous.document, document)
     return out
+
+
+def _outage(cost: Any) -> dict[str, Any]:
+    """What a whole working day without IT costs (OUTAGE_HOURS, OUTAGE_IT_HOURS)."""
+    out = downtime_cost(cost, OUTAGE_HOURS, it_hours=OUTAGE_IT_HOURS).to_json()
+    out["it_hours"] = OUTAGE_IT_HOURS
+    return out
+
+
+def _register_and_plans(
+    ev: evidence.Evidence, scores: dict[str, float | None], no_data: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The risk register and the plans (docs/risk.md). The register and the 30/60/90-day
+    plan share draws and seed (the plan measures each action against the register). With no
+    data there is nothing to price: both are empty, the technology plan still reads the
+    inventory's purchase dates."""
+    today = ev.now.date()
+    cost, counts = ev.cost, ev.risk_counts
+    if no_data:
+        reg = risk.Register(
+            risks=(),
+            skipped=(),
+            currency=cost.currency,
+            defaults=tuple(sorted(cost.defaults)),
+            missing=("annual_revenue",) if cost.annual_revenue is None else (),
+        )
+        actions = plans.RemediationPlan((), plans.DEFAULT_HOURS_PER_MONTH, cost.currency, ())
+    else:
+        reg = risk.register(scores, ev.assets, cost, today, counts)
+        actions = plans.remediation(reg, scores, ev.assets, cost, today, counts)
+    technology = plans.technology_plan(ev.assets, cost, today)
+    register = reg.to_json()
+    register["counts"] = asdict(counts)
+    return register, {"actions": actions.to_json(), "technology": technology.to_json()}
 
 
 def build(
@@ -286,6 +365,7 @@ def build(
     catalog = load_catalog()
     scores = scoring.score_all(catalog, ev.machine if ev.assets else {}, _answer_evidence(rows))
     no_data = ev.no_data
+    register, plan = _register_and_plans(ev, {s.id: s.score for s in scores}, no_data)
     return {
         "schema": SCHEMA,
         "org": {"id": org.id, "name": org.name, "slug": org.slug, "timezone": org.timezone},
@@ -295,6 +375,7 @@ def build(
         "catalog": {"name": "CIS Controls v8 IG1", "version": catalog.version},
         "inventory": ev.counts,
         "cost_inputs": _cost(ev),
+        "outage": _outage(ev.cost),
         "assets": [{k: _jsonable(v) for k, v in asdict(a).items()} for a in ev.assets],
         "scores": {
             "overall": _rollup(scoring.overall(scores), no_data),
@@ -313,10 +394,24 @@ def build(
             for r in sorted(rows.values(), key=lambda r: r.question_id)
         ],
         "gaps": ev.gaps,
-        # Filled by the risk register and the 30/60/90-day plan (assess/risk.py, assess/plans.py).
-        "risks": [],
-        "plan": {},
+        "risks": register,
+        "plan": plan,
     }
+
+
+def readable(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with every section of the current format, for the pages and reports:
+    a first-format (/1) snapshot has no register, plans or outage figure; those read as
+    None ("not in this snapshot"), never as an empty, reassuring register."""
+    if document.get("schema") != SCHEMA_V1:
+        return document
+    out = dict(document)
+    out["risks"] = None
+    out["plan"] = None
+    out["outage"] = None
+    if out.get("comparison"):
+        out["comparison"] = {**out["comparison"], "risks": None}
+    return out
 
 
 # ---- running, listing, reading -------------------------------------------------------------
@@ -415,3 +510,31 @@ def run_monthly(ctx: Context) -> int:
         except IntegrityError:  # another process made this month's snapshot first
             continue
     return made
+
+
+# ---- documents ----------------------------------------------------------------------------------
+
+
+def file_name(found: AssessmentOut, ext: str, kind: str = "assessment") -> str:
+    """The download's name: forewarn-<org id>-assessment-<id>.pdf (or -summary-)."""
+    return f"forewarn-{found.org_id}-{kind}-{found.id}.{ext}"
+
+
+def html_of(ctx: Context, actor: Actor, assessment_id: int) -> tuple[AssessmentDetail, str]:
+    """The snapshot and its full report as HTML, rendered from the stored document."""
+    found = get(ctx, actor, assessment_id)
+    return found, paper.html(readable(found.document))
+
+
+def pdf_of(ctx: Context, actor: Actor, assessment_id: int) -> tuple[AssessmentDetail, bytes]:
+    """The snapshot and its full report printed to PDF (A4) from the stored document."""
+    found = get(ctx, actor, assessment_id)
+    return found, paper.pdf(readable(found.document))
+
+
+def summary_pdf_of(
+    ctx: Context, actor: Actor, assessment_id: int
+) -> tuple[AssessmentDetail, bytes]:
+    """The snapshot and its one-page executive summary as PDF."""
+    found = get(ctx, actor, assessment_id)
+    return found, paper.summary_pdf(readable(found.document))

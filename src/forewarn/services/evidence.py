@@ -26,6 +26,7 @@ from forewarn.assess.facts import (
     AssetFacts,
     CostInputs,
 )
+from forewarn.assess.risk import RiskCounts
 from forewarn.assess.scoring import Item, MachineEvidence
 from forewarn.domain import lifecycle as eol
 from forewarn.domain.expiry import RULES, Kind
@@ -67,6 +68,7 @@ class Evidence:
     machine: dict[str, MachineEvidence]
     gaps: dict[str, Any]
     counts: dict[str, int] = field(default_factory=dict)
+    risk_counts: RiskCounts = field(default_factory=RiskCounts)
 
     @property
     def no_data(self) -> bool:
@@ -448,6 +450,27 @@ def _gaps(assets: dict[int, _Asset], open_: list[Finding], now: datetime) -> dic
     }
 
 
+def _risk_counts(session: Session, org_id: int, open_: list[Finding]) -> RiskCounts:
+    """What the risk register counts. Known-exploited (CISA KEV) matches come from the open
+    vulnerability findings: None when no package was ever looked up, or when none is known
+    exploited but some look-up had no KEV answer. Leavers have no source yet: unknown."""
+    scanned = session.scalar(
+        select(func.count())
+        .select_from(VulnScan)
+        .where(VulnScan.org_id == org_id, VulnScan.packages > 0)
+    )
+    kev_flags = [f.evidence.get("kev") for f in open_ if f.rule == vulns.RULE]
+    kev: int | None = sum(1 for k in kev_flags if k is True)
+    if not scanned or (kev == 0 and None in kev_flags):
+        kev = None
+    return RiskCounts(
+        recurring_problems=sum(1 for f in open_ if f.rule.startswith("recurring.")),
+        open_critical_findings=sum(1 for f in open_ if f.severity == "critical"),
+        kev_vulnerabilities=kev,
+        leaver_accounts=None,
+    )
+
+
 def _facts(a: _Asset) -> AssetFacts:
     release = a.os_release
     return AssetFacts(
@@ -495,4 +518,5 @@ def gather(session: Session, org_id: int, now: datetime) -> Evidence:
             "checks": sum(a.checks for a in assets.values()),
             "open_findings": len(open_),
         },
+        risk_counts=_risk_counts(session, org_id, open_),
     )

@@ -1,6 +1,7 @@
 """Assessments: an organization's snapshots with a Run button for technicians
-(/orgs/{id}/assessments), one snapshot's scores with coverage, gaps and the comparison
-(/assessments/{id}), its JSON, and the guided questionnaire (/orgs/{id}/questionnaire)."""
+(/orgs/{id}/assessments), one snapshot's scores with coverage, risks, plans, gaps and the
+comparison (/assessments/{id}), its JSON, report (HTML, PDF) and executive summary (PDF),
+and the guided questionnaire (/orgs/{id}/questionnaire)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from fastapi.responses import Response
 from forewarn.assess.questionnaire import CHOICES
 from forewarn.domain import health
 from forewarn.domain.inventory import Role
+from forewarn.reports import assessment as paper
+from forewarn.reports import download as headers_of
+from forewarn.reports import formatting
 from forewarn.services import assessments, orgs
-from forewarn.services.errors import ServiceError
+from forewarn.services.errors import ServiceError, not_found
 from forewarn.web.flash import add_flash
 from forewarn.web.forms import FORM_WIDE, FieldErrors, text
 from forewarn.web.render import page, see_other
@@ -63,8 +67,14 @@ def detail_page(request: Request, assessment_id: WebId, user: SignedIn) -> Respo
         org=org,
         tz=org.timezone,
         a=found,
-        doc=found.document,
+        doc=(doc := assessments.readable(found.document)),
+        v=paper.view(doc),
         score_state=score_state,
+        period_words=paper.PERIOD_WORDS,
+        action_words=paper.ACTION_WORDS,
+        cost_words=paper.COST_WORDS,
+        report_money=formatting.money,
+        mark=paper.DEFAULT_MARK,
     )
 
 
@@ -76,6 +86,28 @@ def download(request: Request, assessment_id: WebId, user: SignedIn) -> Response
         assessments.canonical_json(found.document),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/assessments/{assessment_id}/{fmt}")
+def download_document(request: Request, assessment_id: WebId, fmt: str, user: SignedIn) -> Response:
+    """The report as HTML or PDF, or the executive summary as PDF, rendered from the JSON."""
+    ctx, actor = get_ctx(request), user.actor
+    content: bytes | str
+    if fmt == "pdf":
+        found, content = assessments.pdf_of(ctx, actor, assessment_id)
+        name = assessments.file_name(found, "pdf")
+    elif fmt == "summary.pdf":
+        found, content = assessments.summary_pdf_of(ctx, actor, assessment_id)
+        name = assessments.file_name(found, "pdf", "summary")
+    elif fmt == "html":
+        found, content = assessments.html_of(ctx, actor, assessment_id)
+        name = assessments.file_name(found, "html")
+    else:
+        raise not_found("download")
+    ext = name.rsplit(".", 1)[1]
+    return Response(
+        content, media_type=headers_of.MEDIA_TYPES[ext], headers=headers_of.headers(name)
     )
 
 

@@ -1,4 +1,5 @@
-"""Assessments: run one, list and read the snapshots, download the JSON; the questionnaire."""
+"""Assessments: run one, list and read the snapshots, download the JSON, the report (HTML,
+PDF) and the one-page executive summary (PDF); the questionnaire."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from forewarn.api.deps import YAML_TYPES, Caller, Ctx, IdPath, yaml_body
+from forewarn.api.routers.reports import attachment
 from forewarn.services import assessments
 from forewarn.services.assessments import (
     AnswersIn,
@@ -104,3 +106,37 @@ def import_answers(
     """Import an answers file (YAML): refused whole, with each problem named, when any
     question id or answer is wrong."""
     return assessments.import_answers(ctx, actor, org_id, body)
+
+
+@router.get(
+    "/assessments/{assessment_id}/html",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}, "description": "the full report"}},
+)
+def assessment_html(assessment_id: IdPath, ctx: Ctx, actor: Caller) -> Response:
+    """The full report as one self-contained HTML document, rendered from the stored JSON."""
+    found, text = assessments.html_of(ctx, actor, assessment_id)
+    return attachment(text, "html", assessments.file_name(found, "html"))
+
+
+@router.get(
+    "/assessments/{assessment_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "the full report"}},
+)
+def assessment_pdf(assessment_id: IdPath, ctx: Ctx, actor: Caller) -> Response:
+    """The full report printed to PDF (A4): scores with coverage, the risk register with
+    money ranges, hidden gaps, the 30/60/90-day and technology plans, the comparison."""
+    found, data = assessments.pdf_of(ctx, actor, assessment_id)
+    return attachment(data, "pdf", assessments.file_name(found, "pdf"))
+
+
+@router.get(
+    "/assessments/{assessment_id}/summary.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "one page"}},
+)
+def assessment_summary_pdf(assessment_id: IdPath, ctx: Ctx, actor: Caller) -> Response:
+    """The one-page executive summary for the owner, as PDF."""
+    found, data = assessments.summary_pdf_of(ctx, actor, assessment_id)
+    return attachment(data, "pdf", assessments.file_name(found, "pdf", "summary"))
