@@ -181,6 +181,26 @@ def test_evidence_from_real_rows(ctx: Context, clinic: Clinic) -> None:
     assert gaps["stale"]["count"] == 0
 
 
+def test_an_organization_without_a_headcount_gets_an_estimate_marked_as_a_default(
+    ctx: Context,
+) -> None:
+    """Zero people would price every outage's idle work at nothing: the assessment counts a
+    person per workstation or laptop instead, or 25 with none, and says it is a default."""
+    org = make_org(ctx, "No Headcount Ltd")
+    with ctx.db.read() as session:
+        assert evidence.gather(session, org, ctx.clock.now()).cost.people == 25
+    make_asset(ctx, org, "pc01", kind="workstation")
+    make_asset(ctx, org, "lap01", kind="laptop")
+    make_asset(ctx, org, "srv01")
+    with ctx.db.read() as session:
+        cost = evidence.gather(session, org, ctx.clock.now()).cost
+    assert cost.people == 2 and "people" in cost.defaults
+    given = make_org(ctx, "Counted Ltd", employees=12)
+    with ctx.db.read() as session:
+        cost = evidence.gather(session, given, ctx.clock.now()).cost
+    assert cost.people == 12 and "people" not in cost.defaults
+
+
 def test_run_stores_a_canonical_snapshot_and_compares(
     ctx: Context, clinic: Clinic, clock: ManualClock
 ) -> None:

@@ -17,6 +17,9 @@ DEFAULT_BUSINESS_HOURS_PER_YEAR = 2080.0
 DEFAULT_SHARE_WORK_BLOCKED = 0.8
 DEFAULT_SHARE_REVENUE_AFFECTED = 0.5
 DEFAULT_IT_RATE = 150.0  # per hour of IT recovery work
+# With no headcount given: one person per workstation or laptop in the inventory, or this
+# many when there are none (the smallest business Forewarn is built for).
+DEFAULT_PEOPLE = 25
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ COST_WORDS = {
     "hours_per_month": "IT hours a month given to the plan",
 }
 DEFAULT_SOURCES = {
+    "people": "no headcount given: one person per workstation or laptop in the inventory "
+    "(25 when there are none)",
     "hourly_cost": "US private industry employer costs, US Bureau of Labor Statistics, June 2025",
     "business_hours_per_year": "40 hours a week, 52 weeks",
     "share_work_blocked": "our assumption (reference worked example)",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from forewarn.assess.facts import (
     DEFAULT_BUSINESS_HOURS_PER_YEAR,
     DEFAULT_HOURLY_COST,
+    DEFAULT_PEOPLE,
     END_USER_KINDS,
     SERVER_KINDS,
     AssetFacts,
@@ -109,10 +110,16 @@ def _hours_per_year(business_hours: Any) -> float | None:
     return days * hours * 52 if days and hours > 0 else None
 
 
-def cost_inputs(org: Organization) -> CostInputs:
+def cost_inputs(org: Organization, end_user_devices: int = 0) -> CostInputs:
     """The organization's figures; every default used instead is named in `defaults`.
-    The shares of work and revenue and the IT rate have no field of their own yet."""
+    The shares of work and revenue and the IT rate have no field of their own yet. With no
+    headcount, people are estimated (one per workstation or laptop, else DEFAULT_PEOPLE):
+    zero people would price every outage's idle work at nothing."""
     defaults = {"share_work_blocked", "share_revenue_affected", "it_rate"}
+    people = int(org.employees or 0)
+    if people <= 0:
+        people = end_user_devices if end_user_devices > 0 else DEFAULT_PEOPLE
+        defaults.add("people")
     hourly = float(org.hourly_cost or 0)
     if hourly <= 0:
         hourly = DEFAULT_HOURLY_COST
@@ -125,7 +132,7 @@ def cost_inputs(org: Organization) -> CostInputs:
     if revenue is None:
         defaults.add("annual_revenue")
     return CostInputs(
-        people=int(org.employees or 0),
+        people=people,
         hourly_cost=hourly,
         annual_revenue=revenue,
         currency=org.currency or "USD",
@@ -509,7 +516,7 @@ def gather(session: Session, org_id: int, now: datetime) -> Evidence:
         org_name=org.name,
         now=now,
         assets=tuple(_facts(a) for a in assets.values()),
-        cost=cost_inputs(org),
+        cost=cost_inputs(org, sum(1 for a in assets.values() if a.row.kind in END_USER_KINDS)),
         machine=machine,
         gaps=_gaps(assets, open_, now),
         counts={
