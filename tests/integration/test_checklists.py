@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from forewarn.services import assets, checklists, monthly_report, tickets
+from forewarn.services import assets, checklists, evidence, monthly_report, tickets
 from forewarn.services.context import Context
 from forewarn.services.schemas import AssetCreate
 from forewarn.services.scope import SYSTEM
@@ -249,6 +249,17 @@ def test_finished_leavers_are_counted_for_the_assessment(ctx: Context, shop) -> 
         assert checklists.completed(session, shop["org"], "leaver", later) == 0
     final = tickets.get(ctx, SYSTEM, done.id)
     assert final.checklist is not None and final.checklist.done == final.checklist.total == 5
+
+    # The assessment's evidence for 6.2 (access revoked): a finished leaver passes; one still
+    # open is work in progress for a week, then a failure.
+    def leavers() -> list[tuple[str, bool]]:
+        with ctx.db.read() as session:
+            machine = evidence.gather(session, shop["org"], ctx.clock.now()).machine
+        return [(i.subject, i.ok) for i in machine["6.2"].items]
+
+    assert leavers() == [(done.title, True)]
+    ctx.clock.advance(days=8)  # type: ignore[attr-defined]
+    assert leavers() == [(done.title, True), (half.title, False)]
 
 
 def test_a_checklist_is_left_out_of_the_proactive_share(

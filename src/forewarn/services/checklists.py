@@ -21,6 +21,7 @@ leaver), as they may report a problem; technicians tick steps.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -426,22 +427,42 @@ def progress(ctx: Context, actor: Actor, ticket_ids: list[int]) -> dict[int, tup
     return {ticket_id: (int(done), int(total)) for ticket_id, done, total in rows}
 
 
-def completed(session: Session, org_id: int, template_id: str, since: datetime) -> int:
-    """How many checklists of a template an organization started since `since` have every
-    step done: e.g. leavers whose access was revoked (safeguard 6.2), for the assessment."""
-    open_steps = (
-        select(TicketChecklistStep.ticket_id)
-        .where(TicketChecklistStep.done_at.is_(None))
-        .scalar_subquery()
-    )
-    found = session.scalar(
-        select(func.count())
-        .select_from(TicketChecklist)
+@dataclass(frozen=True)
+class Progress:
+    ticket_id: int
+    title: str  # the ticket's, e.g. "Onboard: Sam Smith (leaver)"
+    started_at: datetime
+    done: int
+    steps: int
+
+
+def started_since(
+    session: Session, org_id: int, template_id: str, since: datetime
+) -> list[Progress]:
+    """Each checklist of a template the organization started since `since`, with how many of
+    its steps are done: e.g. leavers whose access was revoked (safeguard 6.2), for the
+    assessment."""
+    rows = session.execute(
+        select(
+            TicketChecklist.ticket_id,
+            Ticket.title,
+            TicketChecklist.started_at,
+            func.count(TicketChecklistStep.done_at),
+            func.count(TicketChecklistStep.position),
+        )
+        .join(Ticket, Ticket.id == TicketChecklist.ticket_id)
+        .outerjoin(TicketChecklistStep, TicketChecklistStep.ticket_id == TicketChecklist.ticket_id)
         .where(
             TicketChecklist.org_id == org_id,
             TicketChecklist.template == template_id,
             TicketChecklist.started_at >= since,
-            TicketChecklist.ticket_id.not_in(open_steps),
         )
-    )
-    return int(found or 0)
+        .group_by(TicketChecklist.ticket_id, Ticket.title, TicketChecklist.started_at)
+        .order_by(TicketChecklist.started_at, TicketChecklist.ticket_id)
+    ).all()
+    return [Progress(int(t), title, at, int(done), int(n)) for t, title, at, done, n in rows]
+
+
+def completed(session: Session, org_id: int, template_id: str, since: datetime) -> int:
+    """How many checklists of a template started since `since` have every step done."""
+    return sum(1 for p in started_since(session, org_id, template_id, since) if p.done == p.steps)

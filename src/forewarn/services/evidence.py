@@ -32,7 +32,7 @@ from forewarn.assess.scoring import Item, MachineEvidence
 from forewarn.domain import lifecycle as eol
 from forewarn.domain.expiry import RULES, Kind
 from forewarn.domain.observation import Status
-from forewarn.services import discovery, forecasts, lifecycle, patching, posture, vulns
+from forewarn.services import checklists, discovery, forecasts, lifecycle, patching, posture, vulns
 from forewarn.store.models import (
     Agent,
     Asset,
@@ -47,6 +47,10 @@ from forewarn.store.models import (
 )
 
 STALE_AFTER = timedelta(days=7)  # no data for longer than this is stale
+# A leaver's checklist (access revoked, safeguard 6.2) is judged once it is this old, and only
+# those started within the last year count.
+LEAVER_GRACE = timedelta(days=7)
+LEAVER_YEAR = timedelta(days=365)
 UNATTENDED_AFTER = timedelta(days=14)  # open, nobody assigned, older than this
 MAX_GAP_ROWS = 100  # per kind of gap; the count is always whole
 # Kinds that can run the agent (services.posture.AGENT_KINDS less "other").
@@ -384,6 +388,25 @@ def _backups(
     return items
 
 
+def _leavers(session: Session, org_id: int, now: datetime) -> list[Item]:
+    """Leaver checklists of the last year (services.checklists): finished is access revoked;
+    one still open after LEAVER_GRACE is a failure; a younger one is work in progress and
+    left out. None started: no machine evidence (the questionnaire answers for 6.2)."""
+    items = []
+    for p in checklists.started_since(session, org_id, "leaver", now - LEAVER_YEAR):
+        finished = p.done == p.steps
+        if not finished and now - p.started_at < LEAVER_GRACE:
+            continue
+        days = (now - p.started_at).days
+        seen = (
+            "every step of the leaver checklist done"
+            if finished
+            else f"{p.done} of {p.steps} leaver steps done {days} days after it started"
+        )
+        items.append(Item(p.title, finished, seen, p.started_at))
+    return items
+
+
 def _machine(
     session: Session, org_id: int, assets: dict[int, _Asset], open_: list[Finding], now: datetime
 ) -> dict[str, MachineEvidence]:
@@ -392,6 +415,7 @@ def _machine(
     evidence["7.3"] = [*_patching(session, org_id, now), *evidence.get("7.3", [])]
     evidence["7.4"] = [*_vulnerable(session, org_id, assets, open_), *evidence.get("7.4", [])]
     evidence["11.2"] = _backups(_backup_checks(session, org_id), assets)
+    evidence["6.2"] = _leavers(session, org_id, now)
     out = {sid: MachineEvidence(tuple(items)) for sid, items in evidence.items() if items}
     if not assets:
         return out
