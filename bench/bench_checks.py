@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from _checks_profile import Profiler, spy_path, summarise
@@ -217,6 +218,7 @@ def poller_pass(
     server: TargetServer,
     row: Row,
     *,
+    prepared: dict[int, Any],
     idle_s: float | None = None,
     profile: Path | None = None,
 ) -> None:
@@ -363,7 +365,8 @@ def throughput_of(
     series = SeriesCache()
     warm = Row("warm", len(ids), [], [], [])
     ctx.settings.poller_per_host = args.per_host_high
-    poller_pass(ctx, ids, series, server, warm, idle_s=0.01)
+    prepared: dict[int, Any] = {}
+    poller_pass(ctx, ids, series, server, warm, prepared=prepared, idle_s=0.01)
 
     def anchors_round() -> None:
         for p, row in plugin_rows.items():
@@ -385,7 +388,7 @@ def throughput_of(
         ctx.settings.poller_concurrency = concurrency
         ctx.settings.poller_per_host = per_host
         spy = args.profile / f"poller-{kind}-{i}.txt" if args.profile and i in (0, 3) else None
-        poller_pass(ctx, ids, series, server, row, idle_s=idle_s, profile=spy)
+        poller_pass(ctx, ids, series, server, row, prepared=prepared, idle_s=idle_s, profile=spy)
     for _ in range(rounds_left):
         anchors_round()
     ctx.settings.poller_per_host = default_ph
