@@ -59,19 +59,35 @@ def cpu_of(pid: int | str) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy recording every thread of `pid` (raw stacks) until sent SIGINT."""
+    spy = subprocess.Popen(
+        [
+            *(sys.executable.replace("python", "py-spy"), "record", "--pid", str(pid)),
+            *("--rate", "500", "--format", "raw", "--nonblocking", "--threads", "-o", out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # attached before the pass starts
+    return spy
+
+
 def switches(pid: int | str) -> int:
     """Context switches of a process or thread so far (voluntary and not)."""
     text = Path(f"/proc/{pid}/status").read_text()
     return sum(int(line.split()[1]) for line in text.splitlines() if "ctxt_switches" in line)
 
 
-def callgrind(on: bool, enabled: bool) -> None:
+def callgrind(on: bool, enabled: bool, *pids: int) -> None:
+    """Instrumentation on or off in this process (and `pids`, run with --trace-children=yes)."""
     if enabled:
-        subprocess.run(
-            ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        for pid in (os.getpid(), *pids):
+            subprocess.run(
+                ["callgrind_control", "-i", "on" if on else "off", str(pid)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
 
 class LoopProfile:
@@ -134,6 +150,8 @@ def poller_cost(args: argparse.Namespace, server: TargetServer) -> None:
             while not rec._ready and time.monotonic() < deadline:
                 time.sleep(0.01)
             spy = None
+            if measured and args.spy_poller:
+                spy = py_spy(os.getpid(), args.spy_poller)
             if measured and args.spy_recorder:
                 spy = subprocess.Popen(
                     [
@@ -153,6 +171,7 @@ def poller_cost(args: argparse.Namespace, server: TargetServer) -> None:
                     stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1.0)
+            children = [rec._proc.pid] if args.callgrind_children else []
             tid = poller._thread.native_id
             c0, r0, s0, t0 = (
                 time.process_time(),
@@ -162,11 +181,11 @@ def poller_cost(args: argparse.Namespace, server: TargetServer) -> None:
             )
             l0 = cpu_of(f"{os.getpid()}/task/{tid}")
             x0 = switches(f"{os.getpid()}/task/{tid}")
-            callgrind(True, measured and args.callgrind)
+            callgrind(True, measured and args.callgrind, *children)
             deadline = time.monotonic() + 600
             while poller.poller.ran < len(ids) and time.monotonic() < deadline:
                 time.sleep(0.005)
-            callgrind(False, measured and args.callgrind)
+            callgrind(False, measured and args.callgrind, *children)
             c1, r1, s1, t1 = (
                 time.process_time(),
                 cpu_of(rec._proc.pid),
@@ -208,6 +227,7 @@ def loop_cost(args: argparse.Namespace, server: TargetServer) -> None:
     async def main() -> tuple[float, float, float, int]:
         fn, close = await make()
         await bounded(fn, items[:500], args.concurrency)
+        spy = py_spy(os.getpid(), args.spy_poller) if args.spy_poller else None
         c0, s0, t0 = time.process_time(), server.cpu_s(), time.perf_counter()
         callgrind(True, args.callgrind)
         prof.on()
@@ -215,6 +235,9 @@ def loop_cost(args: argparse.Namespace, server: TargetServer) -> None:
         prof.off()
         callgrind(False, args.callgrind)
         c1, s1, t1 = time.process_time(), server.cpu_s(), time.perf_counter()
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         await close()
         return c1 - c0, s1 - s0, t1 - t0, failed
 
@@ -243,6 +266,15 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=None, help="poller 500, loops 320")
     ap.add_argument("--per-host", type=int, default=16)
     ap.add_argument("--cprofile", help="write a cProfile of the loop thread here")
+    ap.add_argument(
+        "--callgrind-children",
+        action="store_true",
+        help="also toggle the recorder child (valgrind --trace-children=yes)",
+    )
+    ap.add_argument(
+        "--spy-poller",
+        help="py-spy this process (all threads; bare and probe modes too), raw stacks here",
+    )
     ap.add_argument("--spy-recorder", help="py-spy the recorder child, raw stacks here")
     ap.add_argument("--callgrind", action="store_true", help="toggle callgrind around the pass")
     args = ap.parse_args()
