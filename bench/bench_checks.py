@@ -18,6 +18,9 @@ Four parts, each printed next to anchors measured in the same run (issue 4):
         [--rounds 3] [--per-host-high 500] [--detect-checks 20] [--restart-checks 5000]
         [--results 1000000] [--record-results 50000] [--profile DIR]
 
+bench_poller_cost.py measures what a check costs (instructions, CPU per process, profile
+shares) rather than checks per second, which other work on the machine moves.
+
 --profile attaches py-spy (.venv/bin/py-spy) to the poller passes and prints where the GIL
 time went (bench/_checks_profile.py). Everything talks to loopback only; every part is
 bounded in count and in time. With FOREWARN_BENCH_DATABASE_URL (PostgreSQL) the storage part

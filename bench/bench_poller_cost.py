@@ -124,11 +124,12 @@ def poller_cost(args: argparse.Namespace, server: TargetServer) -> None:
             poller = PollerThread(ctx)
             poller.poller.series = series
             # (`_params` in the code before the per-check cost round, for A/B runs of it)
-            setattr(
-                poller.poller,
-                "params_cache" if hasattr(poller.poller, "params_cache") else "_params",
-                prepared,
-            )
+            if not args.cold:
+                setattr(
+                    poller.poller,
+                    "params_cache" if hasattr(poller.poller, "params_cache") else "_params",
+                    prepared,
+                )
             poller.poller.idle_s = 0.01
             if measured:
                 # The loop thread profiles itself: wrap its run() so cProfile sees that thread.
@@ -215,6 +216,51 @@ def poller_cost(args: argparse.Namespace, server: TargetServer) -> None:
         ctx.db.dispose()
 
 
+def machinery_cost(args: argparse.Namespace) -> None:
+    """The poller's own work per check without the network: claim, schedule, stamp, hand over
+    and record, in one process (`Poller.tick`, recording in-process) with a probe that answers
+    at once. No other process takes part, so the count of instructions under callgrind is the
+    same from run to run whatever else the machine does."""
+    from forewarn.domain.observation import Metric, Result, Status
+    from forewarn.services import poller as poller_module
+    from forewarn.services.poller import Poller
+
+    result = Result(Status.OK, "connected in 0.000 s", (Metric("time", 0.0001, "s", min=0.0),))
+
+    async def probe(*_: object) -> tuple[Result, float]:
+        return result, 0.1
+
+    poller_module.run_probe = probe  # type: ignore[assignment]
+    with tmpdir() as tmp:
+        ctx = new_context(tmp)
+        target = target_of(args.kind, "127.0.0.1", 9)  # never connected to
+        ids = add_checks(ctx, args.kind, [target] * args.checks, interval_s=3600)
+        series = SeriesCache()
+        prepared: dict[int, object] = {}
+        prof = LoopProfile(args.cprofile)
+        for measured in (False, True):
+            set_due(ctx, ids, datetime.now(UTC))
+            poller = Poller(ctx, owner="bench", concurrency=args.concurrency, per_host=10**6)
+            poller.series = series
+            if not args.cold:
+                name = "params_cache" if hasattr(poller, "params_cache") else "_params"
+                setattr(poller, name, prepared)
+            c0, t0 = time.process_time(), time.perf_counter()
+            callgrind(True, measured and args.callgrind)
+            if measured:
+                prof.on()
+            n = asyncio.run(poller.tick())
+            if measured:
+                prof.off()
+            callgrind(False, measured and args.callgrind)
+            c1, t1 = time.process_time(), time.perf_counter()
+            if measured:
+                report(
+                    f"poller machinery, null probe, {args.kind}", n, t1 - t0, {"process": c1 - c0}
+                )
+        ctx.db.dispose()
+
+
 def loop_cost(args: argparse.Namespace, server: TargetServer) -> None:
     port = server.port
     if args.mode == "bare":
@@ -261,10 +307,15 @@ def report(name: str, n: int, wall: float, cpu: dict[str, float]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--kind", choices=("tcp", "http"), default="http")
-    ap.add_argument("--mode", choices=("poller", "bare", "probe"), default="poller")
+    ap.add_argument("--mode", choices=("poller", "bare", "probe", "machinery"), default="poller")
     ap.add_argument("--checks", type=int, default=20_000)
     ap.add_argument("--concurrency", type=int, default=None, help="poller 500, loops 320")
     ap.add_argument("--per-host", type=int, default=16)
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="a new poller's empty params cache each pass (as bench_checks before this round)",
+    )
     ap.add_argument("--cprofile", help="write a cProfile of the loop thread here")
     ap.add_argument(
         "--callgrind-children",
@@ -281,6 +332,9 @@ def main() -> None:
     if args.concurrency is None:
         args.concurrency = 500 if args.mode == "poller" else 320
     tune_gc()
+    if args.mode == "machinery":
+        machinery_cost(args)
+        return
     server = TargetServer()
     try:
         if args.mode == "poller":
