@@ -255,6 +255,33 @@ def test_a_definition_is_validated_once_per_version(ctx, clock, asset_id, server
     assert server.count == 3  # nothing probed
 
 
+def test_a_definition_that_cannot_be_opened_fails_alone(ctx, clock, asset_id, server, monkeypatch):
+    """An error preparing one check (here its secrets do not open) gives that check UNKNOWN;
+    the other checks of the same claim still run."""
+    from forewarn.services import secret_params
+
+    bad = new_check(ctx, asset_id, "bad", target=f"127.0.0.1:{server.port}")
+    good = [new_check(ctx, asset_id, f"g{i}", target=f"127.0.0.1:{server.port}") for i in range(3)]
+    real = secret_params.open_params
+
+    def opening(c, params):  # type: ignore[no-untyped-def]
+        if opening.calls == 0:  # the first definition prepared: the bad check's (lowest id)
+            opening.calls += 1
+            raise RuntimeError("the secret key changed")
+        opening.calls += 1
+        return real(c, params)
+
+    opening.calls = 0  # type: ignore[attr-defined]
+    monkeypatch.setattr(secret_params, "open_params", opening)
+    assert asyncio.run(Poller(ctx, owner="p").tick()) == 4
+    assert server.count == 3
+    with ctx.db.read() as s:
+        row = s.get(CheckStateRow, bad)
+        assert row is not None and row.status == Status.UNKNOWN
+        assert "the secret key changed" in row.message
+        assert all(s.get(CheckStateRow, g).status == Status.OK for g in good)
+
+
 def test_heartbeat_turns_critical_when_late_and_ok_on_ping(ctx, clock, asset_id):
     cid = new_check(
         ctx, asset_id, "backup", type="heartbeat", params={"period_s": 3600, "grace_s": 600}

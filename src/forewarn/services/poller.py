@@ -196,7 +196,9 @@ class Poller:
     def _prepare(self, c: Claimed) -> _Prepared:
         """The check's validated params and host, made once per version of its definition:
         validating (pydantic, the URL) and finding the host (urlsplit) cost more than the
-        poller's whole bookkeeping of a run."""
+        poller's whole bookkeeping of a run. Never raises: it runs inside the scheduler
+        (`_refill`), where an error would stop every check, not one; a definition that cannot
+        be prepared runs as UNKNOWN saying why."""
         cached = self.params_cache.get(c.check_id)
         if cached is not None and cached.version == c.version:
             return cached
@@ -209,6 +211,9 @@ class Poller:
             )
         except ValueError as exc:
             model = f"bad check definition: {exc}"
+        except Exception as exc:  # e.g. a secret that no longer decrypts: this check only
+            log.exception("check %d: preparing its definition failed", c.check_id)
+            model = f"cannot prepare the check: {type(exc).__name__}: {exc}"[:500]
         prepared = self.params_cache[c.check_id] = _Prepared(
             c.version, model, host_of(c.type, c.target)
         )
