@@ -18,6 +18,9 @@ Four parts, each printed next to anchors measured in the same run (issue 4):
         [--rounds 3] [--per-host-high 500] [--detect-checks 20] [--restart-checks 5000]
         [--results 1000000] [--record-results 50000] [--profile DIR]
 
+bench_poller_cost.py measures what a check costs (instructions, CPU per process, profile
+shares) rather than checks per second, which other work on the machine moves.
+
 --profile attaches py-spy (.venv/bin/py-spy) to the poller passes and prints where the GIL
 time went (bench/_checks_profile.py). Everything talks to loopback only; every part is
 bounded in count and in time. With FOREWARN_BENCH_DATABASE_URL (PostgreSQL) the storage part
@@ -40,6 +43,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from _checks_profile import Profiler, spy_path, summarise
@@ -217,6 +221,7 @@ def poller_pass(
     server: TargetServer,
     row: Row,
     *,
+    prepared: dict[int, Any],
     idle_s: float | None = None,
     profile: Path | None = None,
 ) -> None:
@@ -363,7 +368,8 @@ def throughput_of(
     series = SeriesCache()
     warm = Row("warm", len(ids), [], [], [])
     ctx.settings.poller_per_host = args.per_host_high
-    poller_pass(ctx, ids, series, server, warm, idle_s=0.01)
+    prepared: dict[int, Any] = {}
+    poller_pass(ctx, ids, series, server, warm, prepared=prepared, idle_s=0.01)
 
     def anchors_round() -> None:
         for p, row in plugin_rows.items():
@@ -385,7 +391,7 @@ def throughput_of(
         ctx.settings.poller_concurrency = concurrency
         ctx.settings.poller_per_host = per_host
         spy = args.profile / f"poller-{kind}-{i}.txt" if args.profile and i in (0, 3) else None
-        poller_pass(ctx, ids, series, server, row, idle_s=idle_s, profile=spy)
+        poller_pass(ctx, ids, series, server, row, prepared=prepared, idle_s=idle_s, profile=spy)
     for _ in range(rounds_left):
         anchors_round()
     ctx.settings.poller_per_host = default_ph

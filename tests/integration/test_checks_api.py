@@ -148,7 +148,8 @@ def test_secrets_in_params_are_sealed_at_rest_masked_in_answers_and_kept_on_edit
     )
     assert r2.status_code == 200, r2.text
     [claimed] = claim(ctx, "t", ctx.clock.now(), 10)
-    model = Poller(ctx, owner="t")._model(claimed)
+    model = Poller(ctx, owner="t")._prepare(claimed).params
+    assert not isinstance(model, str), model
     assert (model.user, model.auth_key, model.priv_key) == (
         "monitor2",
         "auth-secret-123",

@@ -22,7 +22,7 @@ from forewarn.services.errors import ServiceError
 from forewarn.services.poller import LEASE_S, Poller, claim
 from forewarn.services.schemas import AssetCreate, CheckCreate, CheckUpdate
 from forewarn.services.scope import SYSTEM
-from forewarn.store.models import CheckEvent, CheckResult, CheckStateRow, MetricSeries
+from forewarn.store.models import Check, CheckEvent, CheckResult, CheckStateRow, MetricSeries
 from tests.conftest import make_org
 
 
@@ -206,6 +206,80 @@ def test_the_per_host_limit_bounds_each_host_and_every_check_runs(
     assert poller._per_host == {} and poller._in_line == 0  # every slot given back
     with ctx.db.read() as s:
         assert s.scalar(select(func.count()).select_from(CheckResult)) == 16
+
+
+def test_a_definition_is_validated_once_per_version(ctx, clock, asset_id, server, monkeypatch):
+    """The poller keeps each check's validated params and host until the definition changes;
+    a changed target is validated again and counted on its new host, a definition that no
+    longer validates gives UNKNOWN saying why."""
+    from forewarn.probes import registry
+
+    validated: list[str] = []
+    real = registry.validate
+
+    def counting(check_type, target, params, **kw):  # type: ignore[no-untyped-def]
+        validated.append(target)
+        return real(check_type, target, params, **kw)
+
+    monkeypatch.setattr(registry, "validate", counting)
+    cid = new_check(ctx, asset_id, "c", target=f"127.0.0.1:{server.port}", interval_s=60)
+    validated.clear()  # the service validated it when creating it
+    poller = Poller(ctx, owner="p")
+    assert asyncio.run(poller.tick()) == 1
+    clock.advance(61)
+    assert asyncio.run(poller.tick()) == 1
+    assert validated == [f"127.0.0.1:{server.port}"]  # the second run used the kept params
+    assert poller.params_cache[cid].host == "127.0.0.1"
+
+    clock.advance(1)
+    checks.update(ctx, SYSTEM, cid, CheckUpdate(target=f"localhost:{server.port}"))
+    validated.clear()
+    clock.advance(61)
+    assert asyncio.run(poller.tick()) == 1
+    assert validated == [f"localhost:{server.port}"]
+    assert poller.params_cache[cid].host == "localhost"
+    assert server.count == 3
+
+    # Stored params that no longer validate (written behind the service's back).
+    clock.advance(1)
+    with ctx.db.transaction() as s:
+        s.execute(
+            update(Check).where(Check.id == cid).values(params={"bogus": 1}, updated_at=clock.now())
+        )
+    clock.advance(61)
+    assert asyncio.run(poller.tick()) == 1
+    with ctx.db.read() as s:
+        row = s.get(CheckStateRow, cid)
+        assert row is not None
+        assert row.status == Status.UNKNOWN and "bad check definition" in row.message
+    assert server.count == 3  # nothing probed
+
+
+def test_a_definition_that_cannot_be_opened_fails_alone(ctx, clock, asset_id, server, monkeypatch):
+    """An error preparing one check (here its secrets do not open) gives that check UNKNOWN;
+    the other checks of the same claim still run."""
+    from forewarn.services import secret_params
+
+    bad = new_check(ctx, asset_id, "bad", target=f"127.0.0.1:{server.port}")
+    good = [new_check(ctx, asset_id, f"g{i}", target=f"127.0.0.1:{server.port}") for i in range(3)]
+    real = secret_params.open_params
+
+    def opening(c, params):  # type: ignore[no-untyped-def]
+        if opening.calls == 0:  # the first definition prepared: the bad check's (lowest id)
+            opening.calls += 1
+            raise RuntimeError("the secret key changed")
+        opening.calls += 1
+        return real(c, params)
+
+    opening.calls = 0  # type: ignore[attr-defined]
+    monkeypatch.setattr(secret_params, "open_params", opening)
+    assert asyncio.run(Poller(ctx, owner="p").tick()) == 4
+    assert server.count == 3
+    with ctx.db.read() as s:
+        row = s.get(CheckStateRow, bad)
+        assert row is not None and row.status == Status.UNKNOWN
+        assert "the secret key changed" in row.message
+        assert all(s.get(CheckStateRow, g).status == Status.OK for g in good)
 
 
 def test_heartbeat_turns_critical_when_late_and_ok_on_ping(ctx, clock, asset_id):

