@@ -125,10 +125,32 @@ def parse_dnf_check_update(text: str) -> list[Update]:
     return out
 
 
+def rpm_managed(root: str = "/") -> bool | None:
+    """Whether RPM's database at `root` holds packages (None: rpm did not answer).
+
+    dnf installed on a Debian machine (as a tool, not its package manager) has no
+    repositories and fails; it must not count as a source there. The database's folder is
+    looked for first, so a root without one is not given an empty database by asking.
+    """
+    if find_tool("rpm") is None:
+        return False
+    dbpath = (run_tool(["rpm", "--eval", "%{_dbpath}"]) or "").strip()
+    if not dbpath.startswith("/") or not os.path.isdir(os.path.join(root, dbpath.lstrip("/"))):
+        return False
+    listed = run_tool(["rpm", f"--root={root}", "-qa", "--qf", "."], timeout=UPDATE_TIMEOUT)
+    return None if listed is None else bool(listed.strip())
+
+
 def dnf_updates(root: str = "/") -> list[Update] | str | None:
-    """dnf's (or yum's) pending updates from its cache, security ones marked."""
+    """dnf's (or yum's) pending updates from its cache, security ones marked; None where
+    dnf is absent or RPM does not manage the machine's packages."""
     tool = "dnf" if find_tool("dnf") else "yum" if find_tool("yum") else None
     if tool is None:
+        return None
+    managed = rpm_managed(root)
+    if managed is None:
+        return FAILED
+    if not managed:
         return None
     base = [tool, "-q", "-C", *([f"--installroot={root}"] if root != "/" else []), "check-update"]
     # check-update exits 100 when updates are available, 0 when none.
