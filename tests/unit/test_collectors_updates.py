@@ -183,3 +183,13 @@ def test_this_machine_answers() -> None:
     section = updates.collect()
     assert section is not None
     wire.Updates.model_validate(section)
+
+
+def test_a_manager_beside_the_machines_own_is_not_a_source(tmp_path: Path) -> None:
+    """apt installed on an RPM machine, dnf on a Debian one (as this test machine has, for
+    the dnf tests): the tool is there, its package database is not; it is no source, and
+    does not fail the section."""
+    assert updates.apt_updates(str(tmp_path)) is None
+    assert updates.dnf_updates(str(tmp_path)) is None
+    assert updates.collect(str(tmp_path)) is None
+    assert list(tmp_path.iterdir()) == []  # nothing was created there by asking

@@ -89,8 +89,11 @@ def parse_apt_simulation(text: str) -> list[Update]:
 
 
 def apt_updates(root: str = "/") -> list[Update] | str | None:
-    """apt's pending upgrades: None without apt, FAILED when apt did not answer."""
+    """apt's pending upgrades: None without apt or without dpkg's database at `root` (apt
+    beside dnf, as a tool, manages nothing), FAILED when apt did not answer."""
     if find_tool("apt-get") is None:
+        return None
+    if not os.path.exists(os.path.join(root, "var/lib/dpkg/status")):
         return None
     text = run_tool(apt_argv(root), timeout=UPDATE_TIMEOUT)
     return FAILED if text is None else parse_apt_simulation(text)
