@@ -28,11 +28,13 @@ from forewarn.agent.collectors import updates
 from forewarn.agent.jobs import JobRunner
 from forewarn.agent.runner import Outcome, Runner, Sources
 from forewarn.domain.clock import ManualClock
-from forewarn.services import patching
+from forewarn.services import patch_policies, patching
 from forewarn.services.context import Context
+from forewarn.services.scope import SYSTEM
 from tests.conftest import Person, make_org, make_person
 from tests.integration.test_agent_jobs import InProcessSender
 from tests.integration.test_ingest import enroll
+from tests.integration.test_patch_policies import Machine, at, day, envelopes
 from tests.integration.test_patching import _checkin, _enroll, _open, _section, served
 
 __all__ = ["served"]  # the real-apt test's loopback repository fixture, shared
@@ -265,8 +267,8 @@ def test_approved_dnf_updates_are_installed_by_the_agent_and_the_machine_is_comp
     assert all(a.startswith(url) for a in fetched), fetched
 
 
-def _dnf_section(*names: str) -> dict[str, Any]:
-    section = _section(*((n, True) for n in names), candidate="1.1-1.el9")
+def _dnf_section(*pending: tuple[str, bool]) -> dict[str, Any]:
+    section = _section(*pending, candidate="1.1-1.el9")
     for row in section["pending"]:
         row.update(source="dnf", arch="x86_64", installed="", origin="baseos")
     section["sources"] = ["dnf"]
@@ -279,10 +281,15 @@ def test_a_machine_with_apt_and_dnf_updates_gets_one_job_per_manager(
     org = make_org(ctx, "Both Kinds Ltd")
     tech = make_person(ctx, "both-tech", roles={org: "technician"})
     rpm_only = _enroll(client, ctx, org, "rocky01")
-    _checkin(client, rpm_only["agent_token"], 1, _dnf_section("openssl-libs", "NetworkManager"))
+    _checkin(
+        client,
+        rpm_only["agent_token"],
+        1,
+        _dnf_section(("openssl-libs", True), ("NetworkManager", True)),
+    )
     both = _enroll(client, ctx, org, "mixed01")
     section = _section(("libssl3", True))
-    section["pending"] += _dnf_section("openssl-libs")["pending"]
+    section["pending"] += _dnf_section(("openssl-libs", True))["pending"]
     section.update(sources=["apt", "dnf"], total=2, security_total=2)
     _checkin(client, both["agent_token"], 1, section)
 
@@ -304,3 +311,34 @@ def test_a_machine_with_apt_and_dnf_updates_gets_one_job_per_manager(
         headers=tech.headers,
     )
     assert again.status_code == 201 and again.json()["busy"] == [rpm_only["asset_id"]]
+
+
+def test_a_patch_policy_installs_dnf_updates_with_dnf(
+    client: TestClient, ctx: Context, clock: ManualClock
+) -> None:
+    """The policy path issues through the same issue_install: a dnf machine's security update
+    is approved by the policy in its window and the agent runs dnf for it (its command runner
+    stands in for dnf); the plain update waits for a person."""
+    org = make_org(ctx, "Policy Rocky Ltd")
+    machine = Machine(client, ctx, clock, org, "rocky01")
+    machine.section = lambda: _dnf_section(("openssl-libs", True), ("vim-enhanced", False))  # type: ignore[method-assign]
+    machine.checkin()
+    patch_policies.create(
+        ctx,
+        SYSTEM,
+        patch_policies.PatchPolicyCreate(
+            org_id=org, name="Nightly", window_start="02:00", window_minutes=120
+        ),
+    )
+    at(clock, day(3, 2, 30))
+    machine.checkin()
+    assert patch_policies.apply(ctx).installs == 1
+    (payload,) = envelopes(ctx, machine.asset_id)
+    assert payload["manager"] == "dnf"
+    assert payload["packages"] == [
+        {"name": "openssl-libs", "version": "1.1-1.el9", "arch": "x86_64"}
+    ]
+    machine.checkin()
+    (argv,) = machine.ran
+    assert argv[0] in ("dnf", "yum") and argv[-2:] == ["--", "openssl-libs-1.1-1.el9.x86_64"]
+    assert machine.results[0]["state"] == "succeeded"
