@@ -197,6 +197,7 @@ def test_approved_dnf_updates_are_installed_by_the_agent_and_the_machine_is_comp
             "source": "dnf",
         }
     ]
+    assert section["last_patched"] is None  # rpm --root wrote no dnf history
 
     org = make_org(ctx, "Red Hat Dental")
     agent = enroll(client, ctx, org)
@@ -257,6 +258,7 @@ def test_approved_dnf_updates_are_installed_by_the_agent_and_the_machine_is_comp
     assert "fwdemo" in job["output"] and "Complete!" in job["output"]
     one = client.get(f"/api/v1/assets/{asset}/updates", headers=owner.headers).json()
     assert one["updates"] == [] and one["compliant"] is True
+    assert one["last_patched"] is not None  # dnf's history of the upgrade just made
     assert patching.refresh(ctx).resolved == 1 and _open(ctx, org) == {}
     body = client.get(f"/api/v1/orgs/{org}/patches", headers=owner.headers).json()
     assert (body["compliant"], body["compliance"]) == (1, 100.0)

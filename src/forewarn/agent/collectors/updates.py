@@ -13,6 +13,7 @@ the same shape (their `source` names are already in wire.PendingUpdate).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
@@ -277,14 +278,46 @@ def parse_apt_history(text: str) -> datetime | None:
     return last
 
 
+# dnf 4's transaction history (libdnf's swdb): a transaction's state 1 is done; an item's
+# action 6 is "upgrade" (the new build of an upgraded package).
+DNF_HISTORY = "var/lib/dnf/history.sqlite"
+_DNF_LAST_UPGRADE = (
+    "SELECT MAX(t.dt_end) FROM trans t WHERE t.state = 1 AND EXISTS "
+    "(SELECT 1 FROM trans_item i WHERE i.trans_id = t.id AND i.action = 6)"
+)
+
+
+def dnf_last_upgrade(path: str) -> datetime | None:
+    """When dnf last finished a transaction that upgraded packages, from its history database
+    (read-only; None when there is none, it is unreadable, or of another shape)."""
+    if not os.path.isfile(path):
+        return None
+    import sqlite3
+
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)
+        ) as db:
+            (end,) = db.execute(_DNF_LAST_UPGRADE).fetchone()
+    except sqlite3.Error:
+        return None
+    if not isinstance(end, int) or end <= 0:
+        return None
+    return datetime.fromtimestamp(end, UTC)
+
+
 def last_patched(root: str = "/") -> datetime | None:
     """When packages were last upgraded successfully: apt's history, else dpkg's log (an
-    upgrade with dpkg alone, or apt's history turned off); None when unknown."""
+    upgrade with dpkg alone, or apt's history turned off), and dnf's history; None when
+    unknown."""
     apt = os.path.join(root, "var/log/apt")
     found = [t for t in map(parse_apt_history, _log_texts(apt, "history.log")) if t]
     if not found:
         dpkg = os.path.join(root, "var/log")
         found = [t for t in map(parse_dpkg_log, _log_texts(dpkg, "dpkg.log")) if t]
+    dnf = dnf_last_upgrade(os.path.join(root, DNF_HISTORY))
+    if dnf is not None:
+        found.append(dnf)
     return max(found) if found else None
 
 
