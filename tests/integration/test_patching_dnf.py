@@ -28,7 +28,7 @@ from forewarn.agent.collectors import updates
 from forewarn.agent.jobs import JobRunner
 from forewarn.agent.runner import Outcome, Runner, Sources
 from forewarn.domain.clock import ManualClock
-from forewarn.services import patch_policies, patching
+from forewarn.services import agent_jobs, patch_policies, patching
 from forewarn.services.context import Context
 from forewarn.services.scope import SYSTEM
 from tests.conftest import Person, make_org, make_person
@@ -36,6 +36,7 @@ from tests.integration.test_agent_jobs import InProcessSender
 from tests.integration.test_ingest import enroll
 from tests.integration.test_patch_policies import Machine, at, day, envelopes
 from tests.integration.test_patching import _checkin, _enroll, _open, _section, served
+from tests.integration.test_web import signed_in
 
 __all__ = ["served"]  # the real-apt test's loopback repository fixture, shared
 TOOLS = ("rpmbuild", "rpm", "createrepo_c", "modifyrepo_c", "dnf")
@@ -344,3 +345,27 @@ def test_a_patch_policy_installs_dnf_updates_with_dnf(
     (argv,) = machine.ran
     assert argv[0] in ("dnf", "yum") and argv[-2:] == ["--", "openssl-libs-1.1-1.el9.x86_64"]
     assert machine.results[0]["state"] == "succeeded"
+
+
+def test_the_page_counts_machines_not_jobs(client: TestClient, ctx: Context) -> None:
+    org = make_org(ctx, "One Mixed Machine Ltd")
+    machine = _enroll(client, ctx, org, "mixed02")
+    section = _section(("libssl3", True))
+    section["pending"] += _dnf_section(("openssl-libs", True))["pending"]
+    section.update(sources=["apt", "dnf"], total=2, security_total=2)
+    _checkin(client, machine["agent_token"], 1, section)
+    make_person(ctx, "mixed-tech", roles={org: "technician"})
+    csrf = signed_in(client, "mixed-tech")
+    r = client.post(
+        f"/orgs/{org}/patches/approve",
+        data={"csrf_token": csrf, "which": "security"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert (
+        "Approved: 1 machine will install their updates." in client.get(r.headers["location"]).text
+    )
+    assert {j.title for j in agent_jobs.list_jobs(ctx, SYSTEM, org_id=org).items} == {
+        "Install 1 update"
+    }
+    assert len(agent_jobs.list_jobs(ctx, SYSTEM, org_id=org).items) == 2

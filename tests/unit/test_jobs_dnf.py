@@ -202,3 +202,15 @@ def test_pending_rows_become_packages_per_manager() -> None:
         "dnf": [{"name": "x", "version": "1-1"}]
     }
     assert packages_by_manager(rows[-1:]) == {}
+
+
+def test_yum_runs_only_where_dnf_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forewarn.agent import jobs as agent_jobs
+
+    def which(found: set[str]) -> Any:
+        return lambda name, path=None: f"/usr/bin/{name}" if name in found else None
+
+    payload = _dnf({"name": "fwdemo"})
+    for found, tool in (({"dnf", "yum"}, "dnf"), ({"yum"}, "yum"), (set(), "dnf")):
+        monkeypatch.setattr(agent_jobs.shutil, "which", which(found))
+        assert install_argv(payload)[0] == tool
