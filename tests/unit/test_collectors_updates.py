@@ -183,3 +183,44 @@ def test_this_machine_answers() -> None:
     section = updates.collect()
     assert section is not None
     wire.Updates.model_validate(section)
+
+
+def test_a_manager_beside_the_machines_own_is_not_a_source(tmp_path: Path) -> None:
+    """apt installed on an RPM machine, dnf on a Debian one (as this test machine has, for
+    the dnf tests): the tool is there, its package database is not; it is no source, and
+    does not fail the section."""
+    assert updates.apt_updates(str(tmp_path)) is None
+    assert updates.dnf_updates(str(tmp_path)) is None
+    assert updates.collect(str(tmp_path)) is None
+    assert list(tmp_path.iterdir()) == []  # nothing was created there by asking
+
+
+def test_dnf_history_last_finished_upgrade(tmp_path: Path) -> None:
+    """dnf 4's history database: the newest transaction that finished (state 1) and upgraded
+    a package (an item with action 6); failed ones and installs without an upgrade do not
+    count."""
+    import sqlite3
+
+    path = tmp_path / updates.DNF_HISTORY
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE trans (id INTEGER PRIMARY KEY, dt_begin INTEGER, dt_end INTEGER,"
+        " state INTEGER NOT NULL);"
+        "CREATE TABLE trans_item (id INTEGER PRIMARY KEY, trans_id INTEGER, item_id INTEGER,"
+        " action INTEGER NOT NULL, state INTEGER NOT NULL);"
+        "INSERT INTO trans VALUES (1, 1700000000, 1700000100, 1), (2, 1700000200, 1700000300, 2),"
+        " (3, 1700000400, 1700000500, 1);"
+        # 1: an upgrade (6, with 7 for the old build) that finished; 2: one that failed;
+        # 3: a plain install (1).
+        "INSERT INTO trans_item VALUES (1, 1, 1, 6, 1), (2, 1, 2, 7, 1), (3, 2, 3, 6, 2),"
+        " (4, 3, 4, 1, 1);"
+    )
+    db.commit()
+    db.close()
+    expected = datetime.fromtimestamp(1700000100, UTC)
+    assert updates.dnf_last_upgrade(str(path)) == expected
+    assert updates.last_patched(str(tmp_path)) == expected
+    assert updates.dnf_last_upgrade(str(tmp_path / "none.sqlite")) is None
+    (tmp_path / "other.sqlite").write_bytes(b"not a database at all")
+    assert updates.dnf_last_upgrade(str(tmp_path / "other.sqlite")) is None

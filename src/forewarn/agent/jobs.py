@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,6 +46,7 @@ from forewarn.domain.jobs import (
     MAX_TIMEOUT,
     Envelope,
     bound_output,
+    install_manager,
     install_targets,
     parse,
 )
@@ -63,6 +65,8 @@ BASE_ENV = {
 # Tests only: install updates into the isolated system at this root instead of "/". It comes
 # from the agent's own environment, never from a job.
 APT_ROOT_ENV = "FOREWARN_AGENT_APT_ROOT"
+# Tests only, as APT_ROOT_ENV: dnf installs into the system at this root (--installroot).
+DNF_ROOT_ENV = "FOREWARN_AGENT_DNF_ROOT"
 # The program that restarts a service: systemctl unless the agent's own environment names
 # another (a machine without systemd, or a test's small supervisor). It is called as
 # `PROGRAM restart -- NAME`, as systemctl is; it never comes from a job.
@@ -85,13 +89,49 @@ def apt_root_options(root: str | None) -> list[str]:
     ]
 
 
-def install_argv(payload: dict[str, Any], root: str | None = None) -> list[str]:
-    """apt-get upgrading exactly the listed packages, non-interactively, keeping changed
-    configuration files; Refusal when the payload is not a strict package list."""
+def dnf_root_options(root: str | None) -> list[str]:
+    """dnf options that make it work on the system at `root`: --installroot alone, which
+    also reads that system's dnf.conf and repositories and keeps its cache there."""
+    if not root or root == "/":
+        return []
+    return [f"--installroot={root.rstrip('/')}"]
+
+
+def dnf_tool() -> str:
+    """dnf, or yum where only yum exists (EL8 and later ship yum as dnf; yum 3 takes the same
+    `-y --installroot upgrade NEVRA`); "dnf" when neither is found (the job then fails)."""
+    path = BASE_ENV["PATH"]
+    return "dnf" if shutil.which("dnf", path=path) or not shutil.which("yum", path=path) else "yum"
+
+
+def install_argv(
+    payload: dict[str, Any], root: str | None = None, dnf_root: str | None = None
+) -> list[str]:
+    """The package manager's command upgrading exactly the listed packages, non-interactively;
+    Refusal when the payload is not a strict package list.
+
+    apt: `apt-get install --only-upgrade`, keeping changed configuration files. dnf:
+    `dnf -y upgrade -- NEVRA...`: upgrade (not install) touches only installed packages and
+    never downgrades; a NEVRA names that exact build. The one option set, strict=True, makes
+    a build no longer in the repositories fail the job rather than be skipped (a machine's
+    dnf.conf may say otherwise), so "succeeded" always means installed. `root` is apt's
+    test root, `dnf_root` dnf's: the agent's own settings, never the job's.
+    """
     try:
+        manager = install_manager(payload)
         targets = install_targets(payload)
     except ValueError as exc:
         raise Refusal(f"bad install_updates payload: {exc}") from exc
+    if manager == "dnf":
+        return [
+            dnf_tool(),
+            "-y",
+            *dnf_root_options(dnf_root),
+            "--setopt=strict=True",
+            "upgrade",
+            "--",
+            *targets,
+        ]
     return [
         "apt-get",
         *apt_root_options(root),
@@ -214,6 +254,7 @@ class JobRunner:
     run: CommandRunner = run_command
     clock: Callable[[], float] = time.time
     apt_root: str | None = None  # the agent's own setting (APT_ROOT_ENV), for tests
+    dnf_root: str | None = None  # the agent's own setting (DNF_ROOT_ENV), for tests
     seen: list[int] = field(default_factory=list)
     service_manager: str = "systemctl"  # the agent's own setting (SERVICE_MANAGER_ENV)
     updates_changed: bool = False  # an install ran: send the updates section again soon
@@ -359,7 +400,7 @@ class JobRunner:
                 raise Refusal(f"not a service name: {name!r}")
             return [self.service_manager, "restart", "--", name], environ, _nothing
         if env.kind == "install_updates":
-            argv = install_argv(payload, self.apt_root)
+            argv = install_argv(payload, self.apt_root, self.dnf_root)
             environ["DEBIAN_FRONTEND"] = "noninteractive"
             environ["APT_LISTCHANGES_FRONTEND"] = "none"
             environ["NEEDRESTART_MODE"] = "l"  # needrestart: list, never ask

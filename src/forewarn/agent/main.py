@@ -26,7 +26,7 @@ from forewarn.agent.buffer import DEFAULT_MAX_BYTES, Buffer, BufferStats, new_ba
 from forewarn.agent.client import Client, ClientError, enroll
 from forewarn.agent.collectors.authlog import AuthReader
 from forewarn.agent.job_worker import LongPoll
-from forewarn.agent.jobs import APT_ROOT_ENV, SERVICE_MANAGER_ENV, JobRunner
+from forewarn.agent.jobs import APT_ROOT_ENV, DNF_ROOT_ENV, SERVICE_MANAGER_ENV, JobRunner
 from forewarn.agent.posture import Assessor
 from forewarn.agent.runner import (
     Outcome,
@@ -133,6 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 enrolment.agent_id,
                 enrolment.server_public_key,
                 apt_root=os.environ.get(APT_ROOT_ENV, "").strip() or None,
+                dnf_root=os.environ.get(DNF_ROOT_ENV, "").strip() or None,
                 service_manager=os.environ.get(SERVICE_MANAGER_ENV, "").strip() or "systemctl",
             ),
         )

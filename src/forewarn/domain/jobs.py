@@ -27,6 +27,17 @@ MAX_PACKAGES = 200
 # starts with a letter or digit and a version with a digit, so neither can be an option.
 PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]{1,127}(?::[a-z0-9][a-z0-9-]{0,31})?")
 PACKAGE_VERSION = re.compile(r"(?:[0-9]{1,9}:)?[0-9][A-Za-z0-9.+~-]{0,126}")
+# The package managers an install_updates job can name; a payload without one is apt's.
+MANAGERS = ("apt", "dnf")
+# RPM's grammar: a name of letters, digits and "-._+" that never starts with "-"; a version
+# "[epoch:]version-release", each part of letters, digits and "._+~^" starting with a letter
+# or digit (so no "-" or glob character inside either); an arch of letters, digits and "_"
+# (x86_64, noarch, aarch64), as dnf check-update prints it after the name's last dot.
+RPM_NAME = re.compile(r"[A-Za-z0-9._+][A-Za-z0-9._+-]{0,127}")
+RPM_VERSION = re.compile(
+    r"(?:[0-9]{1,10}:)?[A-Za-z0-9][A-Za-z0-9._+~^]{0,63}-[A-Za-z0-9][A-Za-z0-9._+~^]{0,63}"
+)
+RPM_ARCH = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -83,32 +94,65 @@ def bound_output(data: bytes, limit: int = MAX_OUTPUT) -> tuple[str, bool]:
     return text, cut
 
 
-def install_targets(payload: dict[str, Any]) -> list[str]:
-    """apt's arguments for an install_updates payload: "name" or "name=version" each.
+def install_manager(payload: dict[str, Any]) -> str:
+    """The package manager an install_updates payload names: "apt" when it names none (the
+    jobs issued before dnf existed), ValueError for one not in MANAGERS."""
+    manager = payload.get("manager", "apt")
+    if manager not in MANAGERS:
+        raise ValueError(f"unknown package manager {manager!r:.40}")
+    return str(manager)
 
-    The payload is {"packages": [{"name": ..., "version": ...?}, ...]}; anything else, a name
-    or version outside Debian's grammar (so never an option or a shell word), a duplicate,
-    none or more than MAX_PACKAGES is a ValueError: the whole job is refused, nothing runs.
+
+def install_targets(payload: dict[str, Any]) -> list[str]:
+    """The package manager's arguments for an install_updates payload.
+
+    The payload is {"manager": "apt" | "dnf" (apt when absent), "packages": [...]}. apt's
+    packages are {"name", "version"?} and become "name" or "name=version"; dnf's are
+    {"name", "version"?, "arch"?} and become "name-[epoch:]version-release[.arch]" (dnf's
+    NEVRA: that exact build). Anything else, a name, version or arch outside the manager's
+    grammar (so never an option or a shell word), a duplicate, none or more than MAX_PACKAGES
+    is a ValueError: the whole job is refused, nothing runs.
     """
+    manager = install_manager(payload)
     packages = payload.get("packages")
     if not isinstance(packages, list) or not packages:
         raise ValueError("install_updates needs a non-empty list of packages")
     if len(packages) > MAX_PACKAGES:
         raise ValueError(f"{len(packages)} packages, at most {MAX_PACKAGES} in one job")
+    one = _apt_target if manager == "apt" else _dnf_target
     targets: list[str] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for item in packages:
-        if not isinstance(item, dict) or not set(item) <= {"name", "version"}:
-            raise ValueError(f"a package must be {{name, version?}}: {item!r:.80}")
-        name, version = item.get("name"), item.get("version")
-        if not isinstance(name, str) or not PACKAGE_NAME.fullmatch(name):
-            raise ValueError(f"not a Debian package name: {name!r:.80}")
-        if version is not None and (
-            not isinstance(version, str) or not PACKAGE_VERSION.fullmatch(version)
-        ):
-            raise ValueError(f"not a Debian version: {version!r:.80}")
-        if name in seen:
-            raise ValueError(f"{name} is listed twice")
-        seen.add(name)
-        targets.append(name if version is None else f"{name}={version}")
+        target, key = one(item)
+        if key in seen:
+            raise ValueError(f"{key[0]} is listed twice")
+        seen.add(key)
+        targets.append(target)
     return targets
+
+
+def _apt_target(item: object) -> tuple[str, tuple[str, str]]:
+    if not isinstance(item, dict) or not set(item) <= {"name", "version"}:
+        raise ValueError(f"a package must be {{name, version?}}: {item!r:.80}")
+    name, version = item.get("name"), item.get("version")
+    if not isinstance(name, str) or not PACKAGE_NAME.fullmatch(name):
+        raise ValueError(f"not a Debian package name: {name!r:.80}")
+    if version is not None and (
+        not isinstance(version, str) or not PACKAGE_VERSION.fullmatch(version)
+    ):
+        raise ValueError(f"not a Debian version: {version!r:.80}")
+    return (name if version is None else f"{name}={version}"), (name, "")
+
+
+def _dnf_target(item: object) -> tuple[str, tuple[str, str]]:
+    if not isinstance(item, dict) or not set(item) <= {"name", "version", "arch"}:
+        raise ValueError(f"a package must be {{name, version?, arch?}}: {item!r:.80}")
+    name, version, arch = item.get("name"), item.get("version"), item.get("arch")
+    if not isinstance(name, str) or not RPM_NAME.fullmatch(name):
+        raise ValueError(f"not an RPM package name: {name!r:.80}")
+    if version is not None and (not isinstance(version, str) or not RPM_VERSION.fullmatch(version)):
+        raise ValueError(f"not an RPM [epoch:]version-release: {version!r:.80}")
+    if arch is not None and (not isinstance(arch, str) or not RPM_ARCH.fullmatch(arch)):
+        raise ValueError(f"not an RPM architecture: {arch!r:.80}")
+    target = name if version is None else f"{name}-{version}"
+    return (target if arch is None else f"{target}.{arch}"), (name, arch or "")

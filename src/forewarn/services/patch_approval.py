@@ -4,8 +4,9 @@ each machine gets one signed install_updates job for exactly the candidate versi
 reported pending (docs/patching.md). Patch policies (services/patch_policies.py) issue their
 install jobs through issue_install too.
 
-Only apt updates are approved (the agent installs with apt-get); a machine that already has
-an install_updates job not yet finished gets no second one.
+apt's updates are installed with apt-get, dnf's and yum's with dnf (the job's "manager"); a
+machine reporting both (rare: dnf beside apt) gets one job for each. A machine that already
+has an install_updates job not yet finished gets no second one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from forewarn.domain.jobs import (
     MAX_PACKAGES,
     PACKAGE_NAME,
     PACKAGE_VERSION,
+    RPM_ARCH,
+    RPM_NAME,
+    RPM_VERSION,
     install_targets,
 )
 from forewarn.services import agent_jobs, audit, keys
@@ -35,7 +39,12 @@ from forewarn.store.models import Agent, AgentJob, Asset, PendingUpdateRow
 
 MAX_TARGETS = 5000
 KIND = "install_updates"
-PackageName = Annotated[str, StringConstraints(pattern=f"^{PACKAGE_NAME.pattern}$", max_length=160)]
+PackageName = Annotated[
+    str,
+    StringConstraints(pattern=f"^(?:{PACKAGE_NAME.pattern}|{RPM_NAME.pattern})$", max_length=160),
+]
+# The package manager that installs a pending row's update, by the row's source.
+MANAGER_OF = {"apt": "apt", "dnf": "dnf", "yum": "dnf"}
 
 
 class ApproveRequest(Strict):
@@ -57,7 +66,10 @@ class ApproveRequest(Strict):
 class ApprovedJob(BaseModel):
     job: int
     asset_id: int
-    packages: list[str] = Field(description='"name=version" as apt installs them')
+    packages: list[str] = Field(
+        description='"name=version" as apt installs them, "name-version.arch" as dnf does'
+    )
+    manager: str = Field("apt", description="apt or dnf")
 
 
 class ApproveOut(BaseModel):
@@ -85,7 +97,7 @@ def approve(ctx: Context, actor: Actor, org_id: int, data: ApproveRequest) -> Ap
             if found != targets:
                 raise not_found("asset")
         stmt = select(PendingUpdateRow).where(
-            PendingUpdateRow.org_id == org_id, PendingUpdateRow.source == "apt"
+            PendingUpdateRow.org_id == org_id, PendingUpdateRow.source.in_(MANAGER_OF)
         )
         if data.asset_ids is not None:
             stmt = stmt.where(PendingUpdateRow.asset_id.in_(targets))
@@ -114,25 +126,31 @@ def approve(ctx: Context, actor: Actor, org_id: int, data: ApproveRequest) -> Ap
         now = ctx.clock.now()
         out = ApproveOut(jobs=[], nothing_pending=[], skipped=[], busy=[])
         for asset_id in asked:
-            packages = packages_of(rows.get(asset_id, []))
-            if not packages:
+            by_manager = packages_by_manager(rows.get(asset_id, []))
+            if not by_manager:
                 out.nothing_pending.append(asset_id)
             elif asset_id not in agents:
                 out.skipped.append(asset_id)
             elif asset_id in busy:
                 out.busy.append(asset_id)
             else:
-                job, targets_ = issue_install(
-                    session,
-                    key,
-                    now,
-                    org_id=org_id,
-                    asset_id=asset_id,
-                    agent_id=agents[asset_id],
-                    packages=packages,
-                    created_by=actor.username,
-                )
-                out.jobs.append(ApprovedJob(job=job.id, asset_id=asset_id, packages=targets_))
+                for manager, packages in by_manager.items():
+                    job, targets_ = issue_install(
+                        session,
+                        key,
+                        now,
+                        org_id=org_id,
+                        asset_id=asset_id,
+                        agent_id=agents[asset_id],
+                        packages=packages,
+                        created_by=actor.username,
+                        manager=manager,
+                    )
+                    out.jobs.append(
+                        ApprovedJob(
+                            job=job.id, asset_id=asset_id, packages=targets_, manager=manager
+                        )
+                    )
         audit.record(
             session,
             ctx.clock,
@@ -163,10 +181,12 @@ def issue_install(
     packages: list[dict[str, str]],
     created_by: str,
     ttl: timedelta = agent_jobs.DEFAULT_TTL,
+    manager: str = "apt",
 ) -> tuple[AgentJob, list[str]]:
-    """Queue one signed install_updates job for these {name, version} packages (approval and
-    patch policies both issue through here); the job and apt's targets."""
-    payload = {"packages": packages, "timeout": INSTALL_TIMEOUT}
+    """Queue one signed install_updates job for these packages of one package manager
+    (packages_by_manager's shapes; approval and patch policies both issue through here); the
+    job and the manager's targets."""
+    payload = {"manager": manager, "packages": packages, "timeout": INSTALL_TIMEOUT}
     targets = install_targets(payload)  # the agent's own check, here too
     job = agent_jobs.issue(
         session,
@@ -184,15 +204,28 @@ def issue_install(
     return job, targets
 
 
-def packages_of(rows: list[PendingUpdateRow]) -> list[dict[str, str]]:
-    """One {name, version} per pending row; a name pending for several architectures is
-    qualified with each; rows outside Debian's grammar (never installable) are left out."""
+def packages_by_manager(rows: list[PendingUpdateRow]) -> dict[str, list[dict[str, str]]]:
+    """A machine's pending rows as install_updates packages, per package manager (apt first).
+
+    apt: {name, version}, a name pending for several architectures qualified with each.
+    dnf (rows from dnf or yum): {name, version, arch}, the exact build dnf check-update named.
+    Rows outside the manager's grammar (never installable) and sources no manager installs
+    are left out; at most MAX_PACKAGES each.
+    """
     names: dict[str, int] = defaultdict(int)
     for r in rows:
-        names[r.name] += 1
-    out: list[dict[str, str]] = []
+        if r.source == "apt":
+            names[r.name] += 1
+    out: dict[str, list[dict[str, str]]] = {}
     for r in rows:
-        name = f"{r.name}:{r.arch}" if names[r.name] > 1 and r.arch else r.name
-        if PACKAGE_NAME.fullmatch(name) and PACKAGE_VERSION.fullmatch(r.candidate):
-            out.append({"name": name, "version": r.candidate})
-    return out[:MAX_PACKAGES]
+        manager = MANAGER_OF.get(r.source)
+        if manager == "apt":
+            name = f"{r.name}:{r.arch}" if names[r.name] > 1 and r.arch else r.name
+            if PACKAGE_NAME.fullmatch(name) and PACKAGE_VERSION.fullmatch(r.candidate):
+                out.setdefault(manager, []).append({"name": name, "version": r.candidate})
+        elif manager == "dnf" and RPM_NAME.fullmatch(r.name) and RPM_VERSION.fullmatch(r.candidate):
+            package = {"name": r.name, "version": r.candidate}
+            if RPM_ARCH.fullmatch(r.arch):
+                package["arch"] = r.arch
+            out.setdefault(manager, []).append(package)
+    return {m: out[m][:MAX_PACKAGES] for m in sorted(out)}

@@ -533,7 +533,10 @@ def _machines(
     pending: dict[int, list[PendingUpdateRow]] = defaultdict(list)
     for update_row in session.scalars(
         select(PendingUpdateRow)
-        .where(PendingUpdateRow.org_id == org.id, PendingUpdateRow.source == "apt")
+        .where(
+            PendingUpdateRow.org_id == org.id,
+            PendingUpdateRow.source.in_(patch_approval.MANAGER_OF),
+        )
         .order_by(PendingUpdateRow.asset_id, PendingUpdateRow.name)
     ):
         pending[update_row.asset_id].append(update_row)
@@ -639,8 +642,9 @@ def _apply_org(session: Session, ctx: Context, key: Any, org_id: int, report: Ap
         if m.row.paused or d.deadline is None:
             continue
         by = f"policy:{m.row.name}"[:200]
-        packages = patch_approval.packages_of([r for u in d.install for r in m.pending[u.key]])
-        if packages:  # (a name outside Debian's grammar is never installable: left out)
+        chosen = [r for u in d.install for r in m.pending[u.key]]
+        # (a name outside its manager's grammar is never installable: left out)
+        for manager, packages in patch_approval.packages_by_manager(chosen).items():
             job, targets = patch_approval.issue_install(
                 session,
                 key,
@@ -651,6 +655,7 @@ def _apply_org(session: Session, ctx: Context, key: Any, org_id: int, report: Ap
                 packages=packages,
                 created_by=by,
                 ttl=d.deadline - now,
+                manager=manager,
             )
             _record(session, org_id, m, job.id, "install", now, d.note, targets)
             report.installs += 1

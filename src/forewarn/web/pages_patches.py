@@ -74,7 +74,7 @@ def approve(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) -
     if done is None:
         add_flash(ctx, response, error_text(errors), "warning")
         return response
-    n = len(done.jobs)
+    n = len({j.asset_id for j in done.jobs})  # a machine with apt and dnf updates gets two
     words = f"Approved: {n} machine{'' if n == 1 else 's'} will install their updates"
     if done.busy:
         words += f"; {len(done.busy)} still busy with the last install"

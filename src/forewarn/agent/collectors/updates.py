@@ -13,6 +13,7 @@ the same shape (their `source` names are already in wire.PendingUpdate).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
@@ -89,8 +90,11 @@ def parse_apt_simulation(text: str) -> list[Update]:
 
 
 def apt_updates(root: str = "/") -> list[Update] | str | None:
-    """apt's pending upgrades: None without apt, FAILED when apt did not answer."""
+    """apt's pending upgrades: None without apt or without dpkg's database at `root` (apt
+    beside dnf, as a tool, manages nothing), FAILED when apt did not answer."""
     if find_tool("apt-get") is None:
+        return None
+    if not os.path.exists(os.path.join(root, "var/lib/dpkg/status")):
         return None
     text = run_tool(apt_argv(root), timeout=UPDATE_TIMEOUT)
     return FAILED if text is None else parse_apt_simulation(text)
@@ -125,10 +129,32 @@ def parse_dnf_check_update(text: str) -> list[Update]:
     return out
 
 
+def rpm_managed(root: str = "/") -> bool | None:
+    """Whether RPM's database at `root` holds packages (None: rpm did not answer).
+
+    dnf installed on a Debian machine (as a tool, not its package manager) has no
+    repositories and fails; it must not count as a source there. The database's folder is
+    looked for first, so a root without one is not given an empty database by asking.
+    """
+    if find_tool("rpm") is None:
+        return False
+    dbpath = (run_tool(["rpm", "--eval", "%{_dbpath}"]) or "").strip()
+    if not dbpath.startswith("/") or not os.path.isdir(os.path.join(root, dbpath.lstrip("/"))):
+        return False
+    listed = run_tool(["rpm", f"--root={root}", "-qa", "--qf", "."], timeout=UPDATE_TIMEOUT)
+    return None if listed is None else bool(listed.strip())
+
+
 def dnf_updates(root: str = "/") -> list[Update] | str | None:
-    """dnf's (or yum's) pending updates from its cache, security ones marked."""
+    """dnf's (or yum's) pending updates from its cache, security ones marked; None where
+    dnf is absent or RPM does not manage the machine's packages."""
     tool = "dnf" if find_tool("dnf") else "yum" if find_tool("yum") else None
     if tool is None:
+        return None
+    managed = rpm_managed(root)
+    if managed is None:
+        return FAILED
+    if not managed:
         return None
     base = [tool, "-q", "-C", *([f"--installroot={root}"] if root != "/" else []), "check-update"]
     # check-update exits 100 when updates are available, 0 when none.
@@ -252,14 +278,46 @@ def parse_apt_history(text: str) -> datetime | None:
     return last
 
 
+# dnf 4's transaction history (libdnf's swdb): a transaction's state 1 is done; an item's
+# action 6 is "upgrade" (the new build of an upgraded package).
+DNF_HISTORY = "var/lib/dnf/history.sqlite"
+_DNF_LAST_UPGRADE = (
+    "SELECT MAX(t.dt_end) FROM trans t WHERE t.state = 1 AND EXISTS "
+    "(SELECT 1 FROM trans_item i WHERE i.trans_id = t.id AND i.action = 6)"
+)
+
+
+def dnf_last_upgrade(path: str) -> datetime | None:
+    """When dnf last finished a transaction that upgraded packages, from its history database
+    (read-only; None when there is none, it is unreadable, or of another shape)."""
+    if not os.path.isfile(path):
+        return None
+    import sqlite3
+
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)
+        ) as db:
+            (end,) = db.execute(_DNF_LAST_UPGRADE).fetchone()
+    except sqlite3.Error:
+        return None
+    if not isinstance(end, int) or end <= 0:
+        return None
+    return datetime.fromtimestamp(end, UTC)
+
+
 def last_patched(root: str = "/") -> datetime | None:
     """When packages were last upgraded successfully: apt's history, else dpkg's log (an
-    upgrade with dpkg alone, or apt's history turned off); None when unknown."""
+    upgrade with dpkg alone, or apt's history turned off), and dnf's history; None when
+    unknown."""
     apt = os.path.join(root, "var/log/apt")
     found = [t for t in map(parse_apt_history, _log_texts(apt, "history.log")) if t]
     if not found:
         dpkg = os.path.join(root, "var/log")
         found = [t for t in map(parse_dpkg_log, _log_texts(dpkg, "dpkg.log")) if t]
+    dnf = dnf_last_upgrade(os.path.join(root, DNF_HISTORY))
+    if dnf is not None:
+        found.append(dnf)
     return max(found) if found else None
 
 
