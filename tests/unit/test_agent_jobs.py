@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -13,7 +14,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from forewarn.agent.jobs import MAX_SEEN, JobRunner, Ran, Refusal, run_command, verify
+from forewarn.agent.jobs import (
+    MAX_SEEN,
+    JobRunner,
+    Ran,
+    Refusal,
+    run_command,
+    script_interpreter,
+    verify,
+)
 from forewarn.domain.jobs import MAX_OUTPUT, Envelope, bound_output, canonical, parse
 
 NOW = 1_790_000_000
@@ -302,3 +311,22 @@ def test_a_reboot_arriving_after_its_window_ended_is_refused():
     )
     assert ok is not None and ok["state"] == "succeeded"
     assert calls == [["systemctl", "reboot"]]  # the fake runner: nothing rebooted
+
+
+def test_a_powershell_script_is_kept_for_windows_agents():
+    """Here (Linux) the real runner refuses it and runs nothing; on Windows it would run
+    under powershell.exe (the platform is the one thing this test cannot be: it is passed)."""
+    calls: list[list[str]] = []
+    jobs = JobRunner(5, PUB, run=fake_runner(calls), clock=lambda: NOW + 1)
+    ps = envelope(id=13, payload={"language": "powershell", "body": "Get-Date", "params": {}})
+    got = jobs.handle(order(ps), persist=lambda s: None)
+    assert got is not None and got["state"] == "refused"
+    assert "Windows agents only" in got["reason"] and calls == []
+    assert script_interpreter("powershell", "win32")[0] == "powershell.exe"
+    assert script_interpreter("powershell", "win32")[-1] == "-File"  # the script's path follows
+    with pytest.raises(Refusal, match="Windows agents only"):
+        script_interpreter("powershell", "linux")
+    with pytest.raises(Refusal, match="Windows agent"):
+        script_interpreter("bash", "win32")
+    assert script_interpreter("bash", "linux") == ["/bin/bash"]
+    assert script_interpreter("python", "win32") == [sys.executable]

@@ -416,8 +416,9 @@ class JobRunner:
                 raise Refusal(f"reboot outside the maintenance window: it ended at {end}")
             return ["systemctl", "reboot"], environ, _nothing
         language, body = payload.get("language"), payload.get("body")
-        if language not in ("bash", "python") or not isinstance(body, str):
-            raise Refusal("a script needs a language (bash or python) and a body")
+        if language not in SCRIPT_LANGUAGES or not isinstance(body, str):
+            raise Refusal("a script needs a language (bash, python or powershell) and a body")
+        interpreter = script_interpreter(language, sys.platform)
         params = payload.get("params") or {}
         if not isinstance(params, dict):
             raise Refusal("script parameters must be an object")
@@ -425,11 +426,31 @@ class JobRunner:
             if not PARAM_NAME.match(str(key)) or not isinstance(value, str) or "\x00" in value:
                 raise Refusal(f"bad script parameter {key!r}")
             environ[key] = value
-        fd, path = tempfile.mkstemp(prefix=f"forewarn-job-{env.id}-", suffix=".script")
+        suffix = ".ps1" if language == "powershell" else ".script"  # PowerShell wants .ps1
+        fd, path = tempfile.mkstemp(prefix=f"forewarn-job-{env.id}-", suffix=suffix)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(body)
-        interpreter = "/bin/bash" if language == "bash" else sys.executable
-        return [interpreter, path], environ, lambda: _unlink(path)
+        return [*interpreter, path], environ, lambda: _unlink(path)
+
+
+SCRIPT_LANGUAGES = ("bash", "python", "powershell")
+
+
+def script_interpreter(language: str, platform: str) -> list[str]:
+    """The command a library script of `language` runs under on `platform` (sys.platform),
+    the script's path following. PowerShell scripts are kept for Windows agents: elsewhere
+    they are refused, as bash is on Windows."""
+    if language == "python":
+        return [sys.executable]
+    windows = platform == "win32"
+    if language == "powershell":
+        if not windows:
+            raise Refusal("a PowerShell script runs on Windows agents only")
+        return ["powershell.exe", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
+                "-File"]  # fmt: skip
+    if windows:
+        raise Refusal("a bash script does not run on a Windows agent")
+    return ["/bin/bash"]
 
 
 def result(

@@ -46,7 +46,8 @@ class ScriptCreate(Strict):
     org_id: Id | None = Field(None, description="left out: a provider script for everyone")
     name: Name
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
-    language: Literal["bash", "python"]
+    # PowerShell is kept for Windows agents; other agents refuse it (agent.jobs).
+    language: Literal["bash", "python", "powershell"]
     body: Annotated[str, StringConstraints(min_length=1, max_length=64 * 1024)]
     parameters: list[ScriptParameter] = Field(default_factory=list, max_length=50)
     timeout_s: Annotated[int, Field(ge=1, le=MAX_TIMEOUT)] = 300
