@@ -4,6 +4,8 @@ report not lost; generating a month twice sends it once; bad recipients change n
 
 from __future__ import annotations
 
+import base64
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from forewarn.services.errors import ServiceError
 from forewarn.services.scope import SYSTEM
 from forewarn.store.models import Delivery, Organization, ReportRecipient
 from tests.conftest import Person, make_org, make_person
-from tests.integration.test_alerts import Mailbox, free_port, subject
+from tests.integration.test_alerts import Hook, Mailbox, free_port, subject
 from tests.integration.test_reports import TZ, needs_pdftotext, pdf_text, seed_october
 
 MONTH = "2026-10"
@@ -89,8 +91,13 @@ def text_of(m: Message) -> str:
 
 
 @needs_pdftotext
-def test_the_owner_receives_the_report_with_its_pdf(ctx, org, mailbox, pool, tmp_path: Path):
+def test_the_owner_receives_the_report_with_its_pdf(
+    ctx, org, mailbox, pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     box, port = mailbox
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the PDF is printed to
     seed_october(ctx, org)
     choose(ctx, org, mail_channel(ctx, org, port))
     report = monthly_report.generate(ctx, SYSTEM, org, MONTH)
@@ -103,6 +110,7 @@ def test_the_owner_receives_the_report_with_its_pdf(ctx, org, mailbox, pool, tmp
     assert box.messages == []
 
     assert deliver(ctx, pool) == 1
+    assert list(scratch.iterdir()) == []  # the printed PDF was removed once sent
     [m] = box.messages
     assert subject(m) == "Delta Dental & Co: IT report for October 2026"
     body = text_of(m)
@@ -134,6 +142,37 @@ def test_generating_a_month_twice_sends_it_once_unless_asked(ctx, org, mailbox, 
     assert again.queued == 1
     assert deliver(ctx, pool) == 1 and len(box.messages) == 2
     assert all(pdf_parts(m) for m in box.messages)
+
+
+def test_each_channel_gets_the_pdf_only_if_it_takes_files(ctx, org, pool) -> None:
+    """apprise's JSON webhook takes files (the PDF arrives base64 in its JSON); Gotify takes
+    none, so it gets the text alone. Each listens on its own loopback server."""
+    takes, refuses = Hook(), Hook()
+    try:
+        chosen = [
+            notify.create_channel(
+                ctx, SYSTEM, notify.ChannelCreate(org_id=org, name=name, url=url)
+            ).id
+            for name, url in (
+                ("json", f"json://127.0.0.1:{takes.port}/in"),
+                ("gotify", f"gotify://127.0.0.1:{refuses.port}/Atoken12345"),
+            )
+        ]
+        choose(ctx, org, *chosen)
+        report = monthly_report.generate(ctx, SYSTEM, org, MONTH)
+        assert deliver(ctx, pool) == 2
+    finally:
+        for h in (takes, refuses):
+            h.server.shutdown()
+            h.server.server_close()
+    assert {d.state for d in report_deliveries(ctx, org)} == {"sent"}
+    headline = report.document["headline"]["text"]
+    [as_json], [as_gotify] = takes.posts, refuses.posts
+    assert headline in str(as_json["message"]) and headline in str(as_gotify["message"])
+    [pdf] = as_json["attachments"]
+    assert pdf["filename"] == f"forewarn-{org}-monthly-{MONTH}.pdf"
+    assert base64.b64decode(pdf["base64"]).startswith(b"%PDF-")
+    assert "attachments" not in as_gotify
 
 
 def test_a_mail_server_that_is_down_is_retried_and_the_report_not_lost(ctx, org, pool):

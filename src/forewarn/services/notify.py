@@ -15,6 +15,7 @@ outbox unaccounted for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -503,10 +504,12 @@ def send(url: str, title: str, body: str, attachment: Attachment | None = None) 
     ap = apprise.Apprise()
     if not ap.add(url):
         return "the channel URL is not usable any more"
-    with (
-        tempfile.TemporaryDirectory(prefix="forewarn-send-") as folder,
-        apprise.LogCapture(level=apprise.logging.WARNING) as logs,  # type: ignore[no-untyped-call]
-    ):
+    with contextlib.ExitStack() as stack:
+        logs = stack.enter_context(apprise.LogCapture(level=apprise.logging.WARNING))  # type: ignore[no-untyped-call]
+        # A folder for the attachment only when there is one: alerts need none.
+        folder = (
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="fw-")) if attachment else ""
+        )
         attach, error = _attach_to(ap, attachment, folder)
         if error:
             return error
