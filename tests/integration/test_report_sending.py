@@ -22,6 +22,7 @@ from forewarn.services import monthly_report, notify, report_sending
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.scope import SYSTEM
+from forewarn.store.db import Database
 from forewarn.store.models import Delivery, Organization, ReportRecipient
 from tests.conftest import Person, make_org, make_person
 from tests.integration.test_alerts import Hook, Mailbox, free_port, subject
@@ -185,6 +186,10 @@ def test_a_mail_server_that_is_down_is_retried_and_the_report_not_lost(ctx, org,
     assert d.next_at == ctx.clock.now() + notify.RETRY_DELAYS[0]
     assert deliver(ctx, pool) == 0  # not before its time
 
+    # The server restarts: a new connection pool over the same database finds it waiting.
+    ctx.db.dispose()
+    ctx = Context(Database(ctx.settings.effective_database_url), ctx.settings, ctx.clock)
+
     box = Mailbox()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
@@ -197,6 +202,7 @@ def test_a_mail_server_that_is_down_is_retried_and_the_report_not_lost(ctx, org,
     assert pdf_parts(m)
     [d] = report_deliveries(ctx, org)
     assert (d.state, d.attempts, d.last_error) == ("sent", 2, "")
+    ctx.db.dispose()
 
 
 def test_a_disabled_recipient_is_skipped_and_sending_to_nobody_is_refused(ctx, org, mailbox):

@@ -933,7 +933,7 @@ class Delivery(Base):
         ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | repeat | resolved | test
+    kind: Mapped[str] = mapped_column(String(16))  # alert|escalation|repeat|resolved|test|report
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
