@@ -31,6 +31,7 @@ from forewarn.services import (
     policies,
     posture,
     remedies,
+    report_sending,
     schedules,
     scripts,
     silences,
@@ -151,12 +152,20 @@ def world(ctx: Context, owner: Person) -> World:
     _patch_policies_of_a(ctx, world)
     _checklists_of_a(ctx, world)
     _automation_of_a(ctx, world)
+    _report_recipients_of_a(ctx, world)
     return world
 
 
 def _reports_of_a(ctx: Context, w: World) -> None:
     """A stored monthly report of A (the month before the test clock's)."""
     w.report_a = monthly_report.generate(ctx, SYSTEM, w.org_a, "2026-10").id
+
+
+def _report_recipients_of_a(ctx: Context, w: World) -> None:
+    """A's channel receives A's monthly report (so sending it again would queue a delivery)."""
+    report_sending.set_recipients(
+        ctx, SYSTEM, w.org_a, report_sending.RecipientsIn(channels=[w.channel_a])
+    )
 
 
 def _jobs_of_a(ctx: Context, w: World) -> None:
@@ -886,6 +895,26 @@ REFUSED.update(
 
 REFUSED.update(
     {
+        ("GET", "/api/v1/orgs/{org_id}/reports/recipients"): lambda w: (
+            "GET",
+            f"/api/v1/orgs/{w.org_a}/reports/recipients",
+            {},
+        ),
+        ("PUT", "/api/v1/orgs/{org_id}/reports/recipients"): lambda w: (
+            "PUT",
+            f"/api/v1/orgs/{w.org_a}/reports/recipients",
+            {"json": {"channels": []}},
+        ),
+        ("POST", "/api/v1/reports/{report_id}/send"): lambda w: (
+            "POST",
+            f"/api/v1/reports/{w.report_a}/send",
+            {},
+        ),
+    }
+)
+
+REFUSED.update(
+    {
         ("POST", "/api/v1/orgs/{org_id}/assessments"): lambda w: (
             "POST",
             f"/api/v1/orgs/{w.org_a}/assessments",
@@ -1189,6 +1218,7 @@ def a_state(client: TestClient, w: World) -> list[Any]:
         f"/api/v1/orgs/{w.org_a}/patch-policies",
         f"/api/v1/tickets/{w.checklist_ticket_a}",
         f"/api/v1/orgs/{w.org_a}/checklists",
+        f"/api/v1/orgs/{w.org_a}/reports/recipients",
     ]
     return [client.get(p, headers=h).json() for p in paths]
 

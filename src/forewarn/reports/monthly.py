@@ -7,7 +7,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from forewarn.reports import charts
+from forewarn.reports import charts, formatting
 from forewarn.reports.render import html_to_pdf, render_html
 
 TEMPLATE = "monthly.html"
@@ -101,3 +101,55 @@ def html(doc: dict[str, Any]) -> str:
 
 def pdf(doc: dict[str, Any]) -> bytes:
     return html_to_pdf(html(doc))
+
+
+# ---- the message that carries it ----------------------------------------------------------------
+
+
+def _trend_line(trend: list[dict[str, Any]], key: str, name: str) -> str | None:
+    """'Health score: 78 (74 in 2026-09, up 4)'; None when no month has the figure."""
+    scored = [r for r in trend if r.get(key) is not None]
+    if not scored:
+        return None
+    last = scored[-1]
+    line = f"{name}: {formatting.number(last[key])}"
+    if len(scored) > 1:
+        before = scored[-2]
+        change = float(last[key]) - float(before[key])
+        moved = "unchanged" if change == 0 else f"{'up' if change > 0 else 'down'} "
+        if change:
+            moved += formatting.number(abs(change))
+        line += f" ({formatting.number(before[key])} in {before['period']}, {moved})"
+    return line
+
+
+def message(doc: dict[str, Any], link: str) -> tuple[str, str]:
+    """The title and short text body of the mail (or chat message) that carries the report:
+    the headline, uptime, MTTA/MTTR, patch compliance, the risk trend and a link to it."""
+    org = (doc.get("org") or {}).get("name", "")
+    period = doc.get("period") or {}
+    u, t = doc.get("uptime") or {}, doc.get("tickets") or {}
+    pt = doc.get("patching") or {}
+    trend = doc.get("risk_trend") or []
+    title = f"{org}: IT report for {period.get('label', period.get('month', ''))}"
+    lines = [str((doc.get("headline") or {}).get("text", ""))]
+    if doc.get("no_data"):
+        lines.append(str(doc.get("no_data_reason") or ""))
+    lines += [
+        "",
+        f"Uptime: {formatting.percent(u.get('percent'), 2)}",
+        f"Time to acknowledge (MTTA): {formatting.duration(t.get('mtta_s'))}",
+        f"Time to resolve (MTTR): {formatting.duration(t.get('mttr_s'))}",
+        f"Patch compliance: {formatting.percent(pt.get('compliance'))}",
+    ]
+    risk = [
+        line
+        for line in (
+            _trend_line(trend, "health_score", "Health score"),
+            _trend_line(trend, "assessment_score", "Assessment score"),
+        )
+        if line
+    ]
+    lines += ["Risk trend: " + "; ".join(risk) if risk else "Risk trend: no score yet"]
+    lines += ["", f"The full report: {link}"]
+    return title, "\n".join(lines)

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +26,15 @@ from sqlalchemy.orm import Session
 from forewarn.domain.inventory import Role
 from forewarn.domain.uptime import Uptime, uptime
 from forewarn.reports import monthly as paper
-from forewarn.services import audit, checks, health, maintenance, patching, tickets
+from forewarn.services import (
+    audit,
+    checks,
+    health,
+    maintenance,
+    patching,
+    report_sending,
+    tickets,
+)
 from forewarn.services.context import Context
 from forewarn.services.errors import conflict, invalid
 from forewarn.services.scope import SYSTEM, Actor, get_in_scope, get_org_in_scope
@@ -71,6 +79,9 @@ class ReportSummary(BaseModel):
     created_by: str
     schema_version: str
     headline: str
+    queued_at: datetime | None = Field(
+        None, description="when it was first put in the outbox for its recipients; none: never"
+    )
 
 
 class ReportOut(ReportSummary):
@@ -439,6 +450,7 @@ def _summary(row: ClientReport) -> ReportSummary:
         created_by=row.created_by,
         schema_version=row.schema_version,
         headline=str((row.document.get("headline") or {}).get("text", "")),
+        queued_at=row.queued_at,
     )
 
 
@@ -486,6 +498,8 @@ def _store(
             before=before,
             after={"kind": KIND, "period": month},
         )
+        # Its recipients are told in this same transaction: stored means queued.
+        report_sending.on_generated(ctx, session, row)
         return _out(row)
 
 
@@ -515,7 +529,13 @@ def get(ctx: Context, actor: Actor, report_id: int) -> ReportOut:
         return _out(get_in_scope(session, actor, ClientReport, report_id))
 
 
-def file_name(report: ReportSummary, ext: str) -> str:
+class Named(Protocol):
+    org_id: int
+    kind: str
+    period: str
+
+
+def file_name(report: Named, ext: str) -> str:
     """The download's name: forewarn-<org id>-monthly-2026-10.pdf."""
     return f"forewarn-{report.org_id}-{report.kind}-{report.period}.{ext}"
 

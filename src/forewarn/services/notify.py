@@ -15,18 +15,21 @@ outbox unaccounted for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import socket
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -38,14 +41,22 @@ from sqlalchemy.orm import Session
 from forewarn.domain import alerting
 from forewarn.domain.inventory import Role
 from forewarn.probes.http_client import make_session, read_bounded
-from forewarn.services import alerts, audit, keys
+from forewarn.reports import monthly as paper
+from forewarn.services import alerts, audit, keys, monthly_report
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid, not_found
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.rows import flush_or_conflict
 from forewarn.services.schemas import Id
 from forewarn.services.scope import Actor, get_org_in_scope, org_or_provider, require_owner, scoped
-from forewarn.store.models import AlertRoute, AlertRow, Channel, Delivery, Organization
+from forewarn.store.models import (
+    AlertRoute,
+    AlertRow,
+    Channel,
+    ClientReport,
+    Delivery,
+    Organization,
+)
 from forewarn.store.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -155,6 +166,7 @@ class DeliveryOut(BaseModel):
     next_at: datetime
     sent_at: datetime | None
     last_error: str
+    report_id: int | None = None
 
 
 # ---- channels ---------------------------------------------------------------------------------
@@ -456,16 +468,53 @@ def list_deliveries(
 # ---- sending ------------------------------------------------------------------------------------
 
 
-def send(url: str, title: str, body: str) -> str | None:
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message where the service takes files (email does): printed only
+    then, into a temporary file that is removed once the message is sent."""
+
+    name: str
+    render: Callable[[], bytes]
+
+
+_PRINTING = threading.Lock()  # one PDF printed at a time: WeasyPrint is not known thread-safe
+
+
+def _attach_to(
+    ap: Any, attachment: Attachment | None, folder: str
+) -> tuple[list[str] | None, str | None]:
+    """The paths to attach (None: nothing, or a service that takes no files), or why not."""
+    if attachment is None or not getattr(ap[0], "attachment_support", False):
+        return None, None
+    try:
+        with _PRINTING:
+            data = attachment.render()
+    except Exception as exc:  # a report that cannot be printed now is retried like a send
+        log.exception("printing the attachment %s failed", attachment.name)
+        return None, f"printing {attachment.name} failed: {type(exc).__name__}: {exc}"[:1000]
+    path = Path(folder) / attachment.name
+    path.write_bytes(data)
+    return [str(path)], None
+
+
+def send(url: str, title: str, body: str, attachment: Attachment | None = None) -> str | None:
     """Send one message through apprise: None when it went, else why not (its log's words)."""
     import apprise
 
     ap = apprise.Apprise()
     if not ap.add(url):
         return "the channel URL is not usable any more"
-    with apprise.LogCapture(level=apprise.logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+    with contextlib.ExitStack() as stack:
+        logs = stack.enter_context(apprise.LogCapture(level=apprise.logging.WARNING))  # type: ignore[no-untyped-call]
+        # A folder for the attachment only when there is one: alerts need none.
+        folder = (
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="fw-")) if attachment else ""
+        )
+        attach, error = _attach_to(ap, attachment, folder)
+        if error:
+            return error
         try:
-            ok = bool(ap.notify(title=title, body=body))
+            ok = bool(ap.notify(title=title, body=body, attach=attach))
         except Exception as exc:  # a plugin's own bug must not stop the worker
             return f"{type(exc).__name__}: {exc}"
         said = logs.getvalue().strip()
@@ -497,6 +546,11 @@ class Outgoing:
     title: str
     body: str
     payload: dict[str, Any]  # what a signed webhook posts
+    attachment: Attachment | None = None  # a report's PDF, printed at send time
+
+
+def _report_pdf(document: dict[str, Any]) -> Callable[[], bytes]:
+    return lambda: paper.pdf(document)
 
 
 def claim(ctx: Context, owner: str, now: datetime, limit: int) -> list[Outgoing]:
@@ -537,6 +591,13 @@ def _outgoing(ctx: Context, session: Session, ids: list[int]) -> list[Outgoing]:
             if alert
             else None,
         }
+        attachment = None
+        report = session.get(ClientReport, d.report_id) if d.report_id else None
+        if report is not None:
+            payload["report_id"] = report.id
+            attachment = Attachment(
+                monthly_report.file_name(report, "pdf"), _report_pdf(report.document)
+            )
         out.append(
             Outgoing(
                 delivery_id=d.id,
@@ -546,6 +607,7 @@ def _outgoing(ctx: Context, session: Session, ids: list[int]) -> list[Outgoing]:
                 title=d.title,
                 body=d.body,
                 payload=payload,
+                attachment=attachment,
             )
         )
     return out
@@ -555,7 +617,7 @@ def dispatch(o: Outgoing) -> str | None:
     """Send one claimed delivery its channel's way; None when it went, else why not."""
     if o.kind == WEBHOOK:
         return post_signed(o.url, o.secret, o.payload)
-    return send(o.url, o.title, o.body)
+    return send(o.url, o.title, o.body, o.attachment)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -933,7 +933,7 @@ class Delivery(Base):
         ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | repeat | resolved | test
+    kind: Mapped[str] = mapped_column(String(16))  # alert|escalation|repeat|resolved|test|report
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
@@ -948,6 +948,10 @@ class Delivery(Base):
     # "merged" into one delivery that lists them all.
     group_key: Mapped[str | None] = mapped_column(String(300), index=True)
     merged_into: Mapped[int | None] = mapped_column(Integer)
+    # kind "report": the stored client report it carries (its PDF is printed at send time).
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client_reports.id", ondelete="SET NULL")
+    )
 
 
 class SilenceRow(Base):
@@ -1167,6 +1171,9 @@ class ClientReport(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     schema_version: Mapped[str] = mapped_column(String(64))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # When it was first put in the outbox for the organization's report recipients
+    # (services.report_sending); None: never. Generating the month again does not resend it.
+    queued_at: Mapped[datetime | None]
 
 
 # ---- the assessment (issue 9) -------------------------------------------------------------------
@@ -1406,3 +1413,23 @@ class ScriptScheduleRun(Base):
     occurrence: Mapped[datetime]
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("agent_jobs.id", ondelete="SET NULL"))
+
+
+# ---- sending the monthly report (issue 9) ------------------------------------------------------
+
+
+class ReportRecipient(Base):
+    """A channel of the organization that receives its monthly report (services.report_sending).
+    Deleting the channel removes it from the recipients."""
+
+    __tablename__ = "report_recipients"
+    __table_args__ = (
+        UniqueConstraint("org_id", "channel_id", name="uq_report_recipients_org_channel"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]

@@ -10,10 +10,10 @@ from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
 from forewarn.reports import download
-from forewarn.services import monthly_report, orgs
+from forewarn.services import monthly_report, notify, orgs, report_sending
 from forewarn.services.errors import not_found
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import attempt, error_text, text
+from forewarn.web.forms import attempt, error_text, text, texts
 from forewarn.web.render import page, see_other
 from forewarn.web.session import PostedForm, SignedIn, WebId, get_ctx
 
@@ -36,6 +36,10 @@ def reports_page(request: Request, org_id: WebId, user: SignedIn) -> Response:
         last_month=monthly_report.last_month(org.timezone, now),
         this_month=monthly_report.this_month(org.timezone, now),
         may_generate=actor.can(org_id, Role.TECHNICIAN),
+        channels=[c for c in notify.list_channels(ctx, actor, org_id) if c.org_id == org_id],
+        recipients={
+            c.channel_id for c in report_sending.get_recipients(ctx, actor, org_id).channels
+        },
     )
 
 
@@ -49,6 +53,43 @@ def generate(request: Request, org_id: WebId, user: SignedIn, form: PostedForm) 
         add_flash(ctx, response, error_text(errors), "warning")
         return response
     add_flash(ctx, response, f"Report for {done.document['period']['label']} generated.")
+    return response
+
+
+@router.post("/orgs/{org_id}/reports/recipients")
+def choose_recipients(
+    request: Request, org_id: WebId, user: SignedIn, form: PostedForm
+) -> Response:
+    """The "Monthly report" section: which of the organization's channels receive it."""
+    ctx = get_ctx(request)
+    response = see_other(f"/orgs/{org_id}/reports")
+
+    def save() -> report_sending.RecipientsOut:
+        chosen = report_sending.RecipientsIn.model_validate({"channels": texts(form, "channel")})
+        return report_sending.set_recipients(ctx, user.actor, org_id, chosen)
+
+    done, errors = attempt(save)
+    if done is None:
+        add_flash(ctx, response, error_text(errors), "warning")
+        return response
+    names = ", ".join(c.name for c in done.channels)
+    said = f"The monthly report goes to {names}." if names else "Nobody receives the report now."
+    add_flash(ctx, response, said)
+    return response
+
+
+@router.post("/reports/{report_id}/send")
+def send_again(request: Request, report_id: WebId, user: SignedIn, form: PostedForm) -> Response:
+    """Send a stored report once more to the current recipients."""
+    ctx = get_ctx(request)
+    report = monthly_report.get(ctx, user.actor, report_id)
+    response = see_other(f"/orgs/{report.org_id}/reports")
+    done, errors = attempt(lambda: report_sending.send_again(ctx, user.actor, report_id))
+    if done is None:
+        add_flash(ctx, response, error_text(errors), "warning")
+        return response
+    plural = "" if done.queued == 1 else "s"
+    add_flash(ctx, response, f"Report for {report.period} queued to {done.queued} channel{plural}.")
     return response
 
 

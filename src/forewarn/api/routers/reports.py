@@ -8,8 +8,9 @@ from fastapi.responses import Response
 
 from forewarn.api.deps import Caller, Ctx, IdPath
 from forewarn.reports import download
-from forewarn.services import monthly_report
+from forewarn.services import monthly_report, report_sending
 from forewarn.services.monthly_report import ReportList, ReportOut, ReportRequest
+from forewarn.services.report_sending import RecipientsIn, RecipientsOut, SendOut
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -50,3 +51,24 @@ def report_pdf(report_id: IdPath, ctx: Ctx, actor: Caller) -> Response:
     """The report printed to PDF (A4) from its stored JSON."""
     report, data = monthly_report.pdf_of(ctx, actor, report_id)
     return attachment(data, "pdf", monthly_report.file_name(report, "pdf"))
+
+
+@router.get("/orgs/{org_id}/reports/recipients", response_model=RecipientsOut)
+def get_recipients(org_id: IdPath, ctx: Ctx, actor: Caller) -> RecipientsOut:
+    """The organization's channels that receive its monthly report."""
+    return report_sending.get_recipients(ctx, actor, org_id)
+
+
+@router.put("/orgs/{org_id}/reports/recipients", response_model=RecipientsOut)
+def set_recipients(org_id: IdPath, body: RecipientsIn, ctx: Ctx, actor: Caller) -> RecipientsOut:
+    """Choose which of the organization's own channels receive its monthly report (replacing
+    the earlier choice). Technicians and above; a channel of another organization, the
+    provider's or a deleted one is refused with the reason and nothing changes."""
+    return report_sending.set_recipients(ctx, actor, org_id, body)
+
+
+@router.post("/reports/{report_id}/send", response_model=SendOut, status_code=202)
+def send_report(report_id: IdPath, ctx: Ctx, actor: Caller) -> SendOut:
+    """Send a stored report again to the current recipients (generating a month sends it once;
+    this sends it once more). The deliveries show in the delivery log."""
+    return report_sending.send_again(ctx, actor, report_id)
