@@ -112,9 +112,8 @@ def serve(
     ] = "api,poller,worker",
 ) -> None:
     """Migrate the database, make sure an admin exists, and serve the API and dashboard."""
-    import uvicorn
-
     from forewarn.api.app import create_app
+    from forewarn.api.server import run_server
 
     roles = {r.strip() for r in role.split(",") if r.strip()}
     if not roles or roles - set(ROLES):
@@ -153,7 +152,7 @@ def serve(
     app = create_app(ctx)
     tune_gc()
     try:
-        uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="info")
+        run_server(app, host.strip("[]"), int(port))
     finally:
         if agent:
             agent.stop()

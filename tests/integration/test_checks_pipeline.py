@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -53,6 +55,39 @@ class CountingServer:
         self._stop = True
         self._t.join(2)
         self.sock.close()
+
+
+class SlowHttpServer:
+    """An HTTP server on loopback that counts GETs and answers each after `delay` seconds, on
+    a thread per request: a poller cannot race through many checks before another starts."""
+
+    def __init__(self, delay: float) -> None:
+        outer = self
+        self.count = 0
+        self._lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with outer._lock:
+                    outer.count += 1
+                time.sleep(delay)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._t.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -304,13 +339,18 @@ PG_ONLY = "the claim race between processes is only real on PostgreSQL"
 @pytest.mark.slow
 @pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "recorder-child"])
 def test_two_pollers_share_one_database_without_running_a_check_twice(
-    database_url, settings, asset_id, server, in_child
+    database_url, settings, asset_id, in_child
 ):
-    """Also with the recorder children claiming (`poller_record_in_child`, the default)."""
+    """Also with the recorder children claiming (`poller_record_in_child`, the default).
+    Each GET takes 50 ms, so one poller (at most 2 x concurrency claimed at a time) needs
+    about 0.75 s for all 300: the other has started claiming long before; with instant
+    checks a fast poller could finish them all first and the sharing would prove nothing."""
     n = 300
+    server = SlowHttpServer(delay=0.05)
     base = Context.from_settings(settings, SystemClock())
+    url = f"http://127.0.0.1:{server.port}/"
     for i in range(n):
-        new_check(base, asset_id, f"svc{i}", target=f"127.0.0.1:{server.port}", interval_s=3600)
+        new_check(base, asset_id, f"svc{i}", type="http", target=url, interval_s=3600)
 
     def poller(owner: str) -> Poller:
         ctx = Context.from_settings(settings, SystemClock())
@@ -331,7 +371,10 @@ def test_two_pollers_share_one_database_without_running_a_check_twice(
         await asyncio.gather(*tasks)
         return a.ran, b.ran
 
-    ran_a, ran_b = asyncio.run(both())
+    try:
+        ran_a, ran_b = asyncio.run(both())
+    finally:
+        server.close()
     assert ran_a + ran_b == n
     # Each poller holds at most 2 x concurrency claimed checks (40 of 300): both must share.
     assert ran_a > 0 and ran_b > 0, "both pollers should have taken a share"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -65,6 +66,9 @@ def create_app(ctx: Context | None = None, settings: Settings | None = None) -> 
     app.state.ingest = IngestWriter(ctx)
     app.state.agent_cache = AgentCache()
     app.state.registry = CollectorRegistry()
+    # Set when the server begins to stop (cli.serve): held long-polls answer at once rather
+    # than keep the shutdown waiting for their 25 s.
+    app.state.stopping = threading.Event()
     problem.install(app)
     for router in (auth, orgs, sites, assets, imports, users, audit, agent, checks, health):
         app.include_router(router.router)

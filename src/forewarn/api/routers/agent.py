@@ -382,13 +382,13 @@ async def wait_for_jobs(
     """The agent's own credential: answered as soon as a job is issued for it, or with none
     after `wait` seconds. Jobs so delivered are marked sent, as in a check-in answer; their
     results come back in check-ins. A job issued by another server process is seen within
-    agent_jobs.PENDING_TTL."""
+    agent_jobs.PENDING_TTL. A server that begins to stop answers held requests at once."""
     state = request.app.state
     ref = _agent_of(state, request.headers.get("authorization"))
     deadline = time.monotonic() + wait
     while True:
         orders = await asyncio.to_thread(agent_jobs.deliver, state.ctx, ref.agent_id)
         left = deadline - time.monotonic()
-        if orders or left <= 0 or await request.is_disconnected():
+        if orders or left <= 0 or state.stopping.is_set() or await request.is_disconnected():
             return JobsAnswer(jobs=orders)
         await asyncio.sleep(min(LONG_POLL_STEP, left))
