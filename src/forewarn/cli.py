@@ -765,14 +765,6 @@ assess_app = typer.Typer(
 app.add_typer(assess_app, name="assess")
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
-def _share(value: float) -> str:
-    return f"{value * 100:.0f} %"
-
-
 def _print_assessment(doc: dict[str, Any]) -> None:
     from forewarn.reports import formatting
 
@@ -784,10 +776,10 @@ def _print_assessment(doc: dict[str, Any]) -> None:
     for r in [overall, *doc["scores"]["functions"]]:
         table.add_row(
             Text(r["name"]),
-            _pct(r["score"]),
-            _share(r["coverage"]),
-            _share(r["from_machines"]),
-            _share(r["from_answers"]),
+            formatting.number(r["score"]),
+            formatting.share(r["coverage"]),
+            formatting.share(r["from_machines"]),
+            formatting.share(r["from_answers"]),
             Text(", ".join(r["failing"][:8])),
         )
     out.print(table)
@@ -861,10 +853,7 @@ def assess_run(
         return
     _print_assessment(done.document)
     if json_file is not None:
-        try:
-            json_file.write_bytes(data)
-        except OSError as exc:
-            raise fail(f"cannot write {json_file}: {exc.strerror or exc}", 2) from exc
+        _write(json_file, data)
         out.print(f"document written to {escape(str(json_file))}")
     document = assessments.readable(done.document)
     for target, render, what in (
@@ -873,10 +862,7 @@ def assess_run(
     ):
         if target is None:
             continue
-        try:
-            target.write_bytes(render(document))
-        except OSError as exc:
-            raise fail(f"cannot write {target}: {exc.strerror or exc}", 2) from exc
+        _write(target, render(document))
         out.print(f"{what} written to {escape(str(target))}")
 
 

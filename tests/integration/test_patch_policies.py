@@ -18,11 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from forewarn.agent import collect
-from forewarn.agent.buffer import Buffer
-from forewarn.agent.collectors import updates
 from forewarn.agent.jobs import JobRunner, Ran
-from forewarn.agent.runner import Outcome, Runner, Sources
+from forewarn.agent.runner import Outcome
 from forewarn.domain.clock import ManualClock
 from forewarn.services import agents, assets, checks, patch_policies, patching
 from forewarn.services.context import Context
@@ -30,7 +27,6 @@ from forewarn.services.schemas import AssetUpdate, CheckCreate
 from forewarn.services.scope import SYSTEM
 from forewarn.store.models import AgentJob, CheckStateRow, PatchPolicyAction
 from tests.conftest import Person, make_org, make_person
-from tests.integration.test_agent_jobs import InProcessSender
 from tests.integration.test_ingest import batch, enroll, send
 from tests.integration.test_patching import (
     _build,
@@ -40,6 +36,7 @@ from tests.integration.test_patching import (
     _repository,
     _section,
     served,
+    updates_agent,
 )
 from tests.integration.test_web import signed_in
 
@@ -518,28 +515,7 @@ def test_a_policy_takes_a_real_machine_from_pending_to_compliant(
     org = make_org(ctx, "Hands Off Dental")
     agent = enroll(client, ctx, org)
 
-    def inventory() -> dict[str, Any]:
-        section = updates.collect(str(root))
-        return {} if section is None else {"updates": section}
-
-    runner = Runner(
-        Buffer(tmp_path / "buffer.db"),
-        InProcessSender(client, agent["agent_token"]),
-        Sources(
-            sample=lambda now: {"ts": now, "points": [{"name": "cpu.percent", "value": 1.0}]},
-            inventory=inventory,
-            changed_sections=collect.changed_sections,
-            section_hashes=collect.section_hashes,
-        ),
-        clock=clock,
-        sleep=lambda s: None,
-        jobs=JobRunner(
-            agent["agent_id"],
-            agent["server_public_key"],
-            clock=lambda: clock.now().timestamp(),
-            apt_root=str(root),
-        ),
-    )
+    runner = updates_agent(client, clock, agent, tmp_path, root, apt_root=str(root))
     try:
         assert runner.run_once() is Outcome.SENT  # fwdemo 1.0-2 pending, security
         clock.advance(days=15)  # 17 November, 09:00 UTC

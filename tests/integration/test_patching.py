@@ -364,6 +364,42 @@ def test_a_newer_candidate_keeps_the_age(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dpkg --root and apt install need root here")
+def updates_agent(
+    client: TestClient,
+    clock: ManualClock,
+    agent: dict[str, Any],
+    tmp_path: Path,
+    root: Path,
+    **agent_root: str,
+) -> Runner:
+    """The real agent loop of an enrolled machine whose inventory is the real updates
+    collector on the isolated `root`, and whose jobs run there through the agent's own root
+    setting (apt_root= or dnf_root=, as FOREWARN_AGENT_APT_ROOT / _DNF_ROOT set it)."""
+
+    def inventory() -> dict[str, Any]:
+        section = updates.collect(str(root))
+        return {} if section is None else {"updates": section}
+
+    return Runner(
+        Buffer(tmp_path / "buffer.db"),
+        InProcessSender(client, agent["agent_token"]),
+        Sources(
+            sample=lambda now: {"ts": now, "points": [{"name": "cpu.percent", "value": 1.0}]},
+            inventory=inventory,
+            changed_sections=collect.changed_sections,
+            section_hashes=collect.section_hashes,
+        ),
+        clock=clock,
+        sleep=lambda s: None,
+        jobs=JobRunner(
+            agent["agent_id"],
+            agent["server_public_key"],
+            clock=lambda: clock.now().timestamp(),
+            **agent_root,
+        ),
+    )
+
+
 def test_approved_updates_are_installed_by_the_agent_and_the_machine_is_compliant(
     client: TestClient,
     ctx: Context,
@@ -385,28 +421,7 @@ def test_approved_updates_are_installed_by_the_agent_and_the_machine_is_complian
     viewer = make_person(ctx, "patch-viewer", roles={org: "viewer"})
 
     # The real agent loop; its inventory is the real updates collector on the isolated root.
-    def inventory() -> dict[str, Any]:
-        section = updates.collect(str(root))
-        return {} if section is None else {"updates": section}
-
-    runner = Runner(
-        Buffer(tmp_path / "buffer.db"),
-        InProcessSender(client, agent["agent_token"]),
-        Sources(
-            sample=lambda now: {"ts": now, "points": [{"name": "cpu.percent", "value": 1.0}]},
-            inventory=inventory,
-            changed_sections=collect.changed_sections,
-            section_hashes=collect.section_hashes,
-        ),
-        clock=clock,
-        sleep=lambda s: None,
-        jobs=JobRunner(
-            agent["agent_id"],
-            agent["server_public_key"],
-            clock=lambda: clock.now().timestamp(),
-            apt_root=str(root),  # the agent's own setting (FOREWARN_AGENT_APT_ROOT)
-        ),
-    )
+    runner = updates_agent(client, clock, agent, tmp_path, root, apt_root=str(root))
     try:
         assert runner.run_once() is Outcome.SENT  # the first inventory: fwdemo pending
         clock.advance(days=15)

@@ -22,20 +22,23 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from forewarn.agent import collect
-from forewarn.agent.buffer import Buffer
 from forewarn.agent.collectors import updates
-from forewarn.agent.jobs import JobRunner
-from forewarn.agent.runner import Outcome, Runner, Sources
+from forewarn.agent.runner import Outcome
 from forewarn.domain.clock import ManualClock
 from forewarn.services import agent_jobs, patch_policies, patching
 from forewarn.services.context import Context
 from forewarn.services.scope import SYSTEM
 from tests.conftest import Person, make_org, make_person
-from tests.integration.test_agent_jobs import InProcessSender
 from tests.integration.test_ingest import enroll
 from tests.integration.test_patch_policies import Machine, at, day, envelopes
-from tests.integration.test_patching import _checkin, _enroll, _open, _section, served
+from tests.integration.test_patching import (
+    _checkin,
+    _enroll,
+    _open,
+    _section,
+    served,
+    updates_agent,
+)
 from tests.integration.test_web import signed_in
 
 __all__ = ["served"]  # the real-apt test's loopback repository fixture, shared
@@ -205,28 +208,7 @@ def test_approved_dnf_updates_are_installed_by_the_agent_and_the_machine_is_comp
     asset = agent["asset_id"]
     tech = make_person(ctx, "dnf-tech", roles={org: "technician"})
 
-    def inventory() -> dict[str, Any]:
-        found = updates.collect(str(root))
-        return {} if found is None else {"updates": found}
-
-    runner = Runner(
-        Buffer(tmp_path / "buffer.db"),
-        InProcessSender(client, agent["agent_token"]),
-        Sources(
-            sample=lambda now: {"ts": now, "points": [{"name": "cpu.percent", "value": 1.0}]},
-            inventory=inventory,
-            changed_sections=collect.changed_sections,
-            section_hashes=collect.section_hashes,
-        ),
-        clock=clock,
-        sleep=lambda s: None,
-        jobs=JobRunner(
-            agent["agent_id"],
-            agent["server_public_key"],
-            clock=lambda: clock.now().timestamp(),
-            dnf_root=str(root),  # the agent's own setting (FOREWARN_AGENT_DNF_ROOT)
-        ),
-    )
+    runner = updates_agent(client, clock, agent, tmp_path, root, dnf_root=str(root))
     try:
         assert runner.run_once() is Outcome.SENT  # the first inventory: fwdemo pending
         clock.advance(days=15)

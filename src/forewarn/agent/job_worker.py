@@ -129,7 +129,7 @@ class JobWorkers:
         jobs = self.jobs
 
         def started(kept: str) -> None:
-            entry = {"job": env.id, "started_at": jobs.running.get(env.id) or time.time()}
+            entry = {"job": env.id, "started_at": jobs.running.get(env.id) or jobs.clock()}
             self._record(buffer, entry, None, kept)
 
         try:

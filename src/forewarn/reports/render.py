@@ -7,6 +7,7 @@ PDF is the HTML printed, so what a user downloads is what the page shows.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -33,6 +34,12 @@ def render_html(template: str, **data: Any) -> str:
     return environment().get_template(template).render(**data)
 
 
+# One PDF printed at a time in a process: WeasyPrint is not documented as thread-safe, and
+# PDFs are printed from request threads (downloads) and the notification senders (reports
+# attached to e-mail) alike.
+_PRINTING = threading.Lock()
+
+
 def html_to_pdf(html: str) -> bytes:
     """Print the HTML to PDF. Imported late: WeasyPrint loads Pango, which the API's other
     pages never need."""
@@ -42,5 +49,6 @@ def html_to_pdf(html: str) -> bytes:
     # A report loads nothing from outside itself: inline data: URLs only, so a name or note
     # typed by a user can never make the server fetch an address or read a file.
     fetcher = URLFetcher(allowed_protocols=["data"], allow_redirects=False)
-    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    with _PRINTING:
+        pdf: bytes = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
     return pdf

@@ -477,9 +477,6 @@ class Attachment:
     render: Callable[[], bytes]
 
 
-_PRINTING = threading.Lock()  # one PDF printed at a time: WeasyPrint is not known thread-safe
-
-
 def _attach_to(
     ap: Any, attachment: Attachment | None, folder: str
 ) -> tuple[list[str] | None, str | None]:
@@ -487,8 +484,7 @@ def _attach_to(
     if attachment is None or not getattr(ap[0], "attachment_support", False):
         return None, None
     try:
-        with _PRINTING:
-            data = attachment.render()
+        data = attachment.render()  # reports.render prints one PDF at a time
     except Exception as exc:  # a report that cannot be printed now is retried like a send
         log.exception("printing the attachment %s failed", attachment.name)
         return None, f"printing {attachment.name} failed: {type(exc).__name__}: {exc}"[:1000]

@@ -28,36 +28,23 @@ class IssuedOut(BaseModel):
 
 
 def restart_service(ctx: Context, actor: Actor, asset_id: int, data: RestartRequest) -> IssuedOut:
-    return _issue(
-        ctx,
-        actor,
-        asset_id,
-        "restart_service",
-        {"service": data.service, "timeout": RESTART_TIMEOUT},
-        f"restart {data.service}",
-    )
-
-
-def _issue(
-    ctx: Context, actor: Actor, asset_id: int, kind: str, payload: dict[str, object], title: str
-) -> IssuedOut:
     key = keys.signing_key(ctx)  # outside the transaction: it may create the key
+    payload: dict[str, object] = {"service": data.service, "timeout": RESTART_TIMEOUT}
     with ctx.db.transaction() as session:
         asset = get_in_scope(session, actor, Asset, asset_id, Role.TECHNICIAN)
         agent_id = session.scalar(select(Agent.id).where(Agent.asset_id == asset.id))
         if agent_id is None:
             raise conflict("the asset has no agent to run the job")
-        now = ctx.clock.now()
         job = agent_jobs.issue(
             session,
             key,
-            now,
+            ctx.clock.now(),
             org_id=asset.org_id,
             asset_id=asset.id,
             agent_id=agent_id,
-            kind=kind,
+            kind="restart_service",
             payload=payload,
-            title=title,
+            title=f"restart {data.service}",
             created_by=actor.username,
             ttl=agent_jobs.DEFAULT_TTL,
         )
@@ -65,7 +52,7 @@ def _issue(
             session,
             ctx.clock,
             actor,
-            f"job.{kind}",
+            "job.restart_service",
             entity="asset",
             entity_id=asset.id,
             org_id=asset.org_id,
