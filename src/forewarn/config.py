@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     poller_per_host: int = Field(default=16, ge=1, le=10_000)
     # Judge and store check results in a child process (the second core); off: in-process.
     poller_record_in_child: bool = True
+    # The recorder child's niceness (0-19): its work can wait a moment, the probes' timing and
+    # the API cannot, so on a busy machine the scheduler lets them go first.
+    poller_recorder_nice: int = Field(default=10, ge=0, le=19)
     # Discovery never sweeps loopback unless this is set (a lab on one machine).
     discovery_allow_loopback: bool = False
     # Where Nagios plugins may be run from (FOREWARN_NAGIOS_PLUGIN_DIRS='["/a","/b"]').

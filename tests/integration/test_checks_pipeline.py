@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.server
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -441,26 +443,34 @@ def test_maintenance_keeps_checking_but_notifies_nothing(ctx, clock, asset_id):
 
 @pytest.mark.slow
 def test_recording_in_a_child_process_stores_every_result(settings, asset_id, server):
-    """The recorder child (the second core) stores what the poller ran, and stops cleanly."""
+    """The recorder child (the second core) stores what the poller ran, runs at the niceness
+    it was given (below the probes), and stops cleanly."""
+    settings = settings.model_copy(update={"poller_recorder_nice": 7})
     base = Context.from_settings(settings, SystemClock())
     for i in range(50):
         new_check(base, asset_id, f"c{i}", target=f"127.0.0.1:{server.port}", interval_s=3600)
 
-    async def go() -> int:
+    async def go() -> tuple[int, int]:
         p = Poller(
             Context.from_settings(settings, SystemClock()), owner="rec", record_in_child=True
         )
+        assert p.recorder is not None
         stop = asyncio.Event()
         task = asyncio.create_task(p.run(stop))
         for _ in range(100):  # bounded: 10 s
             await asyncio.sleep(0.1)
             if p.ran >= 50:
                 break
+        # Field 19 of /proc/PID/stat: the niceness, relative to ours.
+        stat = Path(f"/proc/{p.recorder._proc.pid}/stat").read_text().rsplit(")", 1)[1]
+        nice = int(stat.split()[16]) - os.nice(0)
         stop.set()
         await task  # closes the recorder after it stored what it was sent
-        return p.ran
+        return p.ran, nice
 
-    assert asyncio.run(go()) == 50
+    ran, nice = asyncio.run(go())
+    assert ran == 50
+    assert nice == 7
     with base.db.read() as s:
         assert s.scalar(select(func.count()).select_from(CheckResult)) == 50
         states = checks.list_(base, SYSTEM, asset_id=asset_id, limit=100).items

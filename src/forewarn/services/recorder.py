@@ -17,6 +17,7 @@ import gc
 import logging
 import marshal
 import multiprocessing
+import os
 import pickle
 import threading
 from collections.abc import Sequence
@@ -73,6 +74,12 @@ def _main(settings: Settings, conn: Connection, claims: Connection, lease_owner:
     from forewarn.services.context import Context
     from forewarn.services.ingest import SeriesCache
 
+    # Below the poller and the API: results and claims can wait a few milliseconds, a probe
+    # measuring a response time cannot. On two busy cores this kept the probing loop and the
+    # servers it talks to fed (bench_poller_cost: +5-20 % checks/s; docs/performance.md).
+    # Bounded by itself: a starved child answers claims late, so the poller slows down.
+    with contextlib.suppress(OSError):
+        os.nice(settings.poller_recorder_nice)
     ctx = Context.from_settings(settings)
     series = SeriesCache()
     # As in the server (cli.tune_gc), which a spawned child does not inherit: with the
