@@ -17,7 +17,7 @@ from forewarn.probes.runner import Resources, run_probe
 def fake_module(*, bounded: bool) -> types.ModuleType:
     mod = types.ModuleType("fake_probe")
 
-    async def run(target: str, params: object, timeout: float) -> Result:
+    async def run(target: str, params: object, timeout: float, **_: object) -> Result:
         await asyncio.sleep(3600)  # a probe that never finishes by itself
         return Result(Status.OK, "never")
 

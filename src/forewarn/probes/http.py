@@ -21,6 +21,7 @@ from yarl import URL
 
 from forewarn.domain.observation import Metric, Result, Status, worst
 from forewarn.domain.thresholds import Range, Thresholds
+from forewarn.probes.deadline import Deadlines
 from forewarn.probes.http_client import NO_TIMEOUT, describe_error, make_session, read_bounded
 
 MAX_REDIRECTS = 10
@@ -175,16 +176,21 @@ async def run(
     timeout: float,
     *,
     session: aiohttp.ClientSession | None = None,
+    deadlines: Deadlines | None = None,
 ) -> Result:
-    """Request `target` and judge the answer; never raises except CancelledError."""
+    """Request `target` and judge the answer; never raises except CancelledError. With
+    `deadlines` (the poller's) the limit is kept to its tick instead of by a timer of its own."""
     own = None
     if session is None:
         session = own = make_session()
     start = perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            async with session.request(params.method, target, **params.request_options) as response:
-                body, more = await read_bounded(response, params.max_body)
+        limit = asyncio.timeout(timeout) if deadlines is None else deadlines.within(timeout)
+        async with (
+            limit,
+            session.request(params.method, target, **params.request_options) as response,
+        ):
+            body, more = await read_bounded(response, params.max_body)
         elapsed = perf_counter() - start
     except TimeoutError:
         return Result(Status.CRITICAL, f"timed out after {timeout:g} s")

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from forewarn.domain.observation import Result, Status
 from forewarn.probes import registry
+from forewarn.probes.deadline import Deadlines
 
 # A probe gets this much beyond its own timeout to wrap up before it is cancelled.
 GRACE_S = 1.0
@@ -24,6 +25,8 @@ class Resources:
     def __init__(self) -> None:
         self._http: Any = None
         self._snmp: Any = None
+        # The limits of the self-bounded probes: one sweep a tick, not a timer per check.
+        self.deadlines = Deadlines()
 
     def http(self) -> Any:
         if self._http is None:
@@ -65,8 +68,10 @@ async def run_probe(
             kwargs["engine"] = res.snmp()
         result: Result
         if getattr(mod, "SELF_BOUNDED", False):
-            # Its own asyncio.timeout(timeout) spans every await of its run: a second timer
-            # here (~4 us of the loop's time per check, a tenth of a TCP probe) adds nothing.
+            # Its own limit spans every await of its run: a second timer here (~4 us of the
+            # loop's time per check, a tenth of a TCP probe) adds nothing. It keeps that limit
+            # with the shared deadlines (a quarter second late at most), not a timer of its own.
+            kwargs["deadlines"] = res.deadlines
             result = await mod.run(target, params, timeout, **kwargs)
         else:
             async with asyncio.timeout(timeout + GRACE_S):

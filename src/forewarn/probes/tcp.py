@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from forewarn.domain.observation import Metric, Result, Status
 from forewarn.domain.targets import split_host_port
 from forewarn.domain.thresholds import Range, Thresholds
+from forewarn.probes.deadline import Deadlines
 
 # run() bounds everything it awaits with asyncio.timeout(timeout) itself, so run_probe adds
 # no hard timeout of its own around it (see probes.runner).
@@ -102,8 +103,11 @@ class _Conversation(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def run(target: str, params: Params, timeout: float) -> Result:
-    """Connect (and converse); never raises except CancelledError."""
+async def run(
+    target: str, params: Params, timeout: float, *, deadlines: Deadlines | None = None
+) -> Result:
+    """Connect (and converse); never raises except CancelledError. With `deadlines` (the
+    poller's) the limit is kept to its tick instead of by a timer of its own."""
     try:
         host, port = split_host_port(target)
     except ValueError as exc:
@@ -114,7 +118,7 @@ async def run(target: str, params: Params, timeout: float) -> Result:
     connected = False
     start = perf_counter()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout) if deadlines is None else deadlines.within(timeout):
             if expect is None:
                 transport, _ = await loop.create_connection(asyncio.Protocol, host, port)
                 send = params.send_bytes
