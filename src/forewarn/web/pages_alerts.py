@@ -33,25 +33,28 @@ LIST_TARGET = "alert-list"
 
 
 def _inbox(request: Request, user: WebUser, org: OrgOut | None) -> Response:
-    """Newest first; ?state=active|open|acknowledged|resolved|all (active by default), ?cursor=."""
+    """Newest first; ?state=active|open|acknowledged|resolved|all (active by default),
+    ?severity=, ?kind=, ?site_id=, ?asset_id=, ?q= (words), ?cursor=."""
     ctx, actor = get_ctx(request), user.actor
     params = request.query_params
-    state = alert_views.read_state(params.get("state"))
+    query = alert_views.read_query(params)
     cursor = params.get("cursor", "").strip()[:200] or None
     org_id = org.id if org else None
-    found, cursor = alert_views.page_of(ctx, actor, org_id, state, cursor)
+    found, cursor = alert_views.page_of(ctx, actor, org_id, query, cursor)
     known = {org.id: org} if org else alert_views.visible_orgs(ctx, actor)
     items = found.items
     data: dict[str, Any] = {
         "org": org,
         "alerts": items,
         "orgs_by_id": known,
-        "current": state,
-        "self_url": alert_views.inbox_url(org_id, state, cursor),
+        "current": query.state,
+        "query": query,
+        "self_url": alert_views.inbox_url(org_id, query, cursor),
         "older_url": (
-            alert_views.inbox_url(org_id, state, found.next_cursor) if found.next_cursor else None
+            alert_views.inbox_url(org_id, query, found.next_cursor) if found.next_cursor else None
         ),
-        "newest_url": alert_views.inbox_url(org_id, state) if cursor else None,
+        "newest_url": alert_views.inbox_url(org_id, query) if cursor else None,
+        "clear_url": alert_views.inbox_url(org_id, alert_views.InboxQuery(state=query.state)),
         # Rows this person may act on get a checkbox; no such row, no buttons.
         "actionable": {a.id for a in items if actor.can(a.org_id, Role.TECHNICIAN)},
         "may_act": (
@@ -63,7 +66,15 @@ def _inbox(request: Request, user: WebUser, org: OrgOut | None) -> Response:
     }
     if wants_fragment(request, LIST_TARGET):
         return fragment(request, "alerts/_list.html", user, **data)
-    return page(request, "alerts/inbox.html", user, section="overview" if org else "alerts", **data)
+    return page(
+        request,
+        "alerts/inbox.html",
+        user,
+        section="overview" if org else "alerts",
+        # One organization's sites and assets to choose from, by name.
+        place_options=alert_views.place_options(ctx, actor, org.id) if org else {},
+        **data,
+    )
 
 
 @router.get("/alerts")
