@@ -125,7 +125,7 @@ class AlertFilter:
     asset_id: int | None = None
     q: str = ""  # words in the summary, the asset's or the check's name (any case)
 
-    def apply(self, stmt: Select[tuple[AlertRow]]) -> Select[tuple[AlertRow]]:
+    def apply(self, stmt: Select[AlertRow]) -> Select[AlertRow]:
         if self.severity is not None:
             stmt = stmt.where(AlertRow.severity == self.severity.value)
         if self.kind is not None:
