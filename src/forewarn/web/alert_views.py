@@ -117,7 +117,8 @@ class InboxQuery:
         )
 
 
-def _read_id(value: str | None) -> int | None:
+def read_id(value: str | None) -> int | None:
+    """An id chosen in a form or a URL; anything else is None."""
     value = (value or "").strip()
     return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None
 
@@ -131,8 +132,8 @@ def read_query(params: Mapping[str, str]) -> InboxQuery:
         state=read_state(params.get("state")),
         severity=severity if severity in _SEVERITY_KEYS else "",
         kind=kind if kind in _KIND_KEYS else "",
-        site_id=_read_id(params.get("site_id")),
-        asset_id=_read_id(params.get("asset_id")),
+        site_id=read_id(params.get("site_id")),
+        asset_id=read_id(params.get("asset_id")),
         q=" ".join(params.get("q", "").split())[:MAX_WORDS],
     )
 

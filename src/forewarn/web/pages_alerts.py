@@ -9,15 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts, notify, orgs, silences
+from forewarn.services import alerts, notify, orgs, silences, tickets
 from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
 from forewarn.services.errors import forbidden
 from forewarn.services.schemas import OrgOut
 from forewarn.services.scope import require
 from forewarn.services.silences import SilenceFromAlert
+from forewarn.services.tickets import AlertLink
 from forewarn.web import alert_views, ticket_views
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import FieldErrors, attempt, text, texts
+from forewarn.web.forms import FieldErrors, attempt, error_text, text, texts
 from forewarn.web.render import NAV, NavItem, fragment, page, see_other, wants_fragment
 from forewarn.web.session import PostedForm, SignedIn, WebId, WebUser, get_ctx, safe_next
 
@@ -176,6 +177,7 @@ def _detail_page(
 ) -> Response:
     ctx = get_ctx(request)
     org = orgs.get(ctx, user.actor, alert.org_id)
+    tech = user.actor.can(alert.org_id, Role.TECHNICIAN)
     return page(
         request,
         "alerts/show.html",
@@ -194,7 +196,17 @@ def _detail_page(
         },
         # Newest first, as every other timeline on the pages.
         events=list(reversed(alert.events)),
-        values=values or {"for": "", "ack_comment": "", "resolve_comment": ""},
+        # The organization's open tickets it could be added to (technicians link).
+        link_tickets=(
+            [("", "Choose a ticket")]
+            + [
+                (str(t.id), f"#{t.id} {t.title} ({t.status})")
+                for t in tickets.tickets_for_alert(ctx, user.actor, alert.id)
+            ]
+            if tech
+            else []
+        ),
+        values=values or {"for": "", "ack_comment": "", "resolve_comment": "", "ticket_id": ""},
         errors=errors or {},
         **alert_views.helpers(),
     )
@@ -293,4 +305,28 @@ def resolve(request: Request, alert_id: WebId, user: SignedIn, form: PostedForm)
         return _refused(request, user, alert, values, errors)
     response = see_other(f"/alerts/{alert_id}")
     add_flash(ctx, response, "Resolved. If the check still fails, a new alert opens.")
+    return response
+
+
+@router.post("/alerts/{alert_id}/tickets")
+def add_to_ticket(request: Request, alert_id: WebId, user: SignedIn, form: PostedForm) -> Response:
+    """Add this alert to one of the organization's open tickets (technicians); the ticket's
+    timeline shows the link."""
+    ctx, actor = get_ctx(request), user.actor
+    alert = alerts.get(ctx, actor, alert_id)
+    require(actor, alert.org_id, Role.TECHNICIAN, "alert")
+    values = {"for": "", "ack_comment": "", "resolve_comment": "", "ticket_id": ""}
+    values["ticket_id"] = text(form, "ticket_id")[:20]
+    ticket_id = alert_views.read_id(values["ticket_id"])
+    if ticket_id is None:
+        return _refused(
+            request, user, alert, values, {"ticket_id": ["Choose a ticket from the list."]}
+        )
+    done, errors = attempt(
+        lambda: tickets.link_alert(ctx, actor, ticket_id, AlertLink(alert_id=alert_id))
+    )
+    if done is None:
+        return _refused(request, user, alert, values, {"ticket_id": [error_text(errors)]})
+    response = see_other(f"/alerts/{alert_id}")
+    add_flash(ctx, response, f"Added to ticket #{ticket_id}: its timeline shows the link.")
     return response
