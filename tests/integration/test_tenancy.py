@@ -1291,3 +1291,27 @@ def test_a_admin_cannot_reach_beyond_a(client: TestClient, world: World) -> None
     assert r.status_code == 404  # B's viewer is not someone A's admin can see
     r = client.get(f"/api/v1/users/{world.viewer_b.id}", headers=h)
     assert r.status_code == 404
+
+
+def test_alert_filters_of_another_organization_find_nothing(
+    client: TestClient, ctx: Context, world: World
+) -> None:
+    """GET /api/v1/alerts?site_id=&asset_id=&q=: A's site, asset or words, asked by B's
+    viewer, find nothing of A (and no error that would tell A's ids exist)."""
+    with ctx.db.transaction() as session:
+        row = session.get(AlertRow, world.alert_a)
+        assert row is not None
+        row.asset_id = world.asset_a
+    cases: list[dict[str, Any]] = [
+        {"site_id": world.site_a},
+        {"asset_id": world.asset_a},
+        {"q": "alpha"},
+        {"site_id": world.site_a, "org_id": world.org_a},
+        {"severity": "critical", "kind": "check"},
+    ]
+    for params in cases:
+        seen = client.get("/api/v1/alerts", params=params, headers=world.owner.headers)
+        assert world.alert_a in {a["id"] for a in seen.json()["items"]}, params
+        r = client.get("/api/v1/alerts", params=params, headers=world.viewer_b.headers)
+        assert r.status_code == 200, (params, r.text)
+        assert r.json()["items"] == [], params

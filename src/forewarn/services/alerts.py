@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain import alerting, routing
-from forewarn.domain.alerting import Alert, AlertState, Change, Severity
+from forewarn.domain.alerting import Alert, AlertKind, AlertState, Change, Severity
 from forewarn.domain.checkstate import Kind, Quiet
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
@@ -108,6 +108,50 @@ class ResolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     comment: str = Field("", max_length=1000)
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """What the inbox narrows alerts by, beside state and organization (one for the API and
+    the pages). Each part is a condition of the query, never a pass over fetched rows.
+
+    `site_id` and `asset_id` only narrow: an id of an organization the caller cannot see
+    matches none of the alerts it may see, so it finds nothing rather than an error.
+    """
+
+    severity: Severity | None = None
+    kind: AlertKind | None = None
+    site_id: int | None = None
+    asset_id: int | None = None
+    q: str = ""  # words in the summary, the asset's or the check's name (any case)
+
+    def apply(self, stmt: Select[AlertRow]) -> Select[AlertRow]:
+        if self.severity is not None:
+            stmt = stmt.where(AlertRow.severity == self.severity.value)
+        if self.kind is not None:
+            # Alerts from before the label existed are check alerts (services.health too).
+            kind = func.coalesce(AlertRow.labels["kind"].as_string(), AlertKind.CHECK.value)
+            stmt = stmt.where(kind == self.kind.value)
+        if self.site_id is not None:
+            stmt = stmt.where(
+                AlertRow.asset_id.in_(select(Asset.id).where(Asset.site_id == self.site_id))
+            )
+        if self.asset_id is not None:
+            stmt = stmt.where(AlertRow.asset_id == self.asset_id)
+        words = self.q.strip()
+        if words:
+            stmt = stmt.where(
+                or_(
+                    AlertRow.summary.icontains(words, autoescape=True),
+                    AlertRow.asset_id.in_(
+                        select(Asset.id).where(Asset.name.icontains(words, autoescape=True))
+                    ),
+                    AlertRow.check_id.in_(
+                        select(Check.id).where(Check.name.icontains(words, autoescape=True))
+                    ),
+                )
+            )
+        return stmt
 
 
 # ---- rows <-> decisions ---------------------------------------------------------------------
@@ -644,8 +688,10 @@ def list_(
     state: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    where: AlertFilter | None = None,
 ) -> Page[AlertOut]:
-    """Newest first. `state`: open, acknowledged, resolved, or "active" (not resolved)."""
+    """Newest first. `state`: open, acknowledged, resolved, or "active" (not resolved);
+    `where` narrows further (severity, kind, site, asset, words), all in the query."""
     stmt = scoped(select(AlertRow), actor, AlertRow.org_id)
     if org_id is not None:
         stmt = stmt.where(AlertRow.org_id == org_id)
@@ -653,6 +699,8 @@ def list_(
         stmt = stmt.where(AlertRow.state != AlertState.RESOLVED.value)
     elif state is not None:
         stmt = stmt.where(AlertRow.state == state)
+    if where is not None:
+        stmt = where.apply(stmt)
     with ctx.db.read() as session:
         page = paginate_desc(session, stmt, AlertRow.id, limit, cursor)
         return Page([AlertOut.model_validate(a) for a in page.items], page.next_cursor)

@@ -195,3 +195,41 @@ def expire(ctx: Context, actor: Actor, silence_id: int) -> SilenceOut:
             after={"ends_at": row.ends_at.isoformat()},
         )
         return SilenceOut.model_validate(row)
+
+
+# ---- an organization's silences page ---------------------------------------------------------
+
+HELD_LIMIT = 10_000  # open alerts looked at to count what each silence holds
+
+
+def recently_ended(ctx: Context, actor: Actor, org_id: int, *, limit: int = 20) -> list[SilenceOut]:
+    """An organization's silences (and the provider's) that are over, the last to end first."""
+    now = ctx.clock.now()
+    stmt = (
+        select(SilenceRow)
+        .where(org_or_provider(actor, SilenceRow.org_id))
+        .where((SilenceRow.org_id == org_id) | SilenceRow.org_id.is_(None))
+        .where(SilenceRow.ends_at <= now)
+        .order_by(SilenceRow.ends_at.desc(), SilenceRow.id.desc())
+        .limit(limit)
+    )
+    with ctx.db.read() as session:
+        get_org_in_scope(session, actor, org_id)
+        return [SilenceOut.model_validate(r) for r in session.scalars(stmt)]
+
+
+def held_now(ctx: Context, actor: Actor, org_id: int) -> dict[int, int]:
+    """How many of the organization's open alerts each silence active now holds back, by
+    silence id (the provider's silences count this organization's alerts only)."""
+    now = ctx.clock.now()
+    with ctx.db.read() as session:
+        get_org_in_scope(session, actor, org_id)
+        active = active_for(session, org_id, now)
+        if not active:
+            return {}
+        labels = session.scalars(
+            select(AlertRow.labels)
+            .where(AlertRow.org_id == org_id, AlertRow.state != alerting.AlertState.RESOLVED.value)
+            .limit(HELD_LIMIT)
+        ).all()
+    return {s.id: sum(1 for ls in labels if s.mutes(ls, now)) for s in active if s.id is not None}

@@ -634,3 +634,57 @@ def _aware(at: datetime | None) -> datetime | None:
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+# ---- linking from the pages ---------------------------------------------------------------------
+
+LINK_CHOICES = 200  # newest first; an older one is still linked by id through the API
+
+
+class LinkableAlert(BaseModel):
+    """An alert a ticket could take: enough to choose it by."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    severity: str
+    state: str
+    summary: str
+
+
+def tickets_for_alert(ctx: Context, actor: Actor, alert_id: int) -> list[TicketOut]:
+    """The alert's organization's active tickets not linked to it yet, newest first."""
+    now = ctx.clock.now()
+    with ctx.db.read() as session:
+        alert = get_in_scope(session, actor, AlertRow, alert_id)
+        linked = select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)
+        rows = session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.org_id == alert.org_id,
+                Ticket.status.in_(ACTIVE),
+                Ticket.id.not_in(linked),
+            )
+            .order_by(Ticket.id.desc())
+            .limit(LINK_CHOICES)
+        )
+        return [_out(t, now) for t in rows]
+
+
+def alerts_for_ticket(ctx: Context, actor: Actor, ticket_id: int) -> list[LinkableAlert]:
+    """The ticket's organization's alerts that are not resolved and not linked to it yet,
+    newest first."""
+    with ctx.db.read() as session:
+        t = get_in_scope(session, actor, Ticket, ticket_id)
+        linked = select(TicketAlert.alert_id).where(TicketAlert.ticket_id == t.id)
+        rows = session.scalars(
+            select(AlertRow)
+            .where(
+                AlertRow.org_id == t.org_id,
+                AlertRow.state != "resolved",
+                AlertRow.id.not_in(linked),
+            )
+            .order_by(AlertRow.id.desc())
+            .limit(LINK_CHOICES)
+        )
+        return [LinkableAlert.model_validate(a) for a in rows]

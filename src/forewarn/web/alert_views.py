@@ -3,18 +3,21 @@ timeline's words, how long an acknowledgement lasts, and the organizations behin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from forewarn.services import alerts, orgs
-from forewarn.services.alerts import AlertOut
+from forewarn.domain.alerting import AlertKind, Severity
+from forewarn.services import alerts, orgs, sites
+from forewarn.services.alerts import AlertFilter, AlertOut
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.pagination import MAX_LIMIT, Page
-from forewarn.services.schemas import OrgOut
+from forewarn.services.schemas import MAX_ID, OrgOut
 from forewarn.services.scope import Actor
+from forewarn.web import check_views
 
 PAGE_SIZE = 50
 # The state filter as it stands in the URL; "active" (not resolved) needs someone.
@@ -26,6 +29,23 @@ STATES = [
     ("all", "All"),
 ]
 _STATE_KEYS = {key for key, _ in STATES}
+# The filter form's choices; "" is any.
+SEVERITIES = [
+    ("", "Any severity"),
+    ("critical", "Critical"),
+    ("warning", "Warning"),
+    ("info", "Info"),
+]
+KINDS = [
+    ("", "Any kind"),
+    (AlertKind.CHECK.value, "Monitoring"),
+    (AlertKind.PREDICTIVE.value, "Predictive"),
+    (AlertKind.SECURITY.value, "Security"),
+    (AlertKind.EXTERNAL.value, "External (Alertmanager)"),
+]
+_SEVERITY_KEYS = {s.value for s in Severity}
+_KIND_KEYS = {k.value for k in AlertKind}
+MAX_WORDS = 200
 # How long an acknowledgement lasts; "" is until the alert is resolved.
 ACK_FOR = [("", "until resolved"), ("1h", "for 1 h"), ("4h", "for 4 h")]
 _ACK_SPANS = {"": None, "1h": timedelta(hours=1), "4h": timedelta(hours=4)}
@@ -57,10 +77,71 @@ def read_state(value: str | None) -> str:
     return value if value in _STATE_KEYS else "active"
 
 
-def inbox_url(org_id: int | None, state: str, cursor: str | None = None) -> str:
-    """The inbox's address: every organization's (org_id None) or one's, with its filter."""
+@dataclass(frozen=True)
+class InboxQuery:
+    """The inbox's filters as they stand in its URL: kept by the state tabs, the pager, the
+    list's refresh and the bulk actions (which return to the URL they were ticked on)."""
+
+    state: str = "active"
+    severity: str = ""
+    kind: str = ""
+    site_id: int | None = None
+    asset_id: int | None = None
+    q: str = ""
+
+    def params(self) -> dict[str, str]:
+        out = {"state": self.state}
+        for key in ("severity", "kind", "q"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        for key in ("site_id", "asset_id"):
+            if getattr(self, key) is not None:
+                out[key] = str(getattr(self, key))
+        return out
+
+    def with_state(self, state: str) -> InboxQuery:
+        return replace(self, state=state)
+
+    @property
+    def narrowed(self) -> bool:
+        """Anything beside the state tab is chosen."""
+        return len(self.params()) > 1
+
+    def as_filter(self) -> AlertFilter:
+        return AlertFilter(
+            severity=Severity(self.severity) if self.severity else None,
+            kind=AlertKind(self.kind) if self.kind else None,
+            site_id=self.site_id,
+            asset_id=self.asset_id,
+            q=self.q,
+        )
+
+
+def read_id(value: str | None) -> int | None:
+    """An id chosen in a form or a URL; anything else is None."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None
+
+
+def read_query(params: Mapping[str, str]) -> InboxQuery:
+    """The filters of a URL; a value that is not one of the choices is left out (a link
+    edited by hand shows more, never an error page)."""
+    severity = params.get("severity", "")
+    kind = params.get("kind", "")
+    return InboxQuery(
+        state=read_state(params.get("state")),
+        severity=severity if severity in _SEVERITY_KEYS else "",
+        kind=kind if kind in _KIND_KEYS else "",
+        site_id=read_id(params.get("site_id")),
+        asset_id=read_id(params.get("asset_id")),
+        q=" ".join(params.get("q", "").split())[:MAX_WORDS],
+    )
+
+
+def inbox_url(org_id: int | None, query: InboxQuery, cursor: str | None = None) -> str:
+    """The inbox's address: every organization's (org_id None) or one's, with its filters."""
     base = f"/orgs/{org_id}/alerts" if org_id is not None else "/alerts"
-    params = {"state": state}
+    params = query.params()
     if cursor:
         params["cursor"] = cursor
     return f"{base}?{urlencode(params)}"
@@ -103,20 +184,21 @@ def read_ids(values: Iterable[str]) -> list[int]:
 
 
 def page_of(
-    ctx: Context, actor: Actor, org_id: int | None, state: str, cursor: str | None
+    ctx: Context, actor: Actor, org_id: int | None, query: InboxQuery, cursor: str | None
 ) -> tuple[Page[AlertOut], str | None]:
     """A page of the inbox and the cursor it really used (a made-up one starts anew)."""
-    chosen = None if state == "all" else state
+    chosen = None if query.state == "all" else query.state
+    where = query.as_filter()
     try:
         found = alerts.list_(
-            ctx, actor, org_id=org_id, state=chosen, limit=PAGE_SIZE, cursor=cursor
+            ctx, actor, org_id=org_id, state=chosen, limit=PAGE_SIZE, cursor=cursor, where=where
         )
     except ServiceError as exc:
         if exc.status != 422 or cursor is None:
             raise
         # A cursor we never gave out (edited by hand): start from the newest instead.
         cursor = None
-        found = alerts.list_(ctx, actor, org_id=org_id, state=chosen, limit=PAGE_SIZE)
+        found = alerts.list_(ctx, actor, org_id=org_id, state=chosen, limit=PAGE_SIZE, where=where)
     return found, cursor
 
 
@@ -152,4 +234,21 @@ def helpers() -> dict[str, Any]:
         "silence_for": SILENCE_FOR,
         "states": STATES,
         "inbox_url": inbox_url,
+        "severities": SEVERITIES,
+        "kinds": KINDS,
     }
+
+
+def place_options(ctx: Context, actor: Actor, org_id: int) -> dict[str, list[tuple[str, str]]]:
+    """The filter form's sites and assets of one organization, by name ("" is any)."""
+    org_sites = sites.list_(ctx, actor, org_id=org_id, limit=MAX_LIMIT).items
+    org_assets = check_views.org_assets(ctx, actor, org_id).values()
+    return {
+        "site_id": [("", "Any site"), *by_name((str(s.id), s.name) for s in org_sites)],
+        "asset_id": [("", "Any asset"), *by_name((str(a.id), a.name) for a in org_assets)],
+    }
+
+
+def by_name(options: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Select options in the order people look for them: by their text, any case."""
+    return sorted(options, key=lambda o: o[1].lower())

@@ -9,15 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts, notify, orgs, silences
+from forewarn.services import alerts, notify, orgs, silences, tickets
 from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
 from forewarn.services.errors import forbidden
 from forewarn.services.schemas import OrgOut
 from forewarn.services.scope import require
 from forewarn.services.silences import SilenceFromAlert
+from forewarn.services.tickets import AlertLink
 from forewarn.web import alert_views, ticket_views
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import FieldErrors, attempt, text, texts
+from forewarn.web.forms import FieldErrors, attempt, error_text, text, texts
 from forewarn.web.render import NAV, NavItem, fragment, page, see_other, wants_fragment
 from forewarn.web.session import PostedForm, SignedIn, WebId, WebUser, get_ctx, safe_next
 
@@ -33,25 +34,28 @@ LIST_TARGET = "alert-list"
 
 
 def _inbox(request: Request, user: WebUser, org: OrgOut | None) -> Response:
-    """Newest first; ?state=active|open|acknowledged|resolved|all (active by default), ?cursor=."""
+    """Newest first; ?state=active|open|acknowledged|resolved|all (active by default),
+    ?severity=, ?kind=, ?site_id=, ?asset_id=, ?q= (words), ?cursor=."""
     ctx, actor = get_ctx(request), user.actor
     params = request.query_params
-    state = alert_views.read_state(params.get("state"))
+    query = alert_views.read_query(params)
     cursor = params.get("cursor", "").strip()[:200] or None
     org_id = org.id if org else None
-    found, cursor = alert_views.page_of(ctx, actor, org_id, state, cursor)
+    found, cursor = alert_views.page_of(ctx, actor, org_id, query, cursor)
     known = {org.id: org} if org else alert_views.visible_orgs(ctx, actor)
     items = found.items
     data: dict[str, Any] = {
         "org": org,
         "alerts": items,
         "orgs_by_id": known,
-        "current": state,
-        "self_url": alert_views.inbox_url(org_id, state, cursor),
+        "current": query.state,
+        "query": query,
+        "self_url": alert_views.inbox_url(org_id, query, cursor),
         "older_url": (
-            alert_views.inbox_url(org_id, state, found.next_cursor) if found.next_cursor else None
+            alert_views.inbox_url(org_id, query, found.next_cursor) if found.next_cursor else None
         ),
-        "newest_url": alert_views.inbox_url(org_id, state) if cursor else None,
+        "newest_url": alert_views.inbox_url(org_id, query) if cursor else None,
+        "clear_url": alert_views.inbox_url(org_id, alert_views.InboxQuery(state=query.state)),
         # Rows this person may act on get a checkbox; no such row, no buttons.
         "actionable": {a.id for a in items if actor.can(a.org_id, Role.TECHNICIAN)},
         "may_act": (
@@ -63,7 +67,15 @@ def _inbox(request: Request, user: WebUser, org: OrgOut | None) -> Response:
     }
     if wants_fragment(request, LIST_TARGET):
         return fragment(request, "alerts/_list.html", user, **data)
-    return page(request, "alerts/inbox.html", user, section="overview" if org else "alerts", **data)
+    return page(
+        request,
+        "alerts/inbox.html",
+        user,
+        section="overview" if org else "alerts",
+        # One organization's sites and assets to choose from, by name.
+        place_options=alert_views.place_options(ctx, actor, org.id) if org else {},
+        **data,
+    )
 
 
 @router.get("/alerts")
@@ -165,6 +177,7 @@ def _detail_page(
 ) -> Response:
     ctx = get_ctx(request)
     org = orgs.get(ctx, user.actor, alert.org_id)
+    tech = user.actor.can(alert.org_id, Role.TECHNICIAN)
     return page(
         request,
         "alerts/show.html",
@@ -183,7 +196,17 @@ def _detail_page(
         },
         # Newest first, as every other timeline on the pages.
         events=list(reversed(alert.events)),
-        values=values or {"for": "", "ack_comment": "", "resolve_comment": ""},
+        # The organization's open tickets it could be added to (technicians link).
+        link_tickets=(
+            [("", "Choose a ticket")]
+            + [
+                (str(t.id), f"#{t.id} {t.title} ({t.status})")
+                for t in tickets.tickets_for_alert(ctx, user.actor, alert.id)
+            ]
+            if tech
+            else []
+        ),
+        values=values or {"for": "", "ack_comment": "", "resolve_comment": "", "ticket_id": ""},
         errors=errors or {},
         **alert_views.helpers(),
     )
@@ -282,4 +305,28 @@ def resolve(request: Request, alert_id: WebId, user: SignedIn, form: PostedForm)
         return _refused(request, user, alert, values, errors)
     response = see_other(f"/alerts/{alert_id}")
     add_flash(ctx, response, "Resolved. If the check still fails, a new alert opens.")
+    return response
+
+
+@router.post("/alerts/{alert_id}/tickets")
+def add_to_ticket(request: Request, alert_id: WebId, user: SignedIn, form: PostedForm) -> Response:
+    """Add this alert to one of the organization's open tickets (technicians); the ticket's
+    timeline shows the link."""
+    ctx, actor = get_ctx(request), user.actor
+    alert = alerts.get(ctx, actor, alert_id)
+    require(actor, alert.org_id, Role.TECHNICIAN, "alert")
+    values = {"for": "", "ack_comment": "", "resolve_comment": "", "ticket_id": ""}
+    values["ticket_id"] = text(form, "ticket_id")[:20]
+    ticket_id = alert_views.read_id(values["ticket_id"])
+    if ticket_id is None:
+        return _refused(
+            request, user, alert, values, {"ticket_id": ["Choose a ticket from the list."]}
+        )
+    done, errors = attempt(
+        lambda: tickets.link_alert(ctx, actor, ticket_id, AlertLink(alert_id=alert_id))
+    )
+    if done is None:
+        return _refused(request, user, alert, values, {"ticket_id": [error_text(errors)]})
+    response = see_other(f"/alerts/{alert_id}")
+    add_flash(ctx, response, f"Added to ticket #{ticket_id}: its timeline shows the link.")
     return response

@@ -22,7 +22,7 @@ from forewarn.services.scope import require
 from forewarn.services.tickets import CommentCreate, TicketCreate, TicketDetail, TicketUpdate
 from forewarn.web import alert_views, checklist_form, ticket_form, ticket_views
 from forewarn.web.flash import add_flash
-from forewarn.web.forms import FORM_WIDE, FieldErrors, attempt, from_validation
+from forewarn.web.forms import FORM_WIDE, FieldErrors, attempt, error_text, from_validation, text
 from forewarn.web.render import NAV, NavItem, fragment, page, see_other, wants_fragment
 from forewarn.web.session import PostedForm, SignedIn, WebId, WebUser, get_ctx
 
@@ -161,6 +161,12 @@ def _detail_page(
         errors=errors or {},
         status_options=ticket_views.moves(ticket.status),
         people=people,
+        # The organization's open alerts not linked yet (technicians link).
+        link_alerts=(
+            ticket_views.alert_choices(tickets.alerts_for_ticket(ctx, actor, ticket.id))
+            if actor.can(org.id, Role.TECHNICIAN) and ticket.status != "closed"
+            else []
+        ),
         **ticket_views.helpers(),
     )
 
@@ -355,4 +361,28 @@ def import_checklists(
     response = see_other(f"/orgs/{org_id}/tickets#checklists")
     names = ", ".join(t.title for t in done)
     add_flash(ctx, response, f"Saved {org.name}'s own templates: {names}.")
+    return response
+
+
+# ---- linking alerts and tickets ------------------------------------------------------------------
+
+
+@router.post("/tickets/{ticket_id}/alerts")
+def link_alert(request: Request, ticket_id: WebId, user: SignedIn, form: PostedForm) -> Response:
+    """Link one of the organization's open alerts to this ticket (technicians)."""
+    ctx, actor = get_ctx(request), user.actor
+    ticket = tickets.get(ctx, actor, ticket_id)
+    require(actor, ticket.org_id, Role.TECHNICIAN, "ticket")
+    values = {"alert_id": text(form, "alert_id")[:20]}
+    alert_id = alert_views.read_id(values["alert_id"])
+    if alert_id is None:
+        errors: FieldErrors = {"alert_id": ["Choose an alert from the list."]}
+        return _refused(request, user, ticket_id, values, errors)
+    done, errors = attempt(
+        lambda: tickets.link_alert(ctx, actor, ticket_id, tickets.AlertLink(alert_id=alert_id))
+    )
+    if done is None:
+        return _refused(request, user, ticket_id, values, {"alert_id": [error_text(errors)]})
+    response = see_other(f"/tickets/{ticket_id}#timeline")
+    add_flash(ctx, response, f"Linked alert {alert_id} to ticket #{ticket_id}.")
     return response

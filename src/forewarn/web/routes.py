@@ -33,6 +33,7 @@ from forewarn.web import (
     pages_posture,
     pages_problems,
     pages_reports,
+    pages_silences,
     pages_sites,
     pages_status,
     pages_status_admin,
@@ -76,6 +77,7 @@ def install(app: FastAPI) -> None:
         pages_assessments,
         pages_patch_policies,
         pages_automation,
+        pages_silences,
     )
     for module in modules:
         app.include_router(module.router)

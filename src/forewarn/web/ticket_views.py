@@ -16,7 +16,7 @@ from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.pagination import Page
 from forewarn.services.scope import Actor
-from forewarn.services.tickets import TicketDetail, TicketOut
+from forewarn.services.tickets import LinkableAlert, TicketDetail, TicketOut
 from forewarn.web import humanize
 
 PAGE_SIZE = 50
@@ -316,3 +316,11 @@ def helpers() -> dict[str, Any]:
         "priorities": PRIORITIES,
         "list_url": list_url,
     }
+
+
+def alert_choices(found: Iterable[LinkableAlert]) -> list[tuple[str, str]]:
+    """The "Link an alert" select: newest first, each by its severity and summary."""
+    return [("", "Choose an alert")] + [
+        (str(a.id), f"Alert {a.id} · {a.severity} · {a.summary[:120] or 'no summary'}")
+        for a in found
+    ]

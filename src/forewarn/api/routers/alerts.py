@@ -8,8 +8,15 @@ from fastapi import APIRouter, Query
 
 from forewarn.api.deps import Caller, Ctx, Cursor, IdPath, IdQuery, Limit
 from forewarn.api.pages import PageOut, page_out
+from forewarn.domain.alerting import AlertKind, Severity
 from forewarn.services import alerts, external, notify, silences
-from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
+from forewarn.services.alerts import (
+    AckRequest,
+    AlertDetail,
+    AlertFilter,
+    AlertOut,
+    ResolveRequest,
+)
 from forewarn.services.external import AMPayload, Received
 from forewarn.services.notify import (
     ChannelCreate,
@@ -35,12 +42,27 @@ def list_alerts(
     state: Annotated[
         AlertState | None, Query(description="open, acknowledged, resolved; active: not resolved")
     ] = None,
+    severity: Annotated[Severity | None, Query(description="info, warning or critical")] = None,
+    kind: Annotated[
+        AlertKind | None,
+        Query(description="check (monitoring), predictive, security or external (Alertmanager)"),
+    ] = None,
+    site_id: IdQuery = None,
+    asset_id: IdQuery = None,
+    q: Annotated[
+        str,
+        Query(max_length=200, description="words in the summary, the asset's or check's name"),
+    ] = "",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOut[AlertOut]:
-    """Newest first."""
+    """Newest first. A site or asset the caller cannot see finds nothing; an unknown
+    severity or kind is a 422."""
+    where = AlertFilter(severity=severity, kind=kind, site_id=site_id, asset_id=asset_id, q=q)
     return page_out(
-        alerts.list_(ctx, actor, org_id=org_id, state=state, limit=limit, cursor=cursor)
+        alerts.list_(
+            ctx, actor, org_id=org_id, state=state, limit=limit, cursor=cursor, where=where
+        )
     )
 
 
