@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from forewarn.domain import alerting, routing
@@ -238,11 +239,18 @@ def raise_(
     escalation turn routes it at that moment unless it was resolved or released before."""
     now = ctx.clock.now()
     row = _current(session, alerting.fingerprint(labels))
-    before = row.severity if row is not None else ""
     change = alerting.fire(to_domain(row) if row else None, labels, severity, at)
     if change.opened or row is None:
-        row = AlertRow(org_id=org_id, asset_id=asset_id, check_id=check_id, summary=summary)
-        session.add(row)
+        opened = _insert_open(session, org_id, asset_id, check_id, summary, change.alert)
+        if opened is None:
+            # Another transaction opened it since we looked (two pollers, two posts at
+            # once): that one is the problem's alert, and this firing refreshes it.
+            row = _current(session, alerting.fingerprint(labels))
+            assert row is not None  # the conflict was with an open one, committed now
+            change = alerting.fire(to_domain(row), labels, severity, at)
+        else:
+            row = opened
+    before = row.severity
     row.summary = summary[:2000]
     _store(session, row, change)
     worse = any(e.kind is alerting.EventKind.SEVERITY_CHANGED for e in change.events)
@@ -268,6 +276,43 @@ def raise_(
         else:
             route(session, ctx, row, now)
     return row
+
+
+def _insert_open(
+    session: Session,
+    org_id: int,
+    asset_id: int | None,
+    check_id: int | None,
+    summary: str,
+    alert: Alert,
+) -> AlertRow | None:
+    """Insert the open alert of a problem; None when one is open already.
+
+    The partial unique index (one open alert per fingerprint) decides, in the database:
+    ON CONFLICT DO NOTHING, not an IntegrityError, so that the recording transaction this
+    runs in (services.results) keeps its check results when another transaction won."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(AlertRow) if dialect == "postgresql" else sqlite.insert(AlertRow)
+    stmt = (
+        insert.values(
+            org_id=org_id,
+            asset_id=asset_id,
+            check_id=check_id,
+            summary=summary[:2000],
+            fingerprint=alert.fingerprint,
+            labels=dict(alert.labels),
+            severity=alert.severity.value,
+            state=alert.state.value,
+            opened_at=alert.opened_at,
+            last_fired_at=alert.last_fired_at,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["fingerprint"], index_where=AlertRow.state != "resolved"
+        )
+        .returning(AlertRow.id)
+    )
+    new_id = session.scalar(stmt)
+    return session.get(AlertRow, new_id) if new_id is not None else None
 
 
 def clear(
