@@ -590,11 +590,15 @@ def _tell_resolved(session: Session, ctx: Context, row: AlertRow, now: datetime)
 
 
 def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
-    """Alerts for problems that began in a maintenance window and outlived it.
+    """Alerts for problems that began in a maintenance window, or behind a parent that was
+    down, and outlived it.
 
     A check that went hard critical during planned work woke nobody (its transition was
     quiet). If it is still down once the window is over, that is no longer the plan: its
-    alert opens now. How many opened."""
+    alert opens now. Likewise a check that went down while its parent was down (unreachable,
+    told of through the parent's alert) and is still down once the parent is back: it is a
+    problem of its own now, and its state shows no new hard change to open an alert by.
+    How many opened."""
     rows = session.execute(
         select(
             CheckStateRow.check_id,
@@ -635,13 +639,17 @@ def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
             .order_by(CheckEvent.at.desc(), CheckEvent.id.desc())
             .limit(1)
         )
-        if last != Quiet.MAINTENANCE.value:
+        if last == Quiet.MAINTENANCE.value:
+            why = "still failing after maintenance"
+        elif last == Quiet.UNREACHABLE.value:
+            why = "still failing now that its parent is back"
+        else:
             continue
         labels = check_labels(r.org_id, r.site_id, r.asset_id, r.check_id, r.type)
         if _current(session, alerting.fingerprint(labels)) is not None:
             continue
         severity = alerting.severity_of(Status(r.hard_status)) or Severity.WARNING
-        summary = f"{r.asset} · {r.name}: {r.message} (still failing after maintenance)"
+        summary = f"{r.asset} · {r.name}: {r.message} ({why})"
         raise_(
             session,
             ctx,
@@ -659,7 +667,7 @@ def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
 
 def escalate(ctx: Context) -> int:
     """The job: end acknowledgements that ran out, enqueue escalations and repeats, and open
-    the alerts of problems that outlived their maintenance window."""
+    the alerts of problems that outlived their maintenance window or their parent's outage."""
     now = ctx.clock.now()
     made = 0
     with ctx.db.transaction() as session:
