@@ -57,7 +57,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 
 class Hook:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.posts: list[dict[str, Any]] = []
         self.raw: list[tuple[dict[str, str], bytes]] = []  # headers and body as received
         self.status = 200
@@ -75,7 +75,7 @@ class Hook:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from forewarn.domain import alerting, routing
@@ -282,11 +283,18 @@ def raise_(
     escalation turn routes it at that moment unless it was resolved or released before."""
     now = ctx.clock.now()
     row = _current(session, alerting.fingerprint(labels))
-    before = row.severity if row is not None else ""
     change = alerting.fire(to_domain(row) if row else None, labels, severity, at)
     if change.opened or row is None:
-        row = AlertRow(org_id=org_id, asset_id=asset_id, check_id=check_id, summary=summary)
-        session.add(row)
+        opened = _insert_open(session, org_id, asset_id, check_id, summary, change.alert)
+        if opened is None:
+            # Another transaction opened it since we looked (two pollers, two posts at
+            # once): that one is the problem's alert, and this firing refreshes it.
+            row = _current(session, alerting.fingerprint(labels))
+            assert row is not None  # the conflict was with an open one, committed now
+            change = alerting.fire(to_domain(row), labels, severity, at)
+        else:
+            row = opened
+    before = row.severity
     row.summary = summary[:2000]
     _store(session, row, change)
     worse = any(e.kind is alerting.EventKind.SEVERITY_CHANGED for e in change.events)
@@ -312,6 +320,43 @@ def raise_(
         else:
             route(session, ctx, row, now)
     return row
+
+
+def _insert_open(
+    session: Session,
+    org_id: int,
+    asset_id: int | None,
+    check_id: int | None,
+    summary: str,
+    alert: Alert,
+) -> AlertRow | None:
+    """Insert the open alert of a problem; None when one is open already.
+
+    The partial unique index (one open alert per fingerprint) decides, in the database:
+    ON CONFLICT DO NOTHING, not an IntegrityError, so that the recording transaction this
+    runs in (services.results) keeps its check results when another transaction won."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(AlertRow) if dialect == "postgresql" else sqlite.insert(AlertRow)
+    stmt = (
+        insert.values(
+            org_id=org_id,
+            asset_id=asset_id,
+            check_id=check_id,
+            summary=summary[:2000],
+            fingerprint=alert.fingerprint,
+            labels=dict(alert.labels),
+            severity=alert.severity.value,
+            state=alert.state.value,
+            opened_at=alert.opened_at,
+            last_fired_at=alert.last_fired_at,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["fingerprint"], index_where=AlertRow.state != "resolved"
+        )
+        .returning(AlertRow.id)
+    )
+    new_id = session.scalar(stmt)
+    return session.get(AlertRow, new_id) if new_id is not None else None
 
 
 def clear(
@@ -589,11 +634,15 @@ def _tell_resolved(session: Session, ctx: Context, row: AlertRow, now: datetime)
 
 
 def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
-    """Alerts for problems that began in a maintenance window and outlived it.
+    """Alerts for problems that began in a maintenance window, or behind a parent that was
+    down, and outlived it.
 
     A check that went hard critical during planned work woke nobody (its transition was
     quiet). If it is still down once the window is over, that is no longer the plan: its
-    alert opens now. How many opened."""
+    alert opens now. Likewise a check that went down while its parent was down (unreachable,
+    told of through the parent's alert) and is still down once the parent is back: it is a
+    problem of its own now, and its state shows no new hard change to open an alert by.
+    How many opened."""
     rows = session.execute(
         select(
             CheckStateRow.check_id,
@@ -634,13 +683,17 @@ def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
             .order_by(CheckEvent.at.desc(), CheckEvent.id.desc())
             .limit(1)
         )
-        if last != Quiet.MAINTENANCE.value:
+        if last == Quiet.MAINTENANCE.value:
+            why = "still failing after maintenance"
+        elif last == Quiet.UNREACHABLE.value:
+            why = "still failing now that its parent is back"
+        else:
             continue
         labels = check_labels(r.org_id, r.site_id, r.asset_id, r.check_id, r.type)
         if _current(session, alerting.fingerprint(labels)) is not None:
             continue
         severity = alerting.severity_of(Status(r.hard_status)) or Severity.WARNING
-        summary = f"{r.asset} · {r.name}: {r.message} (still failing after maintenance)"
+        summary = f"{r.asset} · {r.name}: {r.message} ({why})"
         raise_(
             session,
             ctx,
@@ -658,7 +711,7 @@ def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
 
 def escalate(ctx: Context) -> int:
     """The job: end acknowledgements that ran out, enqueue escalations and repeats, and open
-    the alerts of problems that outlived their maintenance window."""
+    the alerts of problems that outlived their maintenance window or their parent's outage."""
     now = ctx.clock.now()
     made = 0
     with ctx.db.transaction() as session:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import DateTime as sa_DateTime
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -818,13 +819,22 @@ class StatusNote(Base):
 class AlertRow(Base):
     """An alert: one problem, told once, with its timeline (domain.alerting decides).
 
-    One alert per fingerprint is not resolved at a time (services.alerts keeps that).
+    One alert per fingerprint is not resolved at a time: the partial unique index holds it
+    for transactions that run at once (two pollers, two Alertmanager posts); services.alerts
+    opens with ON CONFLICT DO NOTHING so that the second one refreshes the first's alert.
     """
 
     __tablename__ = "alerts"
     __table_args__ = (
         Index("ix_alerts_org_state", "org_id", "state"),
         Index("ix_alerts_fingerprint", "fingerprint"),
+        Index(
+            "uq_alerts_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("state != 'resolved'"),
+            postgresql_where=text("state != 'resolved'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
