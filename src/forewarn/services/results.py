@@ -27,7 +27,7 @@ from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache, labels_key
 from forewarn.store.bulk import (
     driver_time,
-    insert_ignore,
+    insert_ignore_triples,
     insert_samples,
     select_in,
     time_from_driver,
@@ -247,7 +247,7 @@ def _record(
     windows = maintenance.windows_of(session, {c.org_id for c in checks.values()})
 
     changes: list[Change] = []
-    results: list[dict[str, int]] = []
+    results: list[tuple[int, int, int]] = []
     events: list[dict[str, object]] = []
     updates: dict[int, tuple[Any, ...]] = {}
     when = driver_time(dialect)
@@ -295,7 +295,7 @@ def _record(
             check.id,
         )
         ts = int(obs.at.timestamp())
-        results.append({"check_id": check.id, "ts": ts, "status": int(obs.result.status)})
+        results.append((check.id, ts, int(obs.result.status)))
         if obs.result.metrics:
             key = labels_key({"check": str(check.id)})
             for m in obs.result.metrics:
@@ -318,7 +318,7 @@ def _record(
     update_by_key(
         session, "check_states", "check_id", _STATE_COLUMNS, sorted(updates.values(), key=_last)
     )
-    insert_ignore(session, CheckResult.__table__, results)  # type: ignore[arg-type]
+    insert_ignore_triples(session, CheckResult.__table__, results)  # type: ignore[arg-type]
     if events:
         session.connection().execute(_EVENTS.insert(), events)  # Core: no ORM rows
     _write_points(session, series, checks, points, created)
