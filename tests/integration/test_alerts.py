@@ -22,12 +22,22 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from forewarn.domain.observation import Observation, Result, Status
-from forewarn.services import alerts, assets, checks, external, maintenance, notify, results
+from forewarn.services import (
+    alerts,
+    assets,
+    checks,
+    external,
+    maintenance,
+    notify,
+    results,
+    silences,
+)
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate, MaintenanceCreate
 from forewarn.services.scope import SYSTEM
+from forewarn.services.silences import SilenceFromAlert
 from tests.conftest import Person, make_org
 
 
@@ -397,6 +407,35 @@ def test_a_silence_holds_messages_for_the_length_of_a_job(client, owner, ctx, si
     assert deliver(ctx, pool) == 2
     [mail] = box.messages
     assert "down during the job" in mail.get_payload(0).get_payload(decode=True).decode()
+
+
+def test_a_silence_ended_early_tells_at_the_next_turn(ctx, site, mailbox, pool):
+    """The job took a minute, not the two hours planned: ending the silence releases what it
+    held, told at the next escalation turn rather than at the silence's planned end."""
+    box, _ = mailbox
+    observe(ctx, site["check"], Status.WARNING, "slow")
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "fine")
+    deliver(ctx, pool)
+    box.messages.clear()
+    [first] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    held = silences.silence_alert(ctx, SYSTEM, first.id, SilenceFromAlert(duration_min=120))
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.CRITICAL, "down after the job")
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 0 and box.messages == []
+
+    ctx.clock.advance(60)
+    silences.expire(ctx, SYSTEM, held.id)
+    ctx.clock.advance(seconds=1)
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 1
+    [mail] = box.messages
+    assert "down after the job" in mail.get_payload(0).get_payload(decode=True).decode()
+    # Told once: the silence's old end brings nothing more.
+    ctx.clock.advance(minutes=5)
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 0
 
 
 @pytest.mark.parametrize(
