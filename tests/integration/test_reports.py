@@ -155,6 +155,35 @@ def test_the_months_figures_come_from_the_months_rows(ctx: Context, org: int) ->
     assert empty["uptime"]["percent"] is None and empty["health"]["score"] is None
 
 
+def test_sla_alerts_are_not_counted_as_the_clients_problems(ctx: Context, org: int) -> None:
+    """A ticket's missed deadline raised an alert (tickets.sla_watch): it is about our own
+    service, so the month's alerts, MTTA and MTTR leave it out."""
+    seed_october(ctx, org)
+    at = datetime(2026, 10, 20, 8, 15, tzinfo=UTC)
+    with ctx.db.transaction() as session:
+        sla = AlertRow(
+            org_id=org,
+            fingerprint="s" * 16,
+            labels={"org": str(org), "kind": "ticket", "ticket": "2", "sla": "respond"},
+            severity="critical",
+            state="resolved",
+            summary="Ticket #2 (urgent): answer was due",
+            opened_at=at,
+            last_fired_at=at,
+            acked_at=at + timedelta(hours=5),
+            resolved_at=at + timedelta(hours=9),
+        )
+        session.add(sla)
+        session.flush()
+        session.add(AlertEvent(alert_id=sla.id, at=at + timedelta(hours=5), kind="acknowledged"))
+    doc = monthly_report.build(ctx, SYSTEM, org, "2026-10")
+    assert doc["alerts"]["raised"] == 1 and doc["alerts"]["resolved"] == 1
+    assert doc["alerts"]["raised_by_severity"] == {"critical": 1}
+    assert sum(d["raised"] for d in doc["alerts"]["daily"]) == 1
+    assert doc["tickets"]["mtta_s"] == 360
+    assert doc["tickets"]["mttr_s"] == DOWN_HOURS * 3600
+
+
 @pytest.mark.parametrize(
     ("period", "reason"),
     [

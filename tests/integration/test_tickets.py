@@ -14,6 +14,7 @@ from forewarn.domain.observation import Observation, Result, Status
 from forewarn.services import alerts, assets, checks, notify, results, tickets
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
+from forewarn.services.errors import ServiceError
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate
 from forewarn.services.scope import SYSTEM, Actor
@@ -230,3 +231,75 @@ def test_a_ticket_near_or_past_its_sla_becomes_an_alert_until_it_is_answered(ctx
     tickets.update(ctx, SYSTEM, t.id, tickets.TicketUpdate(status="resolved"))
     tickets.sla_watch(ctx)
     assert alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items == []
+
+
+def _breach_an_urgent_ticket(ctx: Context, shop: dict[str, Any]) -> tickets.TicketDetail:
+    """A client's urgent ticket nobody answered in its 15 minutes: an SLA alert (critical)."""
+    clara = Actor(shop["staff"].id, "clara", roles={shop["org"]: Role.VIEWER})
+    t = tickets.create(
+        ctx,
+        clara,
+        tickets.TicketCreate(org_id=shop["org"], title="till is dead", priority="urgent"),
+    )
+    ctx.clock.advance(minutes=16)
+    assert tickets.sla_watch(ctx) == 1
+    return t
+
+
+def test_sla_alerts_stay_out_of_the_months_alert_figures(ctx, shop):
+    """An SLA alert is about our own service, not the client's IT: the month's alert count,
+    MTTA and MTTR are those of the client's problems only."""
+    month = ctx.clock.now().strftime("%Y-%m")
+    observe(ctx, shop["check"], Status.CRITICAL, "no ping")
+    [problem] = alerts.list_(ctx, SYSTEM, org_id=shop["org"]).items
+    ctx.clock.advance(minutes=6)
+    alerts.acknowledge(ctx, SYSTEM, problem.id, AckRequest())
+    ctx.clock.advance(minutes=4)
+    observe(ctx, shop["check"], Status.OK, "ping")
+    t = _breach_an_urgent_ticket(ctx, shop)
+    [sla] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    assert sla.labels["kind"] == "ticket"
+    ctx.clock.advance(hours=2)
+    alerts.acknowledge(ctx, SYSTEM, sla.id, AckRequest())
+    tickets.update(ctx, SYSTEM, t.id, tickets.TicketUpdate(status="resolved"))
+    tickets.sla_watch(ctx)
+    assert alerts.get(ctx, SYSTEM, sla.id).state == "resolved"
+
+    report = tickets.service_report(ctx, SYSTEM, shop["org"], month)
+    assert report.alerts == 1
+    assert report.mtta_s == pytest.approx(360) and report.mttr_s == pytest.approx(600)
+
+
+def test_an_sla_alert_never_opens_a_ticket(ctx, shop):
+    """A catch-all route that opens tickets: a user's ticket missing its deadline pages
+    someone, but gets no second ticket "from monitoring" (which made a month in which the
+    platform caught nothing read 50 % proactive)."""
+    month = ctx.clock.now().strftime("%Y-%m")
+    channel = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(org_id=shop["org"], name="nowhere", url="json://127.0.0.1:9/x"),
+    )
+    notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(
+            org_id=shop["org"],
+            name="everything makes work",
+            steps=[{"channels": [channel.id]}],
+            open_ticket=True,
+        ),
+    )
+    t = _breach_an_urgent_ticket(ctx, shop)
+    [sla] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    assert [d.alert_id for d in notify.list_deliveries(ctx, SYSTEM, org_id=shop["org"]).items] == [
+        sla.id
+    ]  # routed: someone is told
+    assert [x.id for x in tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items] == [t.id]
+    with pytest.raises(ServiceError, match=f"about ticket #{t.id}"):
+        tickets.from_alert(ctx, SYSTEM, sla.id)  # nor by hand
+    report = tickets.service_report(ctx, SYSTEM, shop["org"], month)
+    assert (report.tickets, report.proactive, report.proactive_share) == (1, 0, 0.0)
+    # A problem of the client's IT still opens its ticket by the same rule.
+    observe(ctx, shop["check"], Status.CRITICAL, "no ping")
+    assert len(tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items) == 2

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain import tickets as rules
-from forewarn.domain.alerting import Severity
+from forewarn.domain.alerting import AlertKind, Severity, about_a_ticket
 from forewarn.domain.inventory import Role
 from forewarn.domain.tickets import Origin, Priority, TicketStatus
 from forewarn.services import audit, users
@@ -232,7 +232,10 @@ def open_ticket(
 
 
 def from_alert_by_rule(session: Session, alert: AlertRow, now: datetime) -> Ticket | None:
-    """A route's rule opens a ticket for an alert that opened: once per alert."""
+    """A route's rule opens a ticket for an alert that opened: once per alert; never for an
+    SLA alert (it is about a ticket already)."""
+    if about_a_ticket(alert.labels or {}):
+        return None
     if session.scalar(select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)):
         return None
     return open_ticket(
@@ -316,6 +319,10 @@ def from_alert(ctx: Context, actor: Actor, alert_id: int) -> TicketDetail:
     now = ctx.clock.now()
     with ctx.db.transaction() as session:
         alert = get_in_scope(session, actor, AlertRow, alert_id, Role.TECHNICIAN)
+        if about_a_ticket(alert.labels or {}):
+            raise invalid(
+                f"this alert is about ticket #{alert.labels.get('ticket')}: work on that ticket"
+            )
         existing = session.scalar(
             select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)
         )
@@ -511,7 +518,7 @@ def sla_watch(ctx: Context) -> int:
             ):
                 labels = {
                     "org": str(t.org_id),
-                    "kind": "ticket",
+                    "kind": AlertKind.TICKET.value,
                     "ticket": str(t.id),
                     "sla": which,
                 }
@@ -530,7 +537,7 @@ def sla_watch(ctx: Context) -> int:
         # Tickets no longer active (resolved, closed, deleted): their SLA alerts end.
         for row in session.scalars(select(AlertRow).where(AlertRow.state != "resolved")):
             labels = row.labels or {}
-            if labels.get("kind") != "ticket" or not labels.get("ticket", "").isdigit():
+            if not about_a_ticket(labels) or not labels.get("ticket", "").isdigit():
                 continue
             ticket = session.get(Ticket, int(labels["ticket"]))
             if ticket is None or ticket.status not in ACTIVE:
@@ -559,8 +566,9 @@ def _month(month: str, tz: str = "UTC") -> tuple[datetime, datetime]:
 def service_report(
     ctx: Context, actor: Actor, org_id: int, month: str, tz: str = "UTC"
 ) -> ServiceReport:
-    """An organization's month: alerts opened in it, tickets created in it. The month is
-    UTC's unless `tz` names the organization's zone (the monthly client report does)."""
+    """An organization's month: alerts opened in it (but SLA alerts, which are about our
+    own service), tickets created in it. The month is UTC's unless `tz` names the
+    organization's zone (the monthly client report does)."""
     start, end = _month(month, tz)
     with ctx.db.read() as session:
         get_org_in_scope(session, actor, org_id, Role.VIEWER)
@@ -569,6 +577,7 @@ def service_report(
                 AlertRow.org_id == org_id, AlertRow.opened_at >= start, AlertRow.opened_at < end
             )
         ).all()
+        alert_rows = [a for a in alert_rows if not about_a_ticket(a.labels or {})]
         acks = _first_acks(session, [a.id for a in alert_rows])
         ticket_rows = session.scalars(
             select(Ticket).where(
