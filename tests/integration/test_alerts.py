@@ -187,11 +187,7 @@ def test_one_message_per_problem_escalation_and_resolution(ctx, site, mailbox, h
     [mail] = box.messages
     assert "fs01" in subject(mail) and "critical" in subject(mail).lower()
     body = mail.get_payload(0).get_payload(decode=True).decode()
-    assert (
-        "connection refused" in body
-        and "Acme Dental" in body
-        and f"/checks/{site['check']}" in body
-    )
+    assert "connection refused" in body and "Acme Dental" in body and f"/alerts/{alert.id}" in body
 
     # The check keeps failing: the same alert, no second message.
     ctx.clock.advance(60)
@@ -221,6 +217,26 @@ def test_one_message_per_problem_escalation_and_resolution(ctx, site, mailbox, h
     log = notify.list_deliveries(ctx, SYSTEM, org_id=site["org"]).items
     assert sorted(d.kind for d in log) == ["alert", "escalation", "resolved", "resolved"]
     assert all(d.state == "sent" and d.attempts == 1 for d in log)
+
+
+def test_the_message_links_to_the_alerts_own_page(ctx, site, mailbox, hook, pool):
+    """The link in a message opens the alert (acknowledge and resolve are there), at the
+    address people open (FOREWARN_PUBLIC_URL)."""
+    box, _ = mailbox
+    ctx.settings.public_url = "https://forewarn.example.com"
+    observe(ctx, site["check"], Status.CRITICAL, "connection refused")
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    assert deliver(ctx, pool) == 1
+    link = f"https://forewarn.example.com/alerts/{alert.id}"
+    [mail] = box.messages
+    assert link in mail.get_payload(0).get_payload(decode=True).decode()
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "200 OK")
+    assert deliver(ctx, pool) == 1
+    assert link in box.messages[-1].get_payload(0).get_payload(decode=True).decode()
+    assert "/checks/" not in "".join(
+        m.get_payload(0).get_payload(decode=True).decode() for m in box.messages
+    )
 
 
 def test_an_acknowledged_alert_does_not_escalate(ctx, site, hook, pool):
