@@ -3,7 +3,7 @@ worked by technicians with SLA timers; and the month's figures, proactive share 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from forewarn.services.errors import ServiceError
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate
 from forewarn.services.scope import SYSTEM, Actor
+from forewarn.store.models import AlertRow, Ticket
 from tests.conftest import Person, make_org, make_person
 
 
@@ -303,3 +304,52 @@ def test_an_sla_alert_never_opens_a_ticket(ctx, shop):
     # A problem of the client's IT still opens its ticket by the same rule.
     observe(ctx, shop["check"], Status.CRITICAL, "no ping")
     assert len(tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items) == 2
+
+
+def _berlin_month_end(ctx: Context) -> int:
+    """An organization in Berlin with an alert and a ticket at 23:30 UTC on 31 October 2026:
+    00:30 on 1 November on its clocks (winter time, UTC+1)."""
+    org = make_org(ctx, "Berlin Bakery", timezone="Europe/Berlin")
+    at = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
+    with ctx.db.transaction() as session:
+        session.add(
+            AlertRow(
+                org_id=org,
+                fingerprint="n" * 16,
+                labels={"org": str(org), "check": "1"},
+                severity="critical",
+                state="resolved",
+                summary="oven controller offline",
+                opened_at=at,
+                last_fired_at=at,
+                resolved_at=at + timedelta(minutes=20),
+            )
+        )
+        session.add(
+            Ticket(
+                org_id=org,
+                title="oven controller offline",
+                status="new",
+                priority="normal",
+                origin="monitoring",
+                reporter="forewarn",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    return org
+
+
+def test_the_api_counts_the_month_on_the_organizations_clocks(client, ctx, owner):
+    org = _berlin_month_end(ctx)
+
+    def report(month: str) -> dict[str, Any]:
+        r = client.get(
+            f"/api/v1/orgs/{org}/service-report", params={"month": month}, headers=owner.headers
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    november, october = report("2026-11"), report("2026-10")
+    assert (november["alerts"], november["tickets"], november["mttr_s"]) == (1, 1, 1200)
+    assert (october["alerts"], october["tickets"]) == (0, 0)

@@ -23,6 +23,7 @@ from forewarn.services.scope import SYSTEM, Actor
 from forewarn.services.tickets import CommentCreate, TicketCreate
 from forewarn.web import ticket_views
 from tests.conftest import make_org, make_person
+from tests.integration.test_tickets import _berlin_month_end
 from tests.integration.test_web import signed_in
 from tests.integration.test_web_alerts import _check, _error, _fail, _flash
 
@@ -351,3 +352,17 @@ def test_the_list_pages_newest_first_filters_and_refreshes_in_place(
     )
     assert part.status_code == 200 and "<html" not in part.text
     assert part.text.lstrip().startswith('<div id="ticket-list"')
+
+
+def test_the_service_report_page_counts_the_month_on_the_organizations_clocks(
+    client: TestClient, ctx: Context
+) -> None:
+    """An alert at 23:30 UTC on 31 October is Berlin's 1 November, 00:30: November's."""
+    org = _berlin_month_end(ctx)
+    make_person(ctx, "baker", roles={org: "viewer"})
+    signed_in(client, "baker")
+    november = _text(client.get(f"/orgs/{org}/report?month=2026-11").text)
+    assert "Alerts 1" in november and "Tickets 1" in november
+    assert "Europe/Berlin" in november
+    october = _text(client.get(f"/orgs/{org}/report?month=2026-10").text)
+    assert "Nothing to report for October 2026" in october

@@ -387,7 +387,7 @@ def build(ctx: Context, actor: Actor, org_id: int, month: str) -> dict[str, Any]
         patches = patching.compliance_of_org(session, org.id, now)
         stored = _stored_scores(session, org.id, month)
         assessed = _assessment_scores(session, org)
-    service = tickets.service_report(ctx, actor, org_id, month, tz=tz)
+    service = tickets.service_report(ctx, actor, org_id, month)
     scored = health.org_health(ctx, actor, org_id, top=ATTENTION_ITEMS)
     tickets_part = {
         "opened": service.tickets,

@@ -563,15 +563,13 @@ def _month(month: str, tz: str = "UTC") -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def service_report(
-    ctx: Context, actor: Actor, org_id: int, month: str, tz: str = "UTC"
-) -> ServiceReport:
+def service_report(ctx: Context, actor: Actor, org_id: int, month: str) -> ServiceReport:
     """An organization's month: alerts opened in it (but SLA alerts, which are about our
-    own service), tickets created in it. The month is UTC's unless `tz` names the
-    organization's zone (the monthly client report does)."""
-    start, end = _month(month, tz)
+    own service), tickets created in it. The month is the organization's local calendar
+    month (its time zone), on the page, in the API and in the monthly report alike."""
     with ctx.db.read() as session:
-        get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        org = get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        start, end = _month(month, org.timezone or "UTC")
         alert_rows = session.scalars(
             select(AlertRow).where(
                 AlertRow.org_id == org_id, AlertRow.opened_at >= start, AlertRow.opened_at < end
