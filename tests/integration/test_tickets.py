@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Observation, Result, Status
-from forewarn.services import alerts, assets, checks, notify, results, tickets
+from forewarn.services import alerts, assets, checks, monthly_report, notify, results, tickets
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate
 from forewarn.services.scope import SYSTEM, Actor
-from forewarn.store.models import AlertRow, Ticket
+from forewarn.store.models import AlertRow, Ticket, TicketAlert
 from tests.conftest import Person, make_org, make_person
 
 
@@ -353,3 +353,150 @@ def test_the_api_counts_the_month_on_the_organizations_clocks(client, ctx, owner
     november, october = report("2026-11"), report("2026-10")
     assert (november["alerts"], november["tickets"], november["mttr_s"]) == (1, 1, 1200)
     assert (october["alerts"], october["tickets"]) == (0, 0)
+
+
+# ---- the proactive share: the same problem, reported first ---------------------------------------
+
+
+def _office(ctx: Context) -> dict[str, Any]:
+    """A client with a server (two checks) and a PC (one), and who reports and works tickets."""
+    org = make_org(ctx, "Harbour Office")
+    made: dict[str, Any] = {"org": org}
+    for asset_name, names in (("fs01", ("disk", "backup")), ("pc02", ("ping",))):
+        asset = assets.create(ctx, SYSTEM, AssetCreate(org_id=org, name=asset_name, kind="server"))
+        for name in names:
+            made[name] = checks.create(
+                ctx,
+                SYSTEM,
+                CheckCreate(
+                    asset_id=asset.id, name=name, type="heartbeat", max_attempts=1, interval_s=60
+                ),
+            ).id
+    make_person(ctx, "hanna", roles={org: "viewer"})
+    make_person(ctx, "theo", roles={org: "technician"})
+    made["staff"] = Actor(None, "hanna", roles={org: Role.VIEWER})
+    made["tech"] = Actor(None, "theo", roles={org: Role.TECHNICIAN})
+    return made
+
+
+def _alert_of(ctx: Context, office: dict[str, Any], check: str) -> int:
+    observe(ctx, office[check], Status.CRITICAL, f"{check} failed")
+    return next(
+        a.id
+        for a in alerts.list_(ctx, SYSTEM, org_id=office["org"], state="active").items
+        if a.check_id == office[check]
+    )
+
+
+def _reported(ctx: Context, office: dict[str, Any], title: str, linked_to: int | None) -> int:
+    """A ticket the client's staff reported; a technician links it to an alert."""
+    t = tickets.create(
+        ctx, office["staff"], tickets.TicketCreate(org_id=office["org"], title=title)
+    )
+    if linked_to is not None:
+        tickets.link_alert(ctx, office["tech"], t.id, tickets.AlertLink(alert_id=linked_to))
+    return t.id
+
+
+def _platform_first(ctx: Context, office: dict[str, Any]) -> None:
+    alert = _alert_of(ctx, office, "backup")
+    tickets.from_alert(ctx, SYSTEM, alert)
+    ctx.clock.advance(minutes=30)
+    _reported(ctx, office, "backup mails stopped?", alert)  # after: caught first both
+
+
+def _user_first_on_the_same_asset(ctx: Context, office: dict[str, Any]) -> None:
+    report = _reported(ctx, office, "the file server is slow", None)
+    ctx.clock.advance(minutes=5)
+    tickets.link_alert(
+        ctx, office["tech"], report, tickets.AlertLink(alert_id=_alert_of(ctx, office, "disk"))
+    )
+    ctx.clock.advance(hours=3)
+    tickets.from_alert(ctx, SYSTEM, _alert_of(ctx, office, "backup"))
+
+
+def _user_first_on_another_asset(ctx: Context, office: dict[str, Any]) -> None:
+    report = _reported(ctx, office, "the PC is slow", None)
+    ctx.clock.advance(minutes=5)
+    tickets.link_alert(
+        ctx, office["tech"], report, tickets.AlertLink(alert_id=_alert_of(ctx, office, "ping"))
+    )
+    ctx.clock.advance(hours=3)
+    tickets.from_alert(ctx, SYSTEM, _alert_of(ctx, office, "backup"))
+
+
+def _user_linked_to_the_alert(ctx: Context, office: dict[str, Any]) -> None:
+    report = _reported(ctx, office, "backup mails stopped", None)
+    ctx.clock.advance(hours=30)  # more than a day: the link alone says it is the same
+    alert = _alert_of(ctx, office, "backup")
+    tickets.from_alert(ctx, SYSTEM, alert)
+    tickets.link_alert(ctx, office["tech"], report, tickets.AlertLink(alert_id=alert))
+
+
+@pytest.mark.parametrize(
+    ("story", "proactive"),
+    [
+        (_platform_first, 2),
+        (_user_first_on_the_same_asset, 0),
+        (_user_first_on_another_asset, 1),
+        (_user_linked_to_the_alert, 0),
+    ],
+)
+def test_a_platform_ticket_counts_only_if_no_person_reported_the_problem_first(
+    client, ctx, owner, story, proactive
+):
+    office = _office(ctx)
+    month = ctx.clock.now().strftime("%Y-%m")
+    story(ctx, office)
+    report = tickets.service_report(ctx, SYSTEM, office["org"], month)
+    assert (report.tickets, report.proactive) == (2, proactive)
+    # The monthly report tells the same.
+    doc = client.get(
+        f"/api/v1/orgs/{office['org']}/service-report",
+        params={"month": month},
+        headers=owner.headers,
+    ).json()
+    assert doc["proactive"] == proactive
+    assert monthly_report.build(ctx, SYSTEM, office["org"], month)["headline"]["caught"] == (
+        proactive
+    )
+
+
+def test_a_report_from_the_month_before_still_came_first(ctx):
+    """Reported at 22:00 on 31 October, the platform's ticket of 1 November 06:00 on the same
+    server: November's one ticket was not caught first."""
+    org = make_org(ctx, "Late Night Ltd")
+    asset = assets.create(ctx, SYSTEM, AssetCreate(org_id=org, name="fs01", kind="server")).id
+    with ctx.db.transaction() as session:
+        for n, (origin, at) in enumerate(
+            (
+                ("user", datetime(2026, 10, 31, 22, 0, tzinfo=UTC)),
+                ("monitoring", datetime(2026, 11, 1, 6, 0, tzinfo=UTC)),
+            )
+        ):
+            alert = AlertRow(
+                org_id=org,
+                fingerprint=f"{n}" * 16,
+                labels={"org": str(org), "asset": str(asset)},
+                severity="warning",
+                state="open",
+                summary=f"{origin} problem",
+                asset_id=asset,
+                opened_at=at,
+                last_fired_at=at,
+            )
+            ticket = Ticket(
+                org_id=org,
+                title=f"{origin} problem",
+                status="new",
+                priority="normal",
+                origin=origin,
+                reporter="someone",
+                created_at=at,
+                updated_at=at,
+            )
+            session.add_all([alert, ticket])
+            session.flush()
+            session.add(TicketAlert(ticket_id=ticket.id, alert_id=alert.id, linked_at=at))
+    november = tickets.service_report(ctx, SYSTEM, org, "2026-11")
+    assert (november.tickets, november.proactive, november.proactive_share) == (1, 0, 0.0)

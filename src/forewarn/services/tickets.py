@@ -582,26 +582,12 @@ def service_report(ctx: Context, actor: Actor, org_id: int, month: str) -> Servi
                 Ticket.org_id == org_id, Ticket.created_at >= start, Ticket.created_at < end
             )
         ).all()
-        first_alert = dict(
-            session.execute(
-                select(TicketAlert.ticket_id, func.min(AlertRow.opened_at))
-                .join(AlertRow, AlertRow.id == TicketAlert.alert_id)
-                .where(TicketAlert.ticket_id.in_([t.id for t in ticket_rows]))
-                .group_by(TicketAlert.ticket_id)
-            ).all()
-        )
+        earlier_rows = _earlier_reports(session, org_id, start, [t.id for t in ticket_rows])
+        times = _ticket_times(session, [*ticket_rows, *earlier_rows])
     f = rules.figures(
         [rules.AlertTimes(a.opened_at, acks.get(a.id), a.resolved_at) for a in alert_rows],
-        [
-            rules.TicketTimes(
-                t.created_at,
-                Origin(t.origin),
-                t.first_response_at,
-                t.resolved_at,
-                _aware(first_alert.get(t.id)),
-            )
-            for t in ticket_rows
-        ],
+        [times[t.id] for t in ticket_rows],
+        [times[t.id] for t in earlier_rows],
     )
 
     def seconds(x: object) -> float | None:
@@ -620,6 +606,49 @@ def service_report(ctx: Context, actor: Actor, org_id: int, month: str) -> Servi
         proactive_share=f.proactive_share,
         problems=f.problems,
     )
+
+
+def _earlier_reports(
+    session: Session, org_id: int, start: datetime, ticket_ids: list[int]
+) -> list[Ticket]:
+    """People's tickets from before the month that may have reported one of its problems
+    first: those of the last day before it, and those linked to the month's tickets' alerts."""
+    month_alerts = select(TicketAlert.alert_id).where(TicketAlert.ticket_id.in_(ticket_ids))
+    linked = select(TicketAlert.ticket_id).where(TicketAlert.alert_id.in_(month_alerts))
+    return list(
+        session.scalars(
+            select(Ticket).where(
+                Ticket.org_id == org_id,
+                Ticket.origin == Origin.USER.value,
+                Ticket.created_at < start,
+                (Ticket.created_at >= start - rules.SAME_ASSET_WINDOW) | Ticket.id.in_(linked),
+            )
+        )
+    )
+
+
+def _ticket_times(session: Session, rows: list[Ticket]) -> dict[int, rules.TicketTimes]:
+    """What the figures need of each ticket, with its linked alerts and their assets."""
+    linked: dict[int, list[tuple[int, int | None, datetime]]] = {}
+    for ticket_id, alert_id, asset_id, opened_at in session.execute(
+        select(TicketAlert.ticket_id, AlertRow.id, AlertRow.asset_id, AlertRow.opened_at)
+        .join(AlertRow, AlertRow.id == TicketAlert.alert_id)
+        .where(TicketAlert.ticket_id.in_([t.id for t in rows]))
+    ):
+        linked.setdefault(ticket_id, []).append((alert_id, asset_id, opened_at))
+    out = {}
+    for t in rows:
+        alerts = linked.get(t.id, [])
+        out[t.id] = rules.TicketTimes(
+            t.created_at,
+            Origin(t.origin),
+            t.first_response_at,
+            t.resolved_at,
+            min((at for _, _, at in alerts), default=None),
+            alert_ids=frozenset(a for a, _, _ in alerts),
+            asset_ids=frozenset(s for _, s, _ in alerts if s is not None),
+        )
+    return out
 
 
 def _first_acks(session: Session, alert_ids: list[int]) -> dict[int, datetime]:
