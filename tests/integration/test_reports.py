@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -24,6 +25,7 @@ from forewarn.cli import app as cli_app
 from forewarn.domain.clock import ManualClock
 from forewarn.domain.observation import Status
 from forewarn.reports import formatting
+from forewarn.reports.monthly import html as monthly_html
 from forewarn.services import assets, checks, monthly_report, orgs, sites
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
@@ -182,6 +184,31 @@ def test_sla_alerts_are_not_counted_as_the_clients_problems(ctx: Context, org: i
     assert sum(d["raised"] for d in doc["alerts"]["daily"]) == 1
     assert doc["tickets"]["mtta_s"] == 360
     assert doc["tickets"]["mttr_s"] == DOWN_HOURS * 3600
+
+
+def test_caught_first_counts_problems_not_planned_work(ctx: Context, org: int) -> None:
+    """A checklist ticket (a leaver) is a ticket opened, but no problem: the report says
+    "1 of 2 problems" beside the 50 %, not "1 of 3"."""
+    seed_october(ctx, org)
+    at = datetime(2026, 10, 12, 8, 0, tzinfo=UTC)
+    with ctx.db.transaction() as session:
+        session.add(
+            Ticket(
+                org_id=org,
+                title="Offboard: Alex",
+                status="new",
+                priority="normal",
+                origin="checklist",
+                reporter="someone",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    doc = monthly_report.build(ctx, SYSTEM, org, "2026-10")
+    assert doc["tickets"]["opened"] == 3 and doc["tickets"]["proactive_share"] == 0.5
+    words = " ".join(re.sub(r"<[^>]+>", " ", monthly_html(doc)).split())
+    assert "Caught first 50 % 1 of 2 problems" in words
+    assert "Caught before anyone reported them 1 of 2 (50 %)" in words
 
 
 @pytest.mark.parametrize(

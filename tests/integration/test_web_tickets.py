@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts, tickets, users
+from forewarn.services import alerts, checklists, tickets, users
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
 from forewarn.services.schemas import UserUpdate
@@ -366,3 +366,19 @@ def test_the_service_report_page_counts_the_month_on_the_organizations_clocks(
     assert "Europe/Berlin" in november
     october = _text(client.get(f"/orgs/{org}/report?month=2026-10").text)
     assert "Nothing to report for October 2026" in october
+
+
+def test_the_service_report_page_counts_problems_not_planned_work(
+    client: TestClient, ctx: Context, site: dict[str, Any]
+) -> None:
+    """A leaver's checklist is a ticket but no problem: one platform ticket beside it is
+    "1 of 1 problem (100 %)"."""
+    org = site["org"]
+    tickets.from_alert(ctx, SYSTEM, _fail(ctx, _check(ctx, org, "fs01", "website"), "down"))
+    checklists.start(
+        ctx, SYSTEM, org, "leaver", checklists.ChecklistStart(parameters={"person": "Alex"})
+    )
+    signed_in(client, "clara")
+    words = _text(client.get(f"/orgs/{org}/report").text)
+    assert "Tickets 2" in words
+    assert "1 of 1 problem (100 %) was caught by Forewarn before anyone reported it." in words
