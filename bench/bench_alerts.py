@@ -4,10 +4,10 @@ Issue 5's benchmark: p95 under 1 s in one server process while 1,000 alerts per 
 flowing. In one process, as `forewarn serve` runs them: a recording thread turns checks hard
 critical (and, a while later, OK again) at the given rate through `services.results.record`
 — the pipeline the poller's recorder uses, which opens the alert and writes its delivery in
-the same transaction — and the production `Notifier` (delivery worker, 0.2 s turn) sends
-each alert as a signed webhook to a receiver on loopback (its own process). The latency of
-an alert is from the start of the transaction that records its hard critical state to the
-receiver reading the request.
+the same transaction — and the production `Notifier` (the delivery worker, which looks for
+due deliveries every 0.05 s) sends each alert as a signed webhook to a receiver on loopback
+(its own process). The latency of an alert is from the start of the transaction that
+records its hard critical state to the receiver reading the request.
 
 Anchor, measured in the same run: the same signed POSTs sent straight to the same receiver
 (`notify.post_signed`, no database, no outbox): what the network and HTTP alone cost.

@@ -126,6 +126,7 @@ def serve(
         raise fail(f"--bind must be HOST:PORT, not {bind!r}", 2)
     ctx = Context.from_settings(settings)
     bootstrap.migrate(ctx)
+    _warn_of_settings(settings)
     if "api" not in roles:
         if local_agent:
             raise fail("--local-agent needs the api role (the agent reports to it)", 2)
@@ -156,6 +157,15 @@ def serve(
     finally:
         if agent:
             agent.stop()
+
+
+def _warn_of_settings(settings: Settings) -> None:
+    """Say at start what is not set up yet (the server runs anyway)."""
+    from forewarn.services import alerts
+
+    hint = alerts.link_hint(settings)
+    if hint:
+        err.print(f"[yellow]Warning:[/] {escape(hint)}")
 
 
 def _serve_background(ctx: Context, roles: set[str]) -> None:

@@ -22,12 +22,22 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from forewarn.domain.observation import Observation, Result, Status
-from forewarn.services import alerts, assets, checks, external, maintenance, notify, results
+from forewarn.services import (
+    alerts,
+    assets,
+    checks,
+    external,
+    maintenance,
+    notify,
+    results,
+    silences,
+)
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate, MaintenanceCreate
 from forewarn.services.scope import SYSTEM
+from forewarn.services.silences import SilenceFromAlert
 from tests.conftest import Person, make_org
 
 
@@ -177,11 +187,7 @@ def test_one_message_per_problem_escalation_and_resolution(ctx, site, mailbox, h
     [mail] = box.messages
     assert "fs01" in subject(mail) and "critical" in subject(mail).lower()
     body = mail.get_payload(0).get_payload(decode=True).decode()
-    assert (
-        "connection refused" in body
-        and "Acme Dental" in body
-        and f"/checks/{site['check']}" in body
-    )
+    assert "connection refused" in body and "Acme Dental" in body and f"/alerts/{alert.id}" in body
 
     # The check keeps failing: the same alert, no second message.
     ctx.clock.advance(60)
@@ -211,6 +217,26 @@ def test_one_message_per_problem_escalation_and_resolution(ctx, site, mailbox, h
     log = notify.list_deliveries(ctx, SYSTEM, org_id=site["org"]).items
     assert sorted(d.kind for d in log) == ["alert", "escalation", "resolved", "resolved"]
     assert all(d.state == "sent" and d.attempts == 1 for d in log)
+
+
+def test_the_message_links_to_the_alerts_own_page(ctx, site, mailbox, hook, pool):
+    """The link in a message opens the alert (acknowledge and resolve are there), at the
+    address people open (FOREWARN_PUBLIC_URL)."""
+    box, _ = mailbox
+    ctx.settings.public_url = "https://forewarn.example.com"
+    observe(ctx, site["check"], Status.CRITICAL, "connection refused")
+    [alert] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    assert deliver(ctx, pool) == 1
+    link = f"https://forewarn.example.com/alerts/{alert.id}"
+    [mail] = box.messages
+    assert link in mail.get_payload(0).get_payload(decode=True).decode()
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "200 OK")
+    assert deliver(ctx, pool) == 1
+    assert link in box.messages[-1].get_payload(0).get_payload(decode=True).decode()
+    assert "/checks/" not in "".join(
+        m.get_payload(0).get_payload(decode=True).decode() for m in box.messages
+    )
 
 
 def test_an_acknowledged_alert_does_not_escalate(ctx, site, hook, pool):
@@ -397,6 +423,35 @@ def test_a_silence_holds_messages_for_the_length_of_a_job(client, owner, ctx, si
     assert deliver(ctx, pool) == 2
     [mail] = box.messages
     assert "down during the job" in mail.get_payload(0).get_payload(decode=True).decode()
+
+
+def test_a_silence_ended_early_tells_at_the_next_turn(ctx, site, mailbox, pool):
+    """The job took a minute, not the two hours planned: ending the silence releases what it
+    held, told at the next escalation turn rather than at the silence's planned end."""
+    box, _ = mailbox
+    observe(ctx, site["check"], Status.WARNING, "slow")
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.OK, "fine")
+    deliver(ctx, pool)
+    box.messages.clear()
+    [first] = alerts.list_(ctx, SYSTEM, org_id=site["org"]).items
+    held = silences.silence_alert(ctx, SYSTEM, first.id, SilenceFromAlert(duration_min=120))
+    ctx.clock.advance(60)
+    observe(ctx, site["check"], Status.CRITICAL, "down after the job")
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 0 and box.messages == []
+
+    ctx.clock.advance(60)
+    silences.expire(ctx, SYSTEM, held.id)
+    ctx.clock.advance(seconds=1)
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 1
+    [mail] = box.messages
+    assert "down after the job" in mail.get_payload(0).get_payload(decode=True).decode()
+    # Told once: the silence's old end brings nothing more.
+    ctx.clock.advance(minutes=5)
+    alerts.escalate(ctx)
+    assert deliver(ctx, pool) == 0
 
 
 @pytest.mark.parametrize(

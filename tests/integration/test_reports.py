@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -24,6 +25,7 @@ from forewarn.cli import app as cli_app
 from forewarn.domain.clock import ManualClock
 from forewarn.domain.observation import Status
 from forewarn.reports import formatting
+from forewarn.reports.monthly import html as monthly_html
 from forewarn.services import assets, checks, monthly_report, orgs, sites
 from forewarn.services.context import Context
 from forewarn.services.errors import ServiceError
@@ -153,6 +155,60 @@ def test_the_months_figures_come_from_the_months_rows(ctx: Context, org: int) ->
     assert empty["no_data"] is True
     assert "There is no data for October 2026" in (empty["no_data_reason"] or "")
     assert empty["uptime"]["percent"] is None and empty["health"]["score"] is None
+
+
+def test_sla_alerts_are_not_counted_as_the_clients_problems(ctx: Context, org: int) -> None:
+    """A ticket's missed deadline raised an alert (tickets.sla_watch): it is about our own
+    service, so the month's alerts, MTTA and MTTR leave it out."""
+    seed_october(ctx, org)
+    at = datetime(2026, 10, 20, 8, 15, tzinfo=UTC)
+    with ctx.db.transaction() as session:
+        sla = AlertRow(
+            org_id=org,
+            fingerprint="s" * 16,
+            labels={"org": str(org), "kind": "ticket", "ticket": "2", "sla": "respond"},
+            severity="critical",
+            state="resolved",
+            summary="Ticket #2 (urgent): answer was due",
+            opened_at=at,
+            last_fired_at=at,
+            acked_at=at + timedelta(hours=5),
+            resolved_at=at + timedelta(hours=9),
+        )
+        session.add(sla)
+        session.flush()
+        session.add(AlertEvent(alert_id=sla.id, at=at + timedelta(hours=5), kind="acknowledged"))
+    doc = monthly_report.build(ctx, SYSTEM, org, "2026-10")
+    assert doc["alerts"]["raised"] == 1 and doc["alerts"]["resolved"] == 1
+    assert doc["alerts"]["raised_by_severity"] == {"critical": 1}
+    assert sum(d["raised"] for d in doc["alerts"]["daily"]) == 1
+    assert doc["tickets"]["mtta_s"] == 360
+    assert doc["tickets"]["mttr_s"] == DOWN_HOURS * 3600
+
+
+def test_caught_first_counts_problems_not_planned_work(ctx: Context, org: int) -> None:
+    """A checklist ticket (a leaver) is a ticket opened, but no problem: the report says
+    "1 of 2 problems" beside the 50 %, not "1 of 3"."""
+    seed_october(ctx, org)
+    at = datetime(2026, 10, 12, 8, 0, tzinfo=UTC)
+    with ctx.db.transaction() as session:
+        session.add(
+            Ticket(
+                org_id=org,
+                title="Offboard: Alex",
+                status="new",
+                priority="normal",
+                origin="checklist",
+                reporter="someone",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    doc = monthly_report.build(ctx, SYSTEM, org, "2026-10")
+    assert doc["tickets"]["opened"] == 3 and doc["tickets"]["proactive_share"] == 0.5
+    words = " ".join(re.sub(r"<[^>]+>", " ", monthly_html(doc)).split())
+    assert "Caught first 50 % 1 of 2 problems" in words
+    assert "Caught before anyone reported them 1 of 2 (50 %)" in words
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ worked by technicians with SLA timers; and the month's figures, proactive share 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,12 +11,14 @@ from fastapi.testclient import TestClient
 
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Observation, Result, Status
-from forewarn.services import alerts, assets, checks, notify, results, tickets
+from forewarn.services import alerts, assets, checks, monthly_report, notify, results, tickets
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
+from forewarn.services.errors import ServiceError
 from forewarn.services.ingest import SeriesCache
 from forewarn.services.schemas import AssetCreate, CheckCreate
 from forewarn.services.scope import SYSTEM, Actor
+from forewarn.store.models import AlertRow, Ticket, TicketAlert
 from tests.conftest import Person, make_org, make_person
 
 
@@ -230,3 +232,271 @@ def test_a_ticket_near_or_past_its_sla_becomes_an_alert_until_it_is_answered(ctx
     tickets.update(ctx, SYSTEM, t.id, tickets.TicketUpdate(status="resolved"))
     tickets.sla_watch(ctx)
     assert alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items == []
+
+
+def _breach_an_urgent_ticket(ctx: Context, shop: dict[str, Any]) -> tickets.TicketDetail:
+    """A client's urgent ticket nobody answered in its 15 minutes: an SLA alert (critical)."""
+    clara = Actor(shop["staff"].id, "clara", roles={shop["org"]: Role.VIEWER})
+    t = tickets.create(
+        ctx,
+        clara,
+        tickets.TicketCreate(org_id=shop["org"], title="till is dead", priority="urgent"),
+    )
+    ctx.clock.advance(minutes=16)
+    assert tickets.sla_watch(ctx) == 1
+    return t
+
+
+def test_sla_alerts_stay_out_of_the_months_alert_figures(ctx, shop):
+    """An SLA alert is about our own service, not the client's IT: the month's alert count,
+    MTTA and MTTR are those of the client's problems only."""
+    month = ctx.clock.now().strftime("%Y-%m")
+    observe(ctx, shop["check"], Status.CRITICAL, "no ping")
+    [problem] = alerts.list_(ctx, SYSTEM, org_id=shop["org"]).items
+    ctx.clock.advance(minutes=6)
+    alerts.acknowledge(ctx, SYSTEM, problem.id, AckRequest())
+    ctx.clock.advance(minutes=4)
+    observe(ctx, shop["check"], Status.OK, "ping")
+    t = _breach_an_urgent_ticket(ctx, shop)
+    [sla] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    assert sla.labels["kind"] == "ticket"
+    ctx.clock.advance(hours=2)
+    alerts.acknowledge(ctx, SYSTEM, sla.id, AckRequest())
+    tickets.update(ctx, SYSTEM, t.id, tickets.TicketUpdate(status="resolved"))
+    tickets.sla_watch(ctx)
+    assert alerts.get(ctx, SYSTEM, sla.id).state == "resolved"
+
+    report = tickets.service_report(ctx, SYSTEM, shop["org"], month)
+    assert report.alerts == 1
+    assert report.mtta_s == pytest.approx(360) and report.mttr_s == pytest.approx(600)
+
+
+def test_an_sla_alert_never_opens_a_ticket(ctx, shop):
+    """A catch-all route that opens tickets: a user's ticket missing its deadline pages
+    someone, but gets no second ticket "from monitoring" (which made a month in which the
+    platform caught nothing read 50 % proactive)."""
+    month = ctx.clock.now().strftime("%Y-%m")
+    channel = notify.create_channel(
+        ctx,
+        SYSTEM,
+        notify.ChannelCreate(org_id=shop["org"], name="nowhere", url="json://127.0.0.1:9/x"),
+    )
+    notify.create_route(
+        ctx,
+        SYSTEM,
+        notify.RouteCreate(
+            org_id=shop["org"],
+            name="everything makes work",
+            steps=[{"channels": [channel.id]}],
+            open_ticket=True,
+        ),
+    )
+    t = _breach_an_urgent_ticket(ctx, shop)
+    [sla] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    assert [d.alert_id for d in notify.list_deliveries(ctx, SYSTEM, org_id=shop["org"]).items] == [
+        sla.id
+    ]  # routed: someone is told
+    assert [x.id for x in tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items] == [t.id]
+    with pytest.raises(ServiceError, match=f"about ticket #{t.id}"):
+        tickets.from_alert(ctx, SYSTEM, sla.id)  # nor by hand
+    report = tickets.service_report(ctx, SYSTEM, shop["org"], month)
+    assert (report.tickets, report.proactive, report.proactive_share) == (1, 0, 0.0)
+    # A problem of the client's IT still opens its ticket by the same rule.
+    observe(ctx, shop["check"], Status.CRITICAL, "no ping")
+    assert len(tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items) == 2
+
+
+def _berlin_month_end(ctx: Context) -> int:
+    """An organization in Berlin with an alert and a ticket at 23:30 UTC on 31 October 2026:
+    00:30 on 1 November on its clocks (winter time, UTC+1)."""
+    org = make_org(ctx, "Berlin Bakery", timezone="Europe/Berlin")
+    at = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
+    with ctx.db.transaction() as session:
+        session.add(
+            AlertRow(
+                org_id=org,
+                fingerprint="n" * 16,
+                labels={"org": str(org), "check": "1"},
+                severity="critical",
+                state="resolved",
+                summary="oven controller offline",
+                opened_at=at,
+                last_fired_at=at,
+                resolved_at=at + timedelta(minutes=20),
+            )
+        )
+        session.add(
+            Ticket(
+                org_id=org,
+                title="oven controller offline",
+                status="new",
+                priority="normal",
+                origin="monitoring",
+                reporter="forewarn",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    return org
+
+
+def test_the_api_counts_the_month_on_the_organizations_clocks(client, ctx, owner):
+    org = _berlin_month_end(ctx)
+
+    def report(month: str) -> dict[str, Any]:
+        r = client.get(
+            f"/api/v1/orgs/{org}/service-report", params={"month": month}, headers=owner.headers
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    november, october = report("2026-11"), report("2026-10")
+    assert (november["alerts"], november["tickets"], november["mttr_s"]) == (1, 1, 1200)
+    assert (october["alerts"], october["tickets"]) == (0, 0)
+
+
+# ---- the proactive share: the same problem, reported first ---------------------------------------
+
+
+def _office(ctx: Context) -> dict[str, Any]:
+    """A client with a server (two checks) and a PC (one), and who reports and works tickets."""
+    org = make_org(ctx, "Harbour Office")
+    made: dict[str, Any] = {"org": org}
+    for asset_name, names in (("fs01", ("disk", "backup")), ("pc02", ("ping",))):
+        asset = assets.create(ctx, SYSTEM, AssetCreate(org_id=org, name=asset_name, kind="server"))
+        for name in names:
+            made[name] = checks.create(
+                ctx,
+                SYSTEM,
+                CheckCreate(
+                    asset_id=asset.id, name=name, type="heartbeat", max_attempts=1, interval_s=60
+                ),
+            ).id
+    make_person(ctx, "hanna", roles={org: "viewer"})
+    make_person(ctx, "theo", roles={org: "technician"})
+    made["staff"] = Actor(None, "hanna", roles={org: Role.VIEWER})
+    made["tech"] = Actor(None, "theo", roles={org: Role.TECHNICIAN})
+    return made
+
+
+def _alert_of(ctx: Context, office: dict[str, Any], check: str) -> int:
+    observe(ctx, office[check], Status.CRITICAL, f"{check} failed")
+    return next(
+        a.id
+        for a in alerts.list_(ctx, SYSTEM, org_id=office["org"], state="active").items
+        if a.check_id == office[check]
+    )
+
+
+def _reported(ctx: Context, office: dict[str, Any], title: str, linked_to: int | None) -> int:
+    """A ticket the client's staff reported; a technician links it to an alert."""
+    t = tickets.create(
+        ctx, office["staff"], tickets.TicketCreate(org_id=office["org"], title=title)
+    )
+    if linked_to is not None:
+        tickets.link_alert(ctx, office["tech"], t.id, tickets.AlertLink(alert_id=linked_to))
+    return t.id
+
+
+def _platform_first(ctx: Context, office: dict[str, Any]) -> None:
+    alert = _alert_of(ctx, office, "backup")
+    tickets.from_alert(ctx, SYSTEM, alert)
+    ctx.clock.advance(minutes=30)
+    _reported(ctx, office, "backup mails stopped?", alert)  # after: caught first both
+
+
+def _user_first_on_the_same_asset(ctx: Context, office: dict[str, Any]) -> None:
+    report = _reported(ctx, office, "the file server is slow", None)
+    ctx.clock.advance(minutes=5)
+    tickets.link_alert(
+        ctx, office["tech"], report, tickets.AlertLink(alert_id=_alert_of(ctx, office, "disk"))
+    )
+    ctx.clock.advance(hours=3)
+    tickets.from_alert(ctx, SYSTEM, _alert_of(ctx, office, "backup"))
+
+
+def _user_first_on_another_asset(ctx: Context, office: dict[str, Any]) -> None:
+    report = _reported(ctx, office, "the PC is slow", None)
+    ctx.clock.advance(minutes=5)
+    tickets.link_alert(
+        ctx, office["tech"], report, tickets.AlertLink(alert_id=_alert_of(ctx, office, "ping"))
+    )
+    ctx.clock.advance(hours=3)
+    tickets.from_alert(ctx, SYSTEM, _alert_of(ctx, office, "backup"))
+
+
+def _user_linked_to_the_alert(ctx: Context, office: dict[str, Any]) -> None:
+    report = _reported(ctx, office, "backup mails stopped", None)
+    ctx.clock.advance(hours=30)  # more than a day: the link alone says it is the same
+    alert = _alert_of(ctx, office, "backup")
+    tickets.from_alert(ctx, SYSTEM, alert)
+    tickets.link_alert(ctx, office["tech"], report, tickets.AlertLink(alert_id=alert))
+
+
+@pytest.mark.parametrize(
+    ("story", "proactive"),
+    [
+        (_platform_first, 2),
+        (_user_first_on_the_same_asset, 0),
+        (_user_first_on_another_asset, 1),
+        (_user_linked_to_the_alert, 0),
+    ],
+)
+def test_a_platform_ticket_counts_only_if_no_person_reported_the_problem_first(
+    client, ctx, owner, story, proactive
+):
+    office = _office(ctx)
+    month = ctx.clock.now().strftime("%Y-%m")
+    story(ctx, office)
+    report = tickets.service_report(ctx, SYSTEM, office["org"], month)
+    assert (report.tickets, report.proactive) == (2, proactive)
+    # The monthly report tells the same.
+    doc = client.get(
+        f"/api/v1/orgs/{office['org']}/service-report",
+        params={"month": month},
+        headers=owner.headers,
+    ).json()
+    assert doc["proactive"] == proactive
+    assert monthly_report.build(ctx, SYSTEM, office["org"], month)["headline"]["caught"] == (
+        proactive
+    )
+
+
+def test_a_report_from_the_month_before_still_came_first(ctx):
+    """Reported at 22:00 on 31 October, the platform's ticket of 1 November 06:00 on the same
+    server: November's one ticket was not caught first."""
+    org = make_org(ctx, "Late Night Ltd")
+    asset = assets.create(ctx, SYSTEM, AssetCreate(org_id=org, name="fs01", kind="server")).id
+    with ctx.db.transaction() as session:
+        for n, (origin, at) in enumerate(
+            (
+                ("user", datetime(2026, 10, 31, 22, 0, tzinfo=UTC)),
+                ("monitoring", datetime(2026, 11, 1, 6, 0, tzinfo=UTC)),
+            )
+        ):
+            alert = AlertRow(
+                org_id=org,
+                fingerprint=f"{n}" * 16,
+                labels={"org": str(org), "asset": str(asset)},
+                severity="warning",
+                state="open",
+                summary=f"{origin} problem",
+                asset_id=asset,
+                opened_at=at,
+                last_fired_at=at,
+            )
+            ticket = Ticket(
+                org_id=org,
+                title=f"{origin} problem",
+                status="new",
+                priority="normal",
+                origin=origin,
+                reporter="someone",
+                created_at=at,
+                updated_at=at,
+            )
+            session.add_all([alert, ticket])
+            session.flush()
+            session.add(TicketAlert(ticket_id=ticket.id, alert_id=alert.id, linked_at=at))
+    november = tickets.service_report(ctx, SYSTEM, org, "2026-11")
+    assert (november.tickets, november.proactive, november.proactive_share) == (1, 0, 0.0)

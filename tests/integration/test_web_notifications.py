@@ -276,3 +276,17 @@ def test_switch_a_channel_off_and_on(client, ctx, org_id):
     assert notify.list_channels(ctx, SYSTEM, org_id)[0].enabled is True
     csrf = signed_in(client, "tech")
     assert client.post(url, data={"csrf_token": csrf, "enabled": "0"}).status_code == 403
+
+
+def test_admins_are_told_when_links_in_messages_are_bare_paths(client, ctx, org_id):
+    """Without FOREWARN_PUBLIC_URL a message's link is a path (/alerts/7) that a phone or a
+    mail program cannot open: the admin who sets up channels is told how to fix it."""
+    hint = "FOREWARN_PUBLIC_URL is not set"
+    signed_in(client, "admin")
+    unset = html.unescape(client.get(f"/orgs/{org_id}/notifications").text)
+    assert hint in unset and "/alerts/42" in unset
+    signed_in(client, "tech")
+    assert hint not in client.get(f"/orgs/{org_id}/notifications").text
+    ctx.settings.public_url = "https://forewarn.example.com"
+    signed_in(client, "admin")
+    assert hint not in client.get(f"/orgs/{org_id}/notifications").text

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts, tickets, users
+from forewarn.services import alerts, checklists, tickets, users
 from forewarn.services.alerts import AckRequest
 from forewarn.services.context import Context
 from forewarn.services.schemas import UserUpdate
@@ -23,6 +23,7 @@ from forewarn.services.scope import SYSTEM, Actor
 from forewarn.services.tickets import CommentCreate, TicketCreate
 from forewarn.web import ticket_views
 from tests.conftest import make_org, make_person
+from tests.integration.test_tickets import _berlin_month_end
 from tests.integration.test_web import signed_in
 from tests.integration.test_web_alerts import _check, _error, _fail, _flash
 
@@ -351,3 +352,33 @@ def test_the_list_pages_newest_first_filters_and_refreshes_in_place(
     )
     assert part.status_code == 200 and "<html" not in part.text
     assert part.text.lstrip().startswith('<div id="ticket-list"')
+
+
+def test_the_service_report_page_counts_the_month_on_the_organizations_clocks(
+    client: TestClient, ctx: Context
+) -> None:
+    """An alert at 23:30 UTC on 31 October is Berlin's 1 November, 00:30: November's."""
+    org = _berlin_month_end(ctx)
+    make_person(ctx, "baker", roles={org: "viewer"})
+    signed_in(client, "baker")
+    november = _text(client.get(f"/orgs/{org}/report?month=2026-11").text)
+    assert "Alerts 1" in november and "Tickets 1" in november
+    assert "Europe/Berlin" in november
+    october = _text(client.get(f"/orgs/{org}/report?month=2026-10").text)
+    assert "Nothing to report for October 2026" in october
+
+
+def test_the_service_report_page_counts_problems_not_planned_work(
+    client: TestClient, ctx: Context, site: dict[str, Any]
+) -> None:
+    """A leaver's checklist is a ticket but no problem: one platform ticket beside it is
+    "1 of 1 problem (100 %)"."""
+    org = site["org"]
+    tickets.from_alert(ctx, SYSTEM, _fail(ctx, _check(ctx, org, "fs01", "website"), "down"))
+    checklists.start(
+        ctx, SYSTEM, org, "leaver", checklists.ChecklistStart(parameters={"person": "Alex"})
+    )
+    signed_in(client, "clara")
+    words = _text(client.get(f"/orgs/{org}/report").text)
+    assert "Tickets 2" in words
+    assert "1 of 1 problem (100 %) was caught by Forewarn before anyone reported it." in words

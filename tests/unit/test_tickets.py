@@ -125,3 +125,92 @@ def test_a_checklist_is_neither_caught_first_nor_missed():
     assert (f.tickets, f.problems, f.proactive, f.proactive_share) == (2, 1, 0, 0.0)
     assert f.time_to_respond == MIN
     assert figures([], [leaver]).proactive_share is None
+
+
+# ---- the same problem, reported first -----------------------------------------------------------
+
+HOUR = timedelta(hours=1)
+
+
+def _platform(at: datetime = T0, alert: int = 1, asset: int = 10) -> TicketTimes:
+    return TicketTimes(
+        at,
+        Origin.MONITORING,
+        None,
+        None,
+        first_alert_at=at,
+        alert_ids=frozenset({alert}),
+        asset_ids=frozenset({asset}),
+    )
+
+
+def _report(
+    at: datetime,
+    *,
+    alerts: set[int] = frozenset(),
+    assets: set[int] = frozenset(),
+    resolved_at: datetime | None = None,
+) -> TicketTimes:
+    return TicketTimes(
+        at,
+        Origin.USER,
+        None,
+        resolved_at,
+        alert_ids=frozenset(alerts),
+        asset_ids=frozenset(assets),
+    )
+
+
+@pytest.mark.parametrize(
+    ("report", "caught_first"),
+    [
+        (_report(T0 + MIN, assets={10}), True),  # the platform was first
+        (_report(T0 - HOUR, assets={10}), False),  # a person, earlier, on the same asset
+        (_report(T0 - HOUR, assets={11}), True),  # another asset: another problem
+        (_report(T0 - HOUR), True),  # about nothing the platform knows of
+        (_report(T0 - 25 * HOUR, assets={10}), True),  # too long before to be the same
+        (_report(T0 - HOUR, assets={10}, resolved_at=T0 - MIN), True),  # over before
+        (_report(T0 - 72 * HOUR, alerts={1}), False),  # linked to the platform's alert
+        (_report(T0 - 72 * HOUR, alerts={1}, resolved_at=T0 - HOUR), False),
+    ],
+)
+def test_a_platform_ticket_is_caught_first_unless_a_person_reported_the_problem_before(
+    report, caught_first
+):
+    platform = _platform()
+    assert proactive(platform, [report]) is caught_first
+    f = figures([], [platform, report])
+    assert f.proactive == int(caught_first) + int(proactive(report))
+
+
+def test_a_report_from_before_the_month_still_counts_as_first():
+    """The person's ticket of 23:00 on the last day of the month before is not one of this
+    month's tickets, but it still came first."""
+    platform = _platform()
+    earlier = _report(T0 - 10 * HOUR, assets={10})
+    assert figures([], [platform]).proactive == 1
+    f = figures([], [platform], earlier=[earlier])
+    assert (f.tickets, f.proactive, f.proactive_share) == (1, 0, 0.0)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-100, 100),  # minutes from the platform's ticket
+            st.sets(st.integers(1, 3), max_size=2),  # linked alerts
+            st.sets(st.integers(10, 12), max_size=2),  # their assets
+        ),
+        max_size=8,
+    )
+)
+def test_only_earlier_reports_of_the_same_problem_take_the_credit(reports):
+    platform = _platform()
+    made = [_report(T0 + m * MIN, alerts=a, assets=s) for m, a, s in reports]
+    same = [
+        r
+        for r in made
+        if r.created_at < T0 and (1 in r.alert_ids or 10 in r.asset_ids)  # within 100 min
+    ]
+    assert proactive(platform, made) is (not same)
+    # Reports after it, or about other alerts and assets, never matter.
+    assert proactive(platform, [r for r in made if r not in same])

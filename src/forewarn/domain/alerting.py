@@ -58,6 +58,14 @@ class AlertKind(StrEnum):
     PREDICTIVE = "predictive"
     SECURITY = "security"
     EXTERNAL = "external"
+    TICKET = "ticket"  # a ticket's deadline near or passed (services.tickets.sla_watch)
+
+
+def about_a_ticket(labels: Mapping[str, str]) -> bool:
+    """An SLA alert: about the provider's own service (a ticket's deadline), not the client's
+    IT. It is routed like any alert, but opens no ticket and stays out of the month's alert
+    figures (count, MTTA, MTTR)."""
+    return labels.get("kind") == AlertKind.TICKET.value
 
 
 def severity_of(status: Status) -> Severity | None:

@@ -11,11 +11,16 @@ Pure rules; services.tickets stores and loads. Times are aware UTC datetimes, gi
 
 The proactive share is the headline of the monthly report. Definition: of the tickets of
 the month, the share the platform opened — from monitoring, a forecast or a security finding
-— plus those a person reported about something the platform had already raised (the ticket
-is linked to an alert that opened before the ticket was created). A ticket a person
-reported about something the platform had not seen counts against it. Planned work (a
-checklist started for a new hire or a leaver) is no problem at all: it is left out of the
-share, neither for nor against.
+— before any person reported the same problem, plus those a person reported about something
+the platform had already raised (the ticket is linked to an alert that opened before the
+ticket was created). A ticket a person reported about something the platform had not seen
+counts against it. Planned work (a checklist started for a new hire or a leaver) is no
+problem at all: it is left out of the share, neither for nor against.
+
+"The same problem" (`reported_first`): a person's ticket created before the platform's ticket
+that is linked to one of the platform ticket's alerts (whenever it was reported), or that is
+linked to an alert about the same asset, was created at most 24 hours before the platform's
+ticket and was not resolved by then. A ticket's assets are those of the alerts linked to it.
 """
 
 from __future__ import annotations
@@ -145,6 +150,8 @@ class TicketTimes:
     resolved_at: datetime | None
     # When the earliest alert linked to it opened (None: no linked alert)
     first_alert_at: datetime | None = None
+    alert_ids: frozenset[int] = frozenset()  # the alerts linked to it
+    asset_ids: frozenset[int] = frozenset()  # the assets those alerts are about
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +172,44 @@ def _mean(spans: Iterable[timedelta]) -> timedelta | None:
     return sum(items, timedelta()) / len(items) if items else None
 
 
-def proactive(t: TicketTimes) -> bool:
-    """The platform raised it before anyone reported it (see the module's definition)."""
-    if t.origin in PLATFORM:
+# How long before the platform's ticket a person's open ticket on the same asset is taken to
+# be about the same problem.
+SAME_ASSET_WINDOW = timedelta(hours=24)
+
+
+def reported_first(report: TicketTimes, platform: TicketTimes) -> bool:
+    """A person reported the problem of the platform's ticket before it was opened (the
+    module's definition of "the same problem")."""
+    if report.origin is not Origin.USER or report.created_at >= platform.created_at:
+        return False
+    if report.alert_ids & platform.alert_ids:
         return True
+    return (
+        bool(report.asset_ids & platform.asset_ids)
+        and platform.created_at - report.created_at <= SAME_ASSET_WINDOW
+        and (report.resolved_at is None or report.resolved_at > platform.created_at)
+    )
+
+
+def proactive(t: TicketTimes, reports: Iterable[TicketTimes] = ()) -> bool:
+    """The platform raised it before anyone reported it (see the module's definition);
+    `reports`: the people's tickets that may have come first."""
+    if t.origin in PLATFORM:
+        return not any(reported_first(r, t) for r in reports)
     if t.origin in PLANNED:
         return False
     return t.first_alert_at is not None and t.first_alert_at <= t.created_at
 
 
-def figures(alerts: Sequence[AlertTimes], tickets: Sequence[TicketTimes]) -> Figures:
-    caught = sum(1 for t in tickets if proactive(t))
+def figures(
+    alerts: Sequence[AlertTimes],
+    tickets: Sequence[TicketTimes],
+    earlier: Sequence[TicketTimes] = (),
+) -> Figures:
+    """The month's figures; `earlier`: people's tickets from before the month that may have
+    reported a problem first (they are not counted themselves)."""
+    reports = [t for t in (*tickets, *earlier) if t.origin is Origin.USER]
+    caught = sum(1 for t in tickets if proactive(t, reports))
     problems = sum(1 for t in tickets if t.origin not in PLANNED)
     return Figures(
         alerts=len(alerts),

@@ -51,6 +51,7 @@ from forewarn.store.models import (
 )
 
 if TYPE_CHECKING:
+    from forewarn.config import Settings
     from forewarn.services.results import Change as CheckChange
 
 log = logging.getLogger(__name__)
@@ -441,9 +442,21 @@ def display(session: Session, row: AlertRow) -> Alert:
 
 
 def _link(ctx: Context, row: AlertRow) -> str:
+    """The alert's own page (acknowledge and resolve are there; its check one click away)."""
     base = (ctx.settings.public_url or "").rstrip("/")
-    path = f"/checks/{row.check_id}" if row.check_id else f"/orgs/{row.org_id}"
-    return f"{base}{path}"
+    return f"{base}/alerts/{row.id}"
+
+
+def link_hint(settings: Settings) -> str | None:
+    """What to tell whoever runs the server while links in messages are bare paths."""
+    if settings.public_url:
+        return None
+    return (
+        "FOREWARN_PUBLIC_URL is not set, so links in alert messages are bare paths like "
+        "/alerts/42 that a phone or mail program cannot open. Set it to the address people "
+        "open this server at, e.g. FOREWARN_PUBLIC_URL=https://forewarn.example.com, and "
+        "restart."
+    )
 
 
 def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from forewarn.domain.alerting import about_a_ticket
 from forewarn.domain.inventory import Role
 from forewarn.domain.uptime import Uptime, uptime
 from forewarn.reports import monthly as paper
@@ -239,20 +240,31 @@ def _by_severity(counter: Counter[str]) -> dict[str, int]:
 
 def _alerts(session: Session, org: Organization, p: Period) -> dict[str, Any]:
     """Alerts raised in the month and alerts resolved in it (whenever raised), by severity,
-    and how many were raised on each local day."""
+    and how many were raised on each local day. SLA alerts (a ticket's deadline) are about
+    our own service, not the client's IT: they are left out."""
     zone = ZoneInfo(org.timezone)
-    raised = session.execute(
-        select(AlertRow.severity, AlertRow.opened_at).where(
-            AlertRow.org_id == org.id, AlertRow.opened_at >= p.start, AlertRow.opened_at < p.end
+    raised = [
+        (severity, at)
+        for severity, at, labels in session.execute(
+            select(AlertRow.severity, AlertRow.opened_at, AlertRow.labels).where(
+                AlertRow.org_id == org.id,
+                AlertRow.opened_at >= p.start,
+                AlertRow.opened_at < p.end,
+            )
         )
-    ).all()
-    resolved = session.scalars(
-        select(AlertRow.severity).where(
-            AlertRow.org_id == org.id,
-            AlertRow.resolved_at >= p.start,
-            AlertRow.resolved_at < p.end,
+        if not about_a_ticket(labels or {})
+    ]
+    resolved = [
+        severity
+        for severity, labels in session.execute(
+            select(AlertRow.severity, AlertRow.labels).where(
+                AlertRow.org_id == org.id,
+                AlertRow.resolved_at >= p.start,
+                AlertRow.resolved_at < p.end,
+            )
         )
-    ).all()
+        if not about_a_ticket(labels or {})
+    ]
     per_day = Counter(at.astimezone(zone).date() for _, at in raised)
     days = _days_begun(p, zone)
     return {
@@ -375,7 +387,7 @@ def build(ctx: Context, actor: Actor, org_id: int, month: str) -> dict[str, Any]
         patches = patching.compliance_of_org(session, org.id, now)
         stored = _stored_scores(session, org.id, month)
         assessed = _assessment_scores(session, org)
-    service = tickets.service_report(ctx, actor, org_id, month, tz=tz)
+    service = tickets.service_report(ctx, actor, org_id, month)
     scored = health.org_health(ctx, actor, org_id, top=ATTENTION_ITEMS)
     tickets_part = {
         "opened": service.tickets,

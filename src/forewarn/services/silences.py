@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forewarn.domain import alerting
+from forewarn.domain.alerting import AlertState
 from forewarn.domain.inventory import Role
 from forewarn.services import audit
 from forewarn.services.context import Context
@@ -183,7 +184,9 @@ def expire(ctx: Context, actor: Actor, silence_id: int) -> SilenceOut:
         else:
             get_org_in_scope(session, actor, row.org_id, Role.TECHNICIAN)
         if row.ends_at > now:
+            planned_end = row.ends_at
             row.ends_at = max(now, row.starts_at + timedelta(microseconds=1))
+            _release(session, row, planned_end, now)
         audit.record(
             session,
             ctx.clock,
@@ -195,6 +198,20 @@ def expire(ctx: Context, actor: Actor, silence_id: int) -> SilenceOut:
             after={"ends_at": row.ends_at.isoformat()},
         )
         return SilenceOut.model_validate(row)
+
+
+def _release(session: Session, row: SilenceRow, planned_end: datetime, now: datetime) -> None:
+    """The alerts this silence held until its planned end are due at the next escalation
+    turn (which routes them, or parks them again if another silence still mutes them)."""
+    stmt = select(AlertRow).where(
+        AlertRow.state != AlertState.RESOLVED.value, AlertRow.notify_at == planned_end
+    )
+    if row.org_id is not None:
+        stmt = stmt.where(AlertRow.org_id == row.org_id)
+    matchers = _domain(row).matchers
+    for alert in session.scalars(stmt):
+        if alerting.matches_all(matchers, alert.labels):
+            alert.notify_at = now
 
 
 # ---- an organization's silences page ---------------------------------------------------------

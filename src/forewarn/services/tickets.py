@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain import tickets as rules
-from forewarn.domain.alerting import Severity
+from forewarn.domain.alerting import AlertKind, Severity, about_a_ticket
 from forewarn.domain.inventory import Role
 from forewarn.domain.tickets import Origin, Priority, TicketStatus
 from forewarn.services import audit, users
@@ -232,7 +232,10 @@ def open_ticket(
 
 
 def from_alert_by_rule(session: Session, alert: AlertRow, now: datetime) -> Ticket | None:
-    """A route's rule opens a ticket for an alert that opened: once per alert."""
+    """A route's rule opens a ticket for an alert that opened: once per alert; never for an
+    SLA alert (it is about a ticket already)."""
+    if about_a_ticket(alert.labels or {}):
+        return None
     if session.scalar(select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)):
         return None
     return open_ticket(
@@ -316,6 +319,10 @@ def from_alert(ctx: Context, actor: Actor, alert_id: int) -> TicketDetail:
     now = ctx.clock.now()
     with ctx.db.transaction() as session:
         alert = get_in_scope(session, actor, AlertRow, alert_id, Role.TECHNICIAN)
+        if about_a_ticket(alert.labels or {}):
+            raise invalid(
+                f"this alert is about ticket #{alert.labels.get('ticket')}: work on that ticket"
+            )
         existing = session.scalar(
             select(TicketAlert.ticket_id).where(TicketAlert.alert_id == alert.id)
         )
@@ -511,7 +518,7 @@ def sla_watch(ctx: Context) -> int:
             ):
                 labels = {
                     "org": str(t.org_id),
-                    "kind": "ticket",
+                    "kind": AlertKind.TICKET.value,
                     "ticket": str(t.id),
                     "sla": which,
                 }
@@ -530,7 +537,7 @@ def sla_watch(ctx: Context) -> int:
         # Tickets no longer active (resolved, closed, deleted): their SLA alerts end.
         for row in session.scalars(select(AlertRow).where(AlertRow.state != "resolved")):
             labels = row.labels or {}
-            if labels.get("kind") != "ticket" or not labels.get("ticket", "").isdigit():
+            if not about_a_ticket(labels) or not labels.get("ticket", "").isdigit():
                 continue
             ticket = session.get(Ticket, int(labels["ticket"]))
             if ticket is None or ticket.status not in ACTIVE:
@@ -556,45 +563,31 @@ def _month(month: str, tz: str = "UTC") -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def service_report(
-    ctx: Context, actor: Actor, org_id: int, month: str, tz: str = "UTC"
-) -> ServiceReport:
-    """An organization's month: alerts opened in it, tickets created in it. The month is
-    UTC's unless `tz` names the organization's zone (the monthly client report does)."""
-    start, end = _month(month, tz)
+def service_report(ctx: Context, actor: Actor, org_id: int, month: str) -> ServiceReport:
+    """An organization's month: alerts opened in it (but SLA alerts, which are about our
+    own service), tickets created in it. The month is the organization's local calendar
+    month (its time zone), on the page, in the API and in the monthly report alike."""
     with ctx.db.read() as session:
-        get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        org = get_org_in_scope(session, actor, org_id, Role.VIEWER)
+        start, end = _month(month, org.timezone or "UTC")
         alert_rows = session.scalars(
             select(AlertRow).where(
                 AlertRow.org_id == org_id, AlertRow.opened_at >= start, AlertRow.opened_at < end
             )
         ).all()
+        alert_rows = [a for a in alert_rows if not about_a_ticket(a.labels or {})]
         acks = _first_acks(session, [a.id for a in alert_rows])
         ticket_rows = session.scalars(
             select(Ticket).where(
                 Ticket.org_id == org_id, Ticket.created_at >= start, Ticket.created_at < end
             )
         ).all()
-        first_alert = dict(
-            session.execute(
-                select(TicketAlert.ticket_id, func.min(AlertRow.opened_at))
-                .join(AlertRow, AlertRow.id == TicketAlert.alert_id)
-                .where(TicketAlert.ticket_id.in_([t.id for t in ticket_rows]))
-                .group_by(TicketAlert.ticket_id)
-            ).all()
-        )
+        earlier_rows = _earlier_reports(session, org_id, start, [t.id for t in ticket_rows])
+        times = _ticket_times(session, [*ticket_rows, *earlier_rows])
     f = rules.figures(
         [rules.AlertTimes(a.opened_at, acks.get(a.id), a.resolved_at) for a in alert_rows],
-        [
-            rules.TicketTimes(
-                t.created_at,
-                Origin(t.origin),
-                t.first_response_at,
-                t.resolved_at,
-                _aware(first_alert.get(t.id)),
-            )
-            for t in ticket_rows
-        ],
+        [times[t.id] for t in ticket_rows],
+        [times[t.id] for t in earlier_rows],
     )
 
     def seconds(x: object) -> float | None:
@@ -613,6 +606,49 @@ def service_report(
         proactive_share=f.proactive_share,
         problems=f.problems,
     )
+
+
+def _earlier_reports(
+    session: Session, org_id: int, start: datetime, ticket_ids: list[int]
+) -> list[Ticket]:
+    """People's tickets from before the month that may have reported one of its problems
+    first: those of the last day before it, and those linked to the month's tickets' alerts."""
+    month_alerts = select(TicketAlert.alert_id).where(TicketAlert.ticket_id.in_(ticket_ids))
+    linked = select(TicketAlert.ticket_id).where(TicketAlert.alert_id.in_(month_alerts))
+    return list(
+        session.scalars(
+            select(Ticket).where(
+                Ticket.org_id == org_id,
+                Ticket.origin == Origin.USER.value,
+                Ticket.created_at < start,
+                (Ticket.created_at >= start - rules.SAME_ASSET_WINDOW) | Ticket.id.in_(linked),
+            )
+        )
+    )
+
+
+def _ticket_times(session: Session, rows: list[Ticket]) -> dict[int, rules.TicketTimes]:
+    """What the figures need of each ticket, with its linked alerts and their assets."""
+    linked: dict[int, list[tuple[int, int | None, datetime]]] = {}
+    for ticket_id, alert_id, asset_id, opened_at in session.execute(
+        select(TicketAlert.ticket_id, AlertRow.id, AlertRow.asset_id, AlertRow.opened_at)
+        .join(AlertRow, AlertRow.id == TicketAlert.alert_id)
+        .where(TicketAlert.ticket_id.in_([t.id for t in rows]))
+    ):
+        linked.setdefault(ticket_id, []).append((alert_id, asset_id, opened_at))
+    out = {}
+    for t in rows:
+        alerts = linked.get(t.id, [])
+        out[t.id] = rules.TicketTimes(
+            t.created_at,
+            Origin(t.origin),
+            t.first_response_at,
+            t.resolved_at,
+            min((at for _, _, at in alerts), default=None),
+            alert_ids=frozenset(a for a, _, _ in alerts),
+            asset_ids=frozenset(s for _, s, _ in alerts if s is not None),
+        )
+    return out
 
 
 def _first_acks(session: Session, alert_ids: list[int]) -> dict[int, datetime]:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from forewarn.domain.inventory import Role
-from forewarn.services import notify, orgs
+from forewarn.services import alerts, notify, orgs
 from forewarn.services.errors import not_found
 from forewarn.services.notify import ChannelCreate, ChannelOut, RouteCreate, RouteOut
 from forewarn.services.schemas import OrgOut
@@ -72,6 +72,7 @@ def _page(
         steps_text=notification_form.steps_text,
         when_text=notification_form.when_text,
         minutes_text=notification_form.minutes_text,
+        link_hint=alerts.link_hint(ctx.settings),
     )
 
 

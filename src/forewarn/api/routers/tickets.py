@@ -95,7 +95,9 @@ def service_report(
     org_id: IdPath,
     ctx: Ctx,
     actor: Caller,
-    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC)")],
+    month: Annotated[
+        str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (the organization's time zone)")
+    ],
 ) -> ServiceReport:
     """The month's alerts and tickets: time to acknowledge and resolve, and the share of
     problems the platform raised before anyone reported them."""
