@@ -292,6 +292,61 @@ def test_a_definition_is_validated_once_per_version(ctx, clock, asset_id, server
     assert server.count == 3  # nothing probed
 
 
+def test_a_claim_hands_over_an_unchanged_definition_by_its_id(ctx, clock, asset_id):
+    """The recorder child's claims: a definition it handed over before comes as its id alone,
+    a changed one in full again; a claim that fails hands nothing over."""
+    a = new_check(ctx, asset_id, "a", target="127.0.0.1:9", interval_s=60)
+    b = new_check(ctx, asset_id, "b", target="127.0.0.1:9", interval_s=60)
+    sent: dict[int, object] = {}
+
+    def claim_now() -> list[object]:
+        rows = poller_module.claim_rows(ctx, "p", clock.now(), 10, sent)
+        with ctx.db.transaction() as s:  # released and due again, as after a run
+            s.execute(update(CheckStateRow).values(lease_owner=None, lease_until=None))
+        return sorted(rows, key=lambda r: r if isinstance(r, int) else r[0])
+
+    first = claim_now()
+    assert [r[0] for r in first] == [a, b]  # type: ignore[index]
+    assert first[0][1:3] == ("tcp", "127.0.0.1:9")  # type: ignore[index]
+    assert claim_now() == [a, b]
+    clock.advance(1)
+    checks.update(ctx, SYSTEM, b, CheckUpdate(target="127.0.0.1:10"))
+    again = claim_now()
+    assert again[0] == a and again[1][2] == "127.0.0.1:10"  # type: ignore[index]
+    assert claim_now() == [a, b]
+
+
+@pytest.mark.slow
+def test_the_recorder_expands_ids_and_restarts_a_child_that_knows_more(settings, asset_id):
+    """Recorder.claim gives full rows whatever the child sent; an id it never saw in full
+    (never expected) is dropped and the child replaced, whose claims come in full again."""
+    from forewarn.services.recorder import Recorder
+
+    base = Context.from_settings(settings, SystemClock())
+    ids = [new_check(base, asset_id, f"c{i}", target="127.0.0.1:9") for i in range(3)]
+    rec = Recorder(settings, "p")
+    try:
+        assert rec.wait_ready(30)
+        rows = rec.claim(base.clock.now().timestamp(), 10)
+        assert sorted(r[0] for r in rows) == ids
+        with base.db.transaction() as s:
+            s.execute(update(CheckStateRow).values(lease_owner=None, lease_until=None))
+        again = rec.claim(base.clock.now().timestamp(), 10)
+        assert sorted(again) == sorted(rows)  # sent as ids, given back in full
+        first = rec._proc
+        assert rec._keep([10**9]) == []  # an id never seen in full
+        first.join(10)
+        assert not first.is_alive()
+        with base.db.transaction() as s:
+            s.execute(update(CheckStateRow).values(lease_owner=None, lease_until=None))
+        rows = rec.claim(base.clock.now().timestamp(), 10)  # a new child, full rows
+        assert rec._proc is not first
+        assert sorted(r[0] for r in rows) == ids
+    finally:
+        rec.close()
+        base.db.dispose()
+
+
 def test_a_definition_that_cannot_be_opened_fails_alone(ctx, clock, asset_id, server, monkeypatch):
     """An error preparing one check (here its secrets do not open) gives that check UNKNOWN;
     the other checks of the same claim still run."""

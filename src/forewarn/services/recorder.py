@@ -88,16 +88,19 @@ def _main(settings: Settings, conn: Connection, claims: Connection, lease_owner:
     # check.
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
+    # The definitions handed to the poller, by check id: the stored time of their last change.
+    # An unchanged one goes over the pipe as its id alone (`Recorder.claim` keeps the rows).
+    sent: dict[int, Any] = {}
     try:
         claims.send_bytes(READY)
         while True:
             # A claim first: the poller's free slots wait for it, a group of results does not.
             if claims in wait([claims, conn]):
                 asked, now, limit = marshal.loads(claims.recv_bytes())
-                rows: list[tuple[Any, ...]] | None
+                rows: list[tuple[Any, ...] | int] | None
                 try:
                     at = datetime.fromtimestamp(now, UTC)
-                    rows = poller.claim_rows(ctx, lease_owner, at, limit)
+                    rows = poller.claim_rows(ctx, lease_owner, at, limit, sent)
                 except Exception:
                     log.exception("claiming due checks failed")
                     rows = None
@@ -130,6 +133,9 @@ class Recorder:
         self._life = threading.Lock()  # replacing the child
         self._ask = threading.Lock()  # the claims pipe: one question (or READY) at a time
         self._asked = 0
+        # Every definition the child handed over, by check id: it sends an unchanged one as
+        # its id alone. Kept across children (a new child sends each once in full first).
+        self._rows: dict[int, tuple[Any, ...]] = {}
         self._start()
 
     def _start(self) -> None:
@@ -179,11 +185,36 @@ class Recorder:
                     self._ready = True
                     continue
                 answer, rows = marshal.loads(data)
-                if answer == asked:  # else the late answer to a question given up on
+                if answer == asked:
                     break
+                # The late answer to a question given up on: its leases run out, but the
+                # child counts its definitions as handed over.
+                self._keep(rows or [])
         if rows is None:
             raise RuntimeError("the recorder process failed to claim (see its log)")
-        return list(rows)
+        return self._keep(rows)
+
+    def _keep(self, rows: list[tuple[Any, ...] | int]) -> list[tuple[Any, ...]]:
+        """The claim's rows in full: a definition sent before comes as its id alone."""
+        known = self._rows
+        out: list[tuple[Any, ...]] = []
+        lost = []
+        for row in rows:
+            if isinstance(row, int):
+                if row in known:
+                    out.append(known[row])
+                else:
+                    lost.append(row)
+            else:
+                known[row[0]] = row
+                out.append(row)
+        if lost:
+            # Never expected: a child that knows more than we do. A new child sends every
+            # definition in full; these checks run again when their leases run out.
+            log.error("the recorder sent %d definitions by id alone; restarting it", len(lost))
+            with self._life:
+                self._proc.kill()
+        return out
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Until the child has started (spawning imports the whole server: about a second of
