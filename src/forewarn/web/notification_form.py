@@ -56,7 +56,7 @@ def channel_values(form: FormData) -> dict[str, str]:
     }
 
 
-def channel_input(org_id: int, values: dict[str, str]) -> dict[str, Any]:
+def channel_input(org_id: int | None, values: dict[str, str]) -> dict[str, Any]:
     data = {"org_id": org_id, "name": values["channel_name"], "url": values["url"]}
     if values.get("secret"):
         data["secret"] = values["secret"]
@@ -314,7 +314,7 @@ def values_of(route: RouteOut, choices: Choices) -> dict[str, Any]:
         found = None
         if name is not None and not values[name]:
             found = _picked(matcher, _allowed(name, choices))
-        if found:
+        if name is not None and found:
             values[name] = found
         else:
             lines.append(text_)
