@@ -347,7 +347,7 @@ def test_the_provider_page_is_for_owners_only(
     csrf = signed_in(client, "boss")
     assert 'href="/notifications"' in client.get("/").text  # in the provider's navigation
     page = html.unescape(client.get("/notifications").text)
-    assert "Provider notifications" in page and "No channels yet" in page
+    assert "Provider notifications" in page and "No provider channels yet" in page
 
     r = client.post(
         "/notifications/channels",
