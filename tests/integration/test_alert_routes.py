@@ -280,3 +280,30 @@ def test_positions_stay_dense_per_scope(
     order = [(r["name"], r["position"]) for r in _routes(client, owner, org)]
     assert order == [("z", 0), ("everything", 1), ("b", 2), ("c", 3)]
     assert [r.position for r in notify.list_routes(ctx, SYSTEM, other)] == [0]
+
+
+def test_routes_made_and_moved_at_once_keep_unique_places(
+    ctx: Context,
+    site: dict[str, Any],  # noqa: F811
+) -> None:
+    """Admins at once, in an organization and in the provider's routes: the scope's lock makes
+    each change wait for the one before, so no two routes share a place (on PostgreSQL the
+    threads really overlap; without the locks this fails there)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    org = site["org"]
+    desk = notify.create_channel(
+        ctx, SYSTEM, notify.ChannelCreate(name="desk", url="json://127.0.0.1:9/desk")
+    ).id
+
+    def make(n: int) -> None:
+        scope, channel = (org, site["mail"].id) if n % 2 else (None, desk)
+        data = notify.RouteCreate(org_id=scope, name=f"r{n}", steps=[{"channels": [channel]}])
+        made = notify.create_route(ctx, SYSTEM, data)
+        notify.update_route(ctx, SYSTEM, made.id, notify.RouteUpdate(position=0))
+
+    with ThreadPoolExecutor(8) as workers:
+        list(workers.map(make, range(16)))
+    routes = notify.list_routes(ctx, SYSTEM, org)
+    assert [r.position for r in routes if r.org_id == org] == list(range(9))
+    assert [r.position for r in routes if r.org_id is None] == list(range(8))

@@ -69,6 +69,8 @@ WEBHOOK = "webhook"  # the kind of a signed webhook channel (sent by Forewarn it
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The advisory lock that orders changes to the provider's routes (any number no one else uses).
+PROVIDER_ROUTES_LOCK = 0x666F7277_726F7574  # "forwrout"
 LabelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
 
 
@@ -373,11 +375,14 @@ def _renumber(session: Session, org_id: int | None, row: AlertRoute | None, at: 
     """Number a scope's routes 0, 1, 2, ... in their order, with `row` put at `at` (None:
     last); positions stay dense and unique per scope, whatever was stored before.
 
-    The scope's rows are locked first (on PostgreSQL; SQLite has one writer anyway), and for
-    an organization its row too, so that two changes at once cannot both take a place.
+    The scope is locked first, so that two changes at once cannot both take a place: for an
+    organization its row, for the provider's routes (no row to lock) a transaction-scoped
+    advisory lock; SQLite has one writer at a time anyway.
     """
     if org_id is not None:
         session.get(Organization, org_id, with_for_update=True)
+    elif session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROVIDER_ROUTES_LOCK})
     ordered = session.scalars(
         select(AlertRoute)
         .where(_scope_of(org_id))
