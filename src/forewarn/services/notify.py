@@ -375,19 +375,25 @@ def _renumber(session: Session, org_id: int | None, row: AlertRoute | None, at: 
     """Number a scope's routes 0, 1, 2, ... in their order, with `row` put at `at` (None:
     last); positions stay dense and unique per scope, whatever was stored before.
 
-    The scope is locked first, so that two changes at once cannot both take a place: for an
-    organization its row, for the provider's routes (no row to lock) a transaction-scoped
-    advisory lock; SQLite has one writer at a time anyway.
+    The scope is locked before its order is read, so that two changes at once cannot both
+    take a place. PostgreSQL: the organization's row, or for the provider's routes (no row to
+    lock) a transaction-scoped advisory lock. SQLite has one writer, but pysqlite begins the
+    transaction only at the first write, so two changes could both read the order before
+    either writes: a write that changes nothing takes the lock first.
     """
-    if org_id is not None:
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE alert_routes SET position = position WHERE 0"))
+    elif org_id is not None:
         session.get(Organization, org_id, with_for_update=True)
-    elif session.get_bind().dialect.name == "postgresql":
+    else:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROVIDER_ROUTES_LOCK})
     ordered = session.scalars(
         select(AlertRoute)
         .where(_scope_of(org_id))
         .order_by(AlertRoute.position, AlertRoute.id)
         .with_for_update()
+        # Positions as they are now that the scope is locked, not as read before the lock.
+        .execution_options(populate_existing=True)
     ).all()
     others = [r for r in ordered if r is not row]
     if row is not None:
