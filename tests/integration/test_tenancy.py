@@ -1127,6 +1127,16 @@ REFUSED.update(
     }
 )
 
+REFUSED.update(
+    {
+        ("PATCH", "/api/v1/alert-routes/{route_id}"): lambda w: (
+            "PATCH",
+            f"/api/v1/alert-routes/{w.route_a}",
+            {"json": {"name": "mine", "position": 0}},
+        ),
+    }
+)
+
 # Heartbeat pings: the unguessable token in the URL is the credential (cron jobs cannot log
 # in); tests/integration/test_checks_api.py shows an unknown token changes nothing.
 PINGS = {

@@ -69,6 +69,9 @@ WEBHOOK = "webhook"  # the kind of a signed webhook channel (sent by Forewarn it
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The advisory lock that orders changes to the provider's routes (any number no one else uses).
+PROVIDER_ROUTES_LOCK = 0x666F7277_726F7574  # "forwrout"
+LabelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
 
 
 # ---- shapes -----------------------------------------------------------------------------------
@@ -111,7 +114,13 @@ class RouteCreate(BaseModel):
 
     org_id: Id | None = Field(None, description="none: the provider's, after each org's own")
     name: Name
-    position: int = Field(0, ge=0, le=10_000)
+    position: int | None = Field(
+        None,
+        ge=0,
+        le=10_000,
+        description="its place in its scope's order, 0 first (routes after it move down); "
+        "none: last. The first route that matches an alert takes it",
+    )
     matchers: list[str] = Field(
         default_factory=list,
         max_length=20,
@@ -129,7 +138,7 @@ class RouteCreate(BaseModel):
         description="wait this long after a group's first new alert so that a burst (a site "
         "losing its link) leaves as one message; 0: each alert at once",
     )
-    group_by: list[str] | None = Field(
+    group_by: list[LabelName] | None = Field(
         None, max_length=10, description='labels a group shares (default ["org", "site"])'
     )
 
@@ -357,28 +366,73 @@ def _route_out(r: AlertRoute) -> RouteOut:
     )
 
 
+def _scope_of(org_id: int | None) -> Any:
+    """The routes that share an order with a route of `org_id` (None: the provider's)."""
+    return AlertRoute.org_id.is_(None) if org_id is None else AlertRoute.org_id == org_id
+
+
+def _renumber(session: Session, org_id: int | None, row: AlertRoute | None, at: int | None) -> None:
+    """Number a scope's routes 0, 1, 2, ... in their order, with `row` put at `at` (None:
+    last); positions stay dense and unique per scope, whatever was stored before.
+
+    The scope is locked before its order is read, so that two changes at once cannot both
+    take a place. PostgreSQL: the organization's row, or for the provider's routes (no row to
+    lock) a transaction-scoped advisory lock. SQLite has one writer, but pysqlite begins the
+    transaction only at the first write, so two changes could both read the order before
+    either writes: a write that changes nothing takes the lock first.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE alert_routes SET position = position WHERE 0"))
+    elif org_id is not None:
+        session.get(Organization, org_id, with_for_update=True)
+    else:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROVIDER_ROUTES_LOCK})
+    ordered = session.scalars(
+        select(AlertRoute)
+        .where(_scope_of(org_id))
+        .order_by(AlertRoute.position, AlertRoute.id)
+        .with_for_update()
+        # Positions as they are now that the scope is locked, not as read before the lock.
+        .execution_options(populate_existing=True)
+    ).all()
+    others = [r for r in ordered if r is not row]
+    if row is not None:
+        others.insert(len(others) if at is None else min(at, len(others)), row)
+    for i, r in enumerate(others):
+        if r.position != i:
+            r.position = i
+
+
+def _check_route(session: Session, row: AlertRoute) -> None:
+    """Refuse (422, naming the problem) a route the service would not use: a channel that is
+    not the route's own organization's or the provider's, or a bad matcher or step."""
+    usable = set(
+        session.scalars(
+            select(Channel.id).where(
+                (Channel.org_id == row.org_id) | Channel.org_id.is_(None)
+                if row.org_id is not None
+                else Channel.org_id.is_(None)
+            )
+        )
+    )
+    for i, step in enumerate(row.steps):
+        for ch in step["channels"]:
+            if ch not in usable:
+                msg = f"channel {ch} is not one this route may use"
+                raise invalid(msg, [{"loc": ["body", "steps", i, "channels"], "msg": msg}])
+    try:
+        alerts.route_of(row)  # the pure rules refuse a bad matcher or step
+    except ValueError as exc:
+        raise invalid(str(exc), [{"loc": ["body"], "msg": str(exc)}]) from None
+
+
 def create_route(ctx: Context, actor: Actor, data: RouteCreate) -> RouteOut:
     with ctx.db.transaction() as session:
         _require_may_edit(session, actor, data.org_id)
-        usable = {
-            c.id
-            for c in session.scalars(
-                select(Channel).where(
-                    (Channel.org_id == data.org_id) | Channel.org_id.is_(None)
-                    if data.org_id is not None
-                    else Channel.org_id.is_(None)
-                )
-            )
-        }
-        for i, step in enumerate(data.steps):
-            for ch in step.channels:
-                if ch not in usable:
-                    msg = f"channel {ch} is not one this route may use"
-                    raise invalid(msg, [{"loc": ["body", "steps", i, "channels"], "msg": msg}])
         row = AlertRoute(
             org_id=data.org_id,
             name=data.name,
-            position=data.position,
+            position=0,
             matchers=data.matchers,
             when=data.when,
             steps=[s.model_dump() for s in data.steps],
@@ -389,10 +443,8 @@ def create_route(ctx: Context, actor: Actor, data: RouteCreate) -> RouteOut:
             group_by=data.group_by,
             created_at=ctx.clock.now(),
         )
-        try:
-            alerts.route_of(row)  # the pure rules refuse a bad matcher or step
-        except ValueError as exc:
-            raise invalid(str(exc), [{"loc": ["body"], "msg": str(exc)}]) from None
+        _check_route(session, row)
+        _renumber(session, row.org_id, row, data.position)
         session.add(row)
         session.flush()
         audit.record(
@@ -417,13 +469,21 @@ def list_routes(ctx: Context, actor: Actor, org_id: int | None = None) -> list[R
         return [_route_out(r) for r in session.scalars(stmt)]
 
 
+def _route_row(session: Session, actor: Actor, route_id: int) -> AlertRoute:
+    """A route the actor may change; another organization's is not found."""
+    row = session.get(AlertRoute, route_id)
+    if row is None or (row.org_id is not None and actor.role_in(row.org_id) is None):
+        raise not_found("alert route")
+    _require_may_edit(session, actor, row.org_id)
+    return row
+
+
 def delete_route(ctx: Context, actor: Actor, route_id: int) -> None:
     with ctx.db.transaction() as session:
-        row = session.get(AlertRoute, route_id)
-        if row is None or (row.org_id is not None and actor.role_in(row.org_id) is None):
-            raise not_found("alert route")
-        _require_may_edit(session, actor, row.org_id)
+        row = _route_row(session, actor, route_id)
         session.delete(row)
+        session.flush()
+        _renumber(session, row.org_id, None, None)
         audit.record(
             session,
             ctx.clock,
@@ -434,6 +494,65 @@ def delete_route(ctx: Context, actor: Actor, route_id: int) -> None:
             org_id=row.org_id,
             before={"name": row.name},
         )
+
+
+class RouteUpdate(BaseModel):
+    """Only the fields given change; `repeat_s` and `group_by` may be given as null (no
+    reminders; the default grouping). A route stays in its scope: org_id is not changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    position: int | None = Field(
+        None, ge=0, le=10_000, description="move it to this place in its scope's order, 0 first"
+    )
+    matchers: list[str] | None = Field(None, max_length=20)
+    when: Literal["any", "business", "after_hours"] | None = None
+    steps: list[StepIn] | None = Field(None, min_length=1, max_length=10)
+    repeat_s: int | None = Field(None, ge=60, le=7 * 86_400)
+    continue_: bool | None = Field(None, alias="continue")
+    open_ticket: bool | None = None
+    group_wait_s: int | None = Field(None, ge=0, le=3600)
+    group_by: list[LabelName] | None = Field(None, max_length=10)
+
+
+_MAY_BE_NULL = {"repeat_s", "group_by"}
+
+
+def update_route(ctx: Context, actor: Actor, route_id: int, data: RouteUpdate) -> RouteOut:
+    """Change a route's fields or its place in the order, checked as when it was made; a
+    refusal changes nothing."""
+    given = data.model_fields_set
+    for field in sorted(given - _MAY_BE_NULL):
+        if getattr(data, field) is None:
+            name = "continue" if field == "continue_" else field
+            msg = f"{name} cannot be null"
+            raise invalid(msg, [{"loc": ["body", name], "msg": msg}])
+    with ctx.db.transaction() as session:
+        row = _route_row(session, actor, route_id)
+        before = _route_out(row).model_dump()
+        for field in sorted(given - {"position"}):
+            value = getattr(data, field)
+            if field == "steps":
+                value = [s.model_dump() for s in data.steps or []]
+            setattr(row, field, value)
+        _check_route(session, row)
+        if "position" in given:
+            _renumber(session, row.org_id, row, data.position)
+        session.flush()
+        after = _route_out(row).model_dump()
+        audit.record(
+            session,
+            ctx.clock,
+            actor,
+            "alert_route.update",
+            entity="alert_route",
+            entity_id=row.id,
+            org_id=row.org_id,
+            before={k: v for k, v in before.items() if after[k] != v},
+            after={k: v for k, v in after.items() if before[k] != v},
+        )
+        return _route_out(row)
 
 
 # ---- the delivery log ---------------------------------------------------------------------------

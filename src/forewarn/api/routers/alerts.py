@@ -25,6 +25,7 @@ from forewarn.services.notify import (
     DeliveryOut,
     RouteCreate,
     RouteOut,
+    RouteUpdate,
 )
 from forewarn.services.silences import SilenceCreate, SilenceFromAlert, SilenceOut
 
@@ -165,6 +166,14 @@ def create_route(body: RouteCreate, ctx: Ctx, actor: Caller) -> RouteOut:
     """Which alerts (label matchers), when (any time, business hours, after hours), to which
     channels in escalation steps, repeated every `repeat_s` while nobody acknowledged."""
     return notify.create_route(ctx, actor, body)
+
+
+@router.patch("/alert-routes/{route_id}", response_model=RouteOut, tags=["alerts"])
+def update_route(route_id: IdPath, body: RouteUpdate, ctx: Ctx, actor: Caller) -> RouteOut:
+    """Change the fields given, checked as on creation (422 with the reason, nothing
+    changed). `position` moves it in its scope's order (0 first; the others close up): the
+    first route that matches an alert takes it."""
+    return notify.update_route(ctx, actor, route_id, body)
 
 
 @router.delete("/alert-routes/{route_id}", status_code=204, tags=["alerts"])
