@@ -26,7 +26,14 @@ from forewarn.services.errors import ServiceError
 from forewarn.services.poller import LEASE_S, Poller, claim
 from forewarn.services.schemas import AssetCreate, CheckCreate, CheckUpdate
 from forewarn.services.scope import SYSTEM
-from forewarn.store.models import Check, CheckEvent, CheckResult, CheckStateRow, MetricSeries
+from forewarn.store.models import (
+    Asset,
+    Check,
+    CheckEvent,
+    CheckResult,
+    CheckStateRow,
+    MetricSeries,
+)
 from tests.conftest import make_org
 
 
@@ -314,6 +321,45 @@ def test_a_claim_hands_over_an_unchanged_definition_by_its_id(ctx, clock, asset_
     again = claim_now()
     assert again[0] == a and again[1][2] == "127.0.0.1:10"  # type: ignore[index]
     assert claim_now() == [a, b]
+
+
+def test_a_fresh_recorder_cache_preloads_the_check_series(ctx, clock, asset_id, server):
+    """What a recorder child reads before it says it is ready: every check series, and no
+    other (an agent metric is left to the ingest that writes it)."""
+    from forewarn.services.ingest import SeriesCache
+
+    cid = new_check(ctx, asset_id, "c", target=f"127.0.0.1:{server.port}")
+    assert asyncio.run(Poller(ctx, owner="p").tick()) == 1
+    with ctx.db.transaction() as s:
+        s.add(
+            MetricSeries(
+                org_id=_org_of(ctx, asset_id),
+                asset_id=asset_id,
+                name="cpu.percent",
+                labels_key="",
+                labels={},
+            )
+        )
+        s.add(
+            MetricSeries(
+                org_id=_org_of(ctx, asset_id),
+                asset_id=asset_id,
+                name="checkXtime",
+                labels_key="",
+                labels={},
+            )
+        )  # "_" or "." must not be a wildcard
+    cache = SeriesCache()
+    with ctx.db.read() as s:
+        assert cache.preload(s, "check.") == 1
+        stored = s.scalar(select(MetricSeries.id).where(MetricSeries.name == "check.time"))
+    assert cache.get((asset_id, "check.time", f"check={cid}")) == stored
+    assert cache.get((asset_id, "cpu.percent", "")) is None
+
+
+def _org_of(ctx: Context, asset_id: int) -> int:
+    with ctx.db.read() as s:
+        return int(s.scalar(select(Asset.org_id).where(Asset.id == asset_id)))
 
 
 @pytest.mark.slow

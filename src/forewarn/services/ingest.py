@@ -249,6 +249,19 @@ class SeriesCache:
                 found[(asset_id, name, key)] = sid
         return found
 
+    def preload(self, session: Session, prefix: str) -> int:
+        """Cache every series whose name starts with `prefix` (a recorder's `check.` series)
+        before the first result comes: what a long-running recorder knows anyway, read in one
+        pass at start instead of by the first groups of results. How many."""
+        stmt = select(
+            MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key, MetricSeries.id
+        ).where(MetricSeries.name.startswith(prefix, autoescape=True))
+        found: dict[tuple[int, str, str], int] = {}
+        for asset_id, name, key, sid in session.execute(stmt.limit(self.MAX_SERIES // 2)):
+            found[(asset_id, name, key)] = sid
+        self.remember(found)
+        return len(found)
+
     def remember(self, ids: dict[tuple[int, str, str], int]) -> None:
         """Cache ids once the transaction that created them committed (a rollback undoes them)."""
         with self._lock:
