@@ -20,6 +20,7 @@ from forewarn.services.schemas import AssetCreate, CheckCreate
 from forewarn.services.scope import SYSTEM, Actor
 from forewarn.store.models import AlertRow, Ticket, TicketAlert
 from tests.conftest import Person, make_org, make_person
+from tests.integration.test_web import signed_in
 
 
 def observe(ctx: Context, check_id: int, status: Status, message: str) -> None:
@@ -304,6 +305,17 @@ def test_an_sla_alert_never_opens_a_ticket(ctx, shop):
     # A problem of the client's IT still opens its ticket by the same rule.
     observe(ctx, shop["check"], Status.CRITICAL, "no ping")
     assert len(tickets.list_(ctx, SYSTEM, org_id=shop["org"]).items) == 2
+
+
+def test_an_sla_alerts_page_leads_to_its_ticket_and_offers_no_other(ctx, shop, client, owner):
+    """On the page, a deadline alert links the ticket it is about; no "Open a ticket" nor
+    "Add to a ticket" (both would be refused)."""
+    t = _breach_an_urgent_ticket(ctx, shop)
+    [sla] = alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items
+    signed_in(client, owner.username)
+    page = client.get(f"/alerts/{sla.id}").text
+    assert f'href="/tickets/{t.id}">About ticket #{t.id}</a>' in page
+    assert "Open a ticket" not in page and "Add to a ticket" not in page
 
 
 def _berlin_month_end(ctx: Context) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from forewarn.domain import alerting
 from forewarn.domain.inventory import Role
 from forewarn.services import alerts, notify, orgs, silences, tickets
 from forewarn.services.alerts import AckRequest, AlertDetail, AlertOut, ResolveRequest
@@ -189,6 +190,10 @@ def _detail_page(
         alert=alert,
         # Its ticket, if it has one: a link for everyone, else a button for technicians.
         ticket_id=ticket_views.ticket_of(ctx, user.actor, alert.id),
+        # A ticket's deadline alert is about that ticket: no ticket of its own.
+        about_ticket=(
+            alert.labels.get("ticket", "") if alerting.about_a_ticket(alert.labels) else ""
+        ),
         # What was sent about it, newest first (the delivery log of this alert).
         messages=notify.list_deliveries(ctx, user.actor, alert_id=alert.id, limit=50).items,
         message_channels={
