@@ -450,3 +450,21 @@ def test_the_provider_page_is_for_owners_only(
     assert "Critical to the desk" in html.unescape(
         client.get(f"/notifications/channels/{desk.id}/delete").text
     )
+
+
+def test_the_provider_page_logs_what_went_through_the_providers_channels(
+    client: TestClient, ctx: Context, acme: dict[str, Any]
+) -> None:
+    """Its Recent deliveries: messages through the provider's own channels only, not an
+    organization's (those are on the organization's page)."""
+    desk = notify.create_channel(
+        ctx, SYSTEM, notify.ChannelCreate(org_id=None, name="Provider desk", url=CLOSED)
+    )
+    sent = notify.test_channel(ctx, SYSTEM, desk.id)
+    own = notify.test_channel(ctx, SYSTEM, acme["duty"])
+    signed_in(client, "boss")
+    page = client.get("/notifications").text
+    assert f'id="delivery-{sent.id}"' in page and f'id="delivery-{own.id}"' not in page
+    assert "the provider's own channels" in html.unescape(page)
+    org_page = client.get(f"/orgs/{acme['org']}/notifications").text
+    assert f'id="delivery-{own.id}"' in org_page

@@ -566,11 +566,17 @@ def list_deliveries(
     channel_id: int | None = None,
     alert_id: int | None = None,
     state: str | None = None,
+    provider_channels: bool = False,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[DeliveryOut]:
-    """Newest first; the provider's own channels' deliveries are its owners' to see."""
+    """Newest first; the provider's own channels' deliveries are its owners' to see.
+    `provider_channels`: only those sent through the provider's channels (its page's log)."""
     stmt = scoped(select(Delivery), actor, Delivery.org_id)
+    if provider_channels:
+        stmt = stmt.where(
+            Delivery.channel_id.in_(select(Channel.id).where(Channel.org_id.is_(None)))
+        )
     for column, value in (
         (Delivery.org_id, org_id),
         (Delivery.channel_id, channel_id),

@@ -157,7 +157,10 @@ def _page(
     deliveries = (
         notify.list_deliveries(ctx, actor, org_id=scope.org.id, limit=DELIVERIES_SHOWN).items
         if scope.org
-        else None
+        # The provider's page: what went out through its own channels, for any organization.
+        else notify.list_deliveries(
+            ctx, actor, provider_channels=True, limit=DELIVERIES_SHOWN
+        ).items
     )
     admin = actor.is_owner if scope.org is None else actor.can(scope.org.id, Role.ADMIN)
     form = _route_form(request, user, scope)
