@@ -12,6 +12,7 @@ insertion and removal. One sweep a tick runs only while some limit is armed.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 TICK_S = 0.25
@@ -68,6 +69,12 @@ class Deadlines:
                 limit._expire()
         if self._due:  # the earliest tick still armed (a few hundred keys at most)
             self._sweep_at(loop, max(min(self._due), now + 1))
+
+
+def limit(deadlines: Deadlines | None, seconds: float) -> AbstractAsyncContextManager[object]:
+    """The limit of a self-bounded probe: the poller's shared deadlines when it runs one, or
+    asyncio.timeout (`forewarn check`, tests, anything without a poller)."""
+    return asyncio.timeout(seconds) if deadlines is None else deadlines.within(seconds)
 
 
 class _Limit:

@@ -7,7 +7,6 @@ the response time compared with thresholds. Metrics: `time` (s) and `size` (B).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping
 from functools import cached_property
@@ -21,12 +20,13 @@ from yarl import URL
 
 from forewarn.domain.observation import Metric, Result, Status, worst
 from forewarn.domain.thresholds import Range, Thresholds
+from forewarn.probes import deadline
 from forewarn.probes.deadline import Deadlines
 from forewarn.probes.http_client import NO_TIMEOUT, describe_error, make_session, read_bounded
 
 MAX_REDIRECTS = 10
 # run() given a session (as run_probe always gives it) awaits nothing outside its own
-# asyncio.timeout(timeout), so run_probe adds no hard timeout around it (see probes.runner).
+# deadline.limit(timeout), so run_probe adds no hard timeout around it (see probes.runner).
 SELF_BOUNDED = True
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110)
 _SPACE = re.compile(r"\s")  # what str.isspace() calls space (a generator over chars: 25x slower)
@@ -129,7 +129,7 @@ class Params(BaseModel):
         options: dict[str, Any] = {
             "allow_redirects": self.follow_redirects,
             "max_redirects": MAX_REDIRECTS,
-            "timeout": NO_TIMEOUT,  # run() bounds the whole exchange with asyncio.timeout
+            "timeout": NO_TIMEOUT,  # run() bounds the whole exchange with deadline.limit
         }
         headers = dict(self.headers)
         if self.basic_auth_user is not None:
@@ -185,9 +185,8 @@ async def run(
         session = own = make_session()
     start = perf_counter()
     try:
-        limit = asyncio.timeout(timeout) if deadlines is None else deadlines.within(timeout)
         async with (
-            limit,
+            deadline.limit(deadlines, timeout),
             session.request(params.method, target, **params.request_options) as response,
         ):
             body, more = await read_bounded(response, params.max_body)

@@ -15,7 +15,7 @@ import aiohttp
 USER_AGENT = "forewarn/0.1"
 
 # The session's own default, for users that pass no per-request timeout (webhooks). Probes
-# bound each run with asyncio.timeout and pass NO_TIMEOUT so that aiohttp arms no timers.
+# bound each run with deadline.limit and pass NO_TIMEOUT so that aiohttp arms no timers.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 NO_TIMEOUT = aiohttp.ClientTimeout()
 

@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from forewarn.domain.observation import Metric, Result, Status
 from forewarn.domain.targets import split_host_port
 from forewarn.domain.thresholds import Range, Thresholds
+from forewarn.probes import deadline
 from forewarn.probes.deadline import Deadlines
 
-# run() bounds everything it awaits with asyncio.timeout(timeout) itself, so run_probe adds
+# run() bounds everything it awaits with deadline.limit(timeout) itself, so run_probe adds
 # no hard timeout of its own around it (see probes.runner).
 SELF_BOUNDED = True
 
@@ -118,7 +119,7 @@ async def run(
     connected = False
     start = perf_counter()
     try:
-        async with asyncio.timeout(timeout) if deadlines is None else deadlines.within(timeout):
+        async with deadline.limit(deadlines, timeout):
             if expect is None:
                 transport, _ = await loop.create_connection(asyncio.Protocol, host, port)
                 send = params.send_bytes

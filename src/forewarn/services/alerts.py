@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from forewarn.domain import alerting, routing
@@ -35,6 +34,7 @@ from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.scope import Actor, get_in_scope, scoped
+from forewarn.store.bulk import dialect_insert
 from forewarn.store.models import (
     AlertEvent,
     AlertRoute,
@@ -336,10 +336,9 @@ def _insert_open(
     The partial unique index (one open alert per fingerprint) decides, in the database:
     ON CONFLICT DO NOTHING, not an IntegrityError, so that the recording transaction this
     runs in (services.results) keeps its check results when another transaction won."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(AlertRow) if dialect == "postgresql" else sqlite.insert(AlertRow)
     stmt = (
-        insert.values(
+        dialect_insert(session, AlertRow)
+        .values(
             org_id=org_id,
             asset_id=asset_id,
             check_id=check_id,
@@ -646,7 +645,7 @@ def _tell_resolved(session: Session, ctx: Context, row: AlertRow, now: datetime)
             )
 
 
-def after_maintenance(session: Session, ctx: Context, now: datetime) -> int:
+def open_outlived_quiet(session: Session, ctx: Context, now: datetime) -> int:
     """Alerts for problems that began in a maintenance window, or behind a parent that was
     down, and outlived it.
 
@@ -728,7 +727,7 @@ def escalate(ctx: Context) -> int:
     now = ctx.clock.now()
     made = 0
     with ctx.db.transaction() as session:
-        after_maintenance(session, ctx, now)
+        open_outlived_quiet(session, ctx, now)
         rows = session.scalars(
             select(AlertRow)
             .where(AlertRow.state != AlertState.RESOLVED.value, AlertRow.notify_at <= now)

@@ -242,23 +242,16 @@ class SeriesCache:
         assets = sorted({k[0] for k in wanted})
         found: dict[tuple[int, str, str], int] = {}
         for start in range(0, len(assets), 500):
-            stmt = select(
-                MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key, MetricSeries.id
-            ).where(MetricSeries.asset_id.in_(assets[start : start + 500]))
-            for asset_id, name, key, sid in session.execute(stmt):
-                found[(asset_id, name, key)] = sid
+            chunk = assets[start : start + 500]
+            found.update(_series_ids(session, MetricSeries.asset_id.in_(chunk)))
         return found
 
     def preload(self, session: Session, prefix: str) -> int:
         """Cache every series whose name starts with `prefix` (a recorder's `check.` series)
         before the first result comes: what a long-running recorder knows anyway, read in one
         pass at start instead of by the first groups of results. How many."""
-        stmt = select(
-            MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key, MetricSeries.id
-        ).where(MetricSeries.name.startswith(prefix, autoescape=True))
-        found: dict[tuple[int, str, str], int] = {}
-        for asset_id, name, key, sid in session.execute(stmt.limit(self.MAX_SERIES // 2)):
-            found[(asset_id, name, key)] = sid
+        where = MetricSeries.name.startswith(prefix, autoescape=True)
+        found = _series_ids(session, where, limit=self.MAX_SERIES // 2)
         self.remember(found)
         return len(found)
 
@@ -272,6 +265,17 @@ class SeriesCache:
                 if (name, key) not in mine:
                     self._size += 1
                 mine[name, key] = sid
+
+
+def _series_ids(
+    session: Session, where: Any, limit: int | None = None
+) -> dict[tuple[int, str, str], int]:
+    """(asset, name, labels key) -> id of the series matching `where`."""
+    stmt = select(
+        MetricSeries.asset_id, MetricSeries.name, MetricSeries.labels_key, MetricSeries.id
+    ).where(where)
+    rows = session.execute(stmt if limit is None else stmt.limit(limit))
+    return {(asset_id, name, key): sid for asset_id, name, key, sid in rows}
 
 
 def labels_key(labels: dict[str, str]) -> str:

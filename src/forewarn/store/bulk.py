@@ -17,13 +17,19 @@ _CHUNK = 256
 _first_two = itemgetter(0, 1)  # a sort key that keeps the given order among equal keys
 
 
+def dialect_insert(session: Session, table: Any) -> Any:
+    """INSERT into `table` (a Table or a mapped class) as the session's engine writes it, with
+    its ON CONFLICT clauses (`on_conflict_do_nothing`) on both engines."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT rows, skipping any whose key exists (ON CONFLICT DO NOTHING on both engines)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    session.execute(stmt.on_conflict_do_nothing(), list(rows))
+    session.execute(dialect_insert(session, table).on_conflict_do_nothing(), list(rows))
 
 
 def insert_new(
@@ -36,8 +42,7 @@ def insert_new(
     """
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = dialect_insert(session, table)
     returning = stmt.on_conflict_do_nothing().returning(*(table.c[k] for k in key))
     return {tuple(row) for row in session.execute(returning, list(rows))}
 
