@@ -230,6 +230,7 @@ def poller_pass(
     set_due(ctx, ids, datetime.now(UTC))
     poller = PollerThread(ctx)  # concurrency and per-host limit from ctx.settings
     poller.poller.series = series  # a long-lived poller knows its checks' metric series
+    poller.poller.params_cache = prepared  # ... and their validated definitions
     if idle_s is not None:
         poller.poller.idle_s = idle_s
     started = datetime.now(UTC)
