@@ -147,9 +147,7 @@ def poller_cost(args: argparse.Namespace, server: TargetServer) -> None:
             rec = poller.poller.recorder
             assert rec is not None, "the bench measures the production set-up: a recorder child"
             # Until the child is ready (its start-up is not per-check cost).
-            deadline = time.monotonic() + 60
-            while not rec._ready and time.monotonic() < deadline:
-                time.sleep(0.01)
+            rec.wait_ready(60)
             spy = None
             if measured and args.spy_poller:
                 spy = py_spy(os.getpid(), args.spy_poller)

@@ -371,25 +371,33 @@ def test_the_recorder_expands_ids_and_restarts_a_child_that_knows_more(settings,
     base = Context.from_settings(settings, SystemClock())
     ids = [new_check(base, asset_id, f"c{i}", target="127.0.0.1:9") for i in range(3)]
     rec = Recorder(settings, "p")
+
+    def free() -> None:
+        with base.db.transaction() as s:
+            s.execute(update(CheckStateRow).values(lease_owner=None, lease_until=None))
+
+    async def go() -> None:
+        try:
+            assert rec.wait_ready(30)
+            rows = await rec.claim(base.clock.now().timestamp(), 10)
+            assert sorted(r[0] for r in rows) == ids
+            free()
+            again = await rec.claim(base.clock.now().timestamp(), 10)
+            assert sorted(again) == sorted(rows)  # sent as ids, given back in full
+            first = rec._proc
+            assert rec._keep([10**9]) == []  # an id never seen in full
+            first.join(10)
+            assert not first.is_alive()
+            free()
+            rows = await rec.claim(base.clock.now().timestamp(), 10)  # a new child, full rows
+            assert rec._proc is not first
+            assert sorted(r[0] for r in rows) == ids
+        finally:
+            await rec.finish()
+
     try:
-        assert rec.wait_ready(30)
-        rows = rec.claim(base.clock.now().timestamp(), 10)
-        assert sorted(r[0] for r in rows) == ids
-        with base.db.transaction() as s:
-            s.execute(update(CheckStateRow).values(lease_owner=None, lease_until=None))
-        again = rec.claim(base.clock.now().timestamp(), 10)
-        assert sorted(again) == sorted(rows)  # sent as ids, given back in full
-        first = rec._proc
-        assert rec._keep([10**9]) == []  # an id never seen in full
-        first.join(10)
-        assert not first.is_alive()
-        with base.db.transaction() as s:
-            s.execute(update(CheckStateRow).values(lease_owner=None, lease_until=None))
-        rows = rec.claim(base.clock.now().timestamp(), 10)  # a new child, full rows
-        assert rec._proc is not first
-        assert sorted(r[0] for r in rows) == ids
+        asyncio.run(go())
     finally:
-        rec.close()
         base.db.dispose()
 
 
@@ -576,6 +584,44 @@ def test_recording_in_a_child_process_stores_every_result(settings, asset_id, se
         assert s.scalar(select(func.count()).select_from(CheckResult)) == 50
         states = checks.list_(base, SYSTEM, asset_id=asset_id, limit=100).items
     assert {c.state.display for c in states} == {"ok"}
+    base.db.dispose()
+
+
+@pytest.mark.slow
+def test_results_still_queued_for_the_child_at_the_stop_are_all_stored(
+    settings, asset_id, server, monkeypatch
+):
+    """A poller that stops while groups of results still wait for the child (here all of
+    them: nothing is sent before the stop, as when the child fell behind) ends only once the
+    child stored every one, although its claims socket closes at the same moment."""
+
+    async def hold(self: Poller, stop: asyncio.Event) -> None:
+        await stop.wait()  # the flusher sends nothing; `run` sends it all as it stops
+
+    monkeypatch.setattr(Poller, "_flusher", hold)
+    base = Context.from_settings(settings, SystemClock())
+    n = 60
+    for i in range(n):
+        new_check(base, asset_id, f"c{i}", target=f"127.0.0.1:{server.port}", interval_s=3600)
+
+    async def go() -> int:
+        ctx = Context.from_settings(settings, SystemClock())
+        p = Poller(ctx, owner="held", record_in_child=True, batch=5)  # 12 groups at the stop
+        stop = asyncio.Event()
+        task = asyncio.create_task(p.run(stop))
+        for _ in range(1000):  # bounded: 10 s
+            await asyncio.sleep(0.01)
+            if p.ran >= n:
+                break
+        stop.set()
+        await task
+        return p.ran
+
+    assert asyncio.run(go()) == n
+    with base.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(CheckResult)) == n
+        stmt = select(func.count()).where(CheckStateRow.last_at.is_not(None))
+        assert s.scalar(stmt.select_from(CheckStateRow)) == n
     base.db.dispose()
 
 

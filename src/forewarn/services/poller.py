@@ -322,7 +322,7 @@ class Poller:
             group, self._pending = self._pending[: self.batch], self._pending[self.batch :]
             try:
                 if self.recorder is not None:
-                    await asyncio.to_thread(self.recorder.send, group)
+                    await self.recorder.send(group)
                     continue
                 await asyncio.to_thread(
                     results.record, self.ctx, group, series=self.series, lease_owner=self.owner
@@ -344,7 +344,7 @@ class Poller:
         now = self.ctx.clock.now()
         if self.recorder is None:
             return await asyncio.to_thread(claim, self.ctx, self.owner, now, limit)
-        rows = await asyncio.to_thread(self.recorder.claim, now.timestamp(), limit)
+        rows = await self.recorder.claim(now.timestamp(), limit)
         return [Claimed._make(r) for r in rows]
 
     def _claimed_out(self) -> int:
@@ -429,7 +429,7 @@ class Poller:
             await self.flush()
             await self.resources.close()
             if self.recorder is not None:
-                await asyncio.to_thread(self.recorder.close)
+                await self.recorder.finish()
 
 
 async def _first(*waits: Coroutine[Any, Any, Any], timeout: float) -> None:
