@@ -401,6 +401,62 @@ def test_the_recorder_expands_ids_and_restarts_a_child_that_knows_more(settings,
         base.db.dispose()
 
 
+@pytest.mark.slow
+def test_a_claim_given_up_on_is_read_before_the_next_answer(settings, asset_id, monkeypatch):
+    """A claim that waits too long (the database locked) fails; the child's late answer,
+    still in the socket, is read and kept before the next claim's own answer, whose known
+    definitions come as ids because the late claim handed them over."""
+    from sqlalchemy import text
+
+    from forewarn.services import recorder as recorder_module
+    from forewarn.services.recorder import Recorder
+
+    monkeypatch.setattr(recorder_module, "CLAIM_WAIT_S", 0.5)  # the poller's side only
+    base = Context.from_settings(settings, SystemClock())
+    ids = [new_check(base, asset_id, f"c{i}", target="127.0.0.1:9") for i in range(3)]
+    rec = Recorder(settings, "p")
+    postgres = settings.database_url is not None and settings.database_url.startswith("postgres")
+    hold = (
+        "LOCK TABLE check_states IN EXCLUSIVE MODE"
+        if postgres
+        else "UPDATE check_states SET attempt = attempt WHERE 0 = 1"  # takes the write lock
+    )
+
+    def leased() -> int:
+        with base.db.read() as s:
+            stmt = select(func.count()).where(CheckStateRow.lease_owner == "p")
+            return int(s.scalar(stmt.select_from(CheckStateRow)) or 0)
+
+    async def go() -> list[tuple[object, ...]]:
+        try:
+            assert rec.wait_ready(30)
+            with base.db.transaction() as s:
+                s.execute(text(hold))
+                with pytest.raises(TimeoutError):
+                    await rec.claim(base.clock.now().timestamp(), 10)
+                await asyncio.sleep(0.5)  # the child is waiting for the lock
+            for _ in range(100):  # bounded: 10 s for the late claim to commit
+                if leased() == 3:
+                    break
+                await asyncio.sleep(0.1)
+            assert leased() == 3
+            with base.db.transaction() as s:
+                s.execute(update(CheckStateRow).values(lease_owner=None, lease_until=None))
+            ids.append(new_check(base, asset_id, "c3", target="127.0.0.1:9"))  # not in it
+            return await rec.claim(base.clock.now().timestamp(), 10)
+        finally:
+            await rec.finish()
+
+    try:
+        rows = asyncio.run(go())
+    finally:
+        base.db.dispose()
+    # Its own answer (four checks, not the late answer's three), the three as ids expanded
+    # from the late answer's rows.
+    assert sorted(r[0] for r in rows) == ids
+    assert all(len(r) == 7 for r in rows)
+
+
 def test_a_definition_that_cannot_be_opened_fails_alone(ctx, clock, asset_id, server, monkeypatch):
     """An error preparing one check (here its secrets do not open) gives that check UNKNOWN;
     the other checks of the same claim still run."""
