@@ -224,6 +224,8 @@ def value_axis(
         shi = math.ceil(shi / step - 1e-9) * step
     if not fixed_lo:
         slo = math.floor(slo / step + 1e-9) * step
+    if shi <= slo:  # a span too small for any step (5e-324 rounds down to 0): one step
+        shi = slo + step
     decimals = _decimals(step)
     ticks = []
     k = math.ceil(slo / step - 1e-9)
