@@ -39,7 +39,10 @@ def _start_output(tmp_path: Path, **env: str) -> str:
                 seen += chunk
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        # It finishes the job in hand first: up to 10 s for the scheduler and 15 s for the
+        # notifier to let go (20 s was too short on a loaded machine, where the first turn of
+        # every job runs at start).
+        proc.wait(timeout=60)
     text = seen.decode(errors="replace")
     assert STARTED in text, text
     return text
