@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -233,6 +234,44 @@ def test_a_ticket_near_or_past_its_sla_becomes_an_alert_until_it_is_answered(ctx
     tickets.update(ctx, SYSTEM, t.id, tickets.TicketUpdate(status="resolved"))
     tickets.sla_watch(ctx)
     assert alerts.list_(ctx, SYSTEM, org_id=shop["org"], state="active").items == []
+
+
+def test_sla_clocks_stop_outside_the_organizations_business_hours(ctx, client, owner):
+    """A normal ticket reported on a Friday evening in Berlin is due on Monday morning, not
+    that night; its alerts come on Monday. An urgent one counts around the clock."""
+    hours = {"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "17:00"}
+    org = make_org(ctx, "Bäckerei Berlin", timezone="Europe/Berlin", business_hours=hours)
+    berlin = ZoneInfo("Europe/Berlin")
+    friday = datetime(2026, 11, 27, 17, 30, tzinfo=berlin)
+    ctx.clock.advance((friday - ctx.clock.now()).total_seconds())
+    normal = tickets.create(
+        ctx, SYSTEM, tickets.TicketCreate(org_id=org, title="Printer jams", priority="normal")
+    )
+    urgent = tickets.create(
+        ctx, SYSTEM, tickets.TicketCreate(org_id=org, title="Tills are down", priority="urgent")
+    )
+    monday_1pm = datetime(2026, 11, 30, 13, 0, tzinfo=berlin)
+    assert normal.sla.respond_due == monday_1pm  # 4 h from Monday's opening
+    assert urgent.sla.respond_due == ctx.clock.now() + timedelta(minutes=15)
+    shown = client.get(f"/api/v1/tickets/{normal.id}", headers=owner.headers).json()
+    assert datetime.fromisoformat(shown["sla"]["respond_due"]) == monday_1pm
+
+    def sla_alerts() -> dict[str, str]:
+        active = alerts.list_(ctx, SYSTEM, org_id=org, state="active").items
+        return {f"{a.labels['ticket']}/{a.labels['sla']}": a.severity for a in active}
+
+    tickets.sla_watch(ctx)
+    assert sla_alerts() == {}
+    ctx.clock.advance(hours=16)  # Saturday 09:30: the wall clock would have breached it
+    tickets.sla_watch(ctx)
+    assert sla_alerts() == {f"{urgent.id}/respond": "critical", f"{urgent.id}/resolve": "critical"}
+    ctx.clock.advance(((monday_1pm - ctx.clock.now()) - timedelta(minutes=45)).total_seconds())
+    tickets.sla_watch(ctx)  # Monday 12:15: 45 of its 240 minutes left, in the last fifth
+    assert sla_alerts()[f"{normal.id}/respond"] == "warning"
+    ctx.clock.advance(minutes=46)
+    tickets.sla_watch(ctx)
+    assert sla_alerts()[f"{normal.id}/respond"] == "critical"
+    assert f"{normal.id}/resolve" not in sla_alerts()  # due Wednesday 17:00
 
 
 def _breach_an_urgent_ticket(ctx: Context, shop: dict[str, Any]) -> tickets.TicketDetail:

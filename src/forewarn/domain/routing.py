@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +29,9 @@ RESOLVED_STEP = -1  # `Sent.step_index` of a "resolved" notice
 
 # ---------------------------------------------------------------------------------------------
 # Business hours
+
+# How far ahead open time is looked for (an SLA of a few business days needs a few weeks).
+MAX_DAYS_AHEAD = 3660
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,45 @@ class BusinessHours:
             return day in self.days and self.start <= t < self.end
         yesterday = 7 if day == 1 else day - 1
         return (day in self.days and t >= self.start) or (yesterday in self.days and t < self.end)
+
+    def spans(self, since: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """The open spans, in UTC and in order, that end after `since`; the first starts no
+        earlier than `since`. Each is its day's wall-clock span, so a change of daylight
+        saving time in it makes it an hour shorter or longer."""
+        zone = ZoneInfo(self.tz)
+        day = require_aware(since, "since").astimezone(zone).date() - timedelta(days=1)
+        overnight = self.end <= self.start  # ends the next day (a whole day when equal)
+        for _ in range(MAX_DAYS_AHEAD):
+            if day.isoweekday() in self.days:
+                end_day = day + timedelta(days=1) if overnight else day
+                start = datetime.combine(day, self.start, zone).astimezone(UTC)
+                end = datetime.combine(end_day, self.end, zone).astimezone(UTC)
+                if end > since and end > start:
+                    yield max(start, since), end
+            day += timedelta(days=1)
+
+    def after(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment `duration` of open time has passed since `start` (a deadline counted in
+        business hours: the clock stops outside them)."""
+        left = duration
+        if left <= timedelta(0):
+            return start
+        for a, b in self.spans(start):
+            if b - a >= left:
+                return a + left
+            left -= b - a
+        raise ValueError(f"{duration} of business hours do not fit in {MAX_DAYS_AHEAD} days")
+
+    def open_between(self, a: datetime, b: datetime) -> timedelta:
+        """How much open time lies between `a` and `b` (none when b is not after a)."""
+        total = timedelta(0)
+        if b <= a:
+            return total
+        for start, end in self.spans(a):
+            if start >= b:
+                break
+            total += min(end, b) - start
+        return total
 
 
 # ---------------------------------------------------------------------------------------------

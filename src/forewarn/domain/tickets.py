@@ -4,8 +4,10 @@ Pure rules; services.tickets stores and loads. Times are aware UTC datetimes, gi
 
 - Statuses: new -> open -> waiting (on the client or a vendor) -> resolved -> closed; a
   resolved ticket may be reopened; a closed one is final.
-- SLA: each priority has a time to first response and a time to resolution, counted on the
-  wall clock from the ticket's creation (business-hours SLAs are a later refinement).
+- SLA: each priority has a time to first response and a time to resolution from the ticket's
+  creation, counted in the organization's business hours (the clock stops outside them) or,
+  for urgent tickets, around the clock. An organization without business hours is open
+  around the clock.
 - Figures (per organization and month): mean time to acknowledge and to resolve alerts,
   time to first response and to resolution of tickets, and the *proactive share*.
 
@@ -29,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from forewarn.domain.routing import BusinessHours
 
 
 class TicketStatus(StrEnum):
@@ -83,10 +87,15 @@ def check_move(old: TicketStatus, new: TicketStatus) -> None:
 class Sla:
     respond: timedelta
     resolve: timedelta
+    # Counted in the organization's business hours (the clock stops outside them), or, when
+    # False, around the clock.
+    business: bool = True
 
 
+# Urgent is around the clock: someone is woken for it. The rest wait for the client's open
+# hours, as an answer at 3 a.m. to a printer ticket would reach no one.
 DEFAULT_SLA: dict[Priority, Sla] = {
-    Priority.URGENT: Sla(timedelta(minutes=15), timedelta(hours=4)),
+    Priority.URGENT: Sla(timedelta(minutes=15), timedelta(hours=4), business=False),
     Priority.HIGH: Sla(timedelta(hours=1), timedelta(hours=8)),
     Priority.NORMAL: Sla(timedelta(hours=4), timedelta(days=1)),
     Priority.LOW: Sla(timedelta(hours=8), timedelta(days=3)),
@@ -116,9 +125,15 @@ def sla_state(
     resolved_at: datetime | None,
     now: datetime,
     sla: dict[Priority, Sla] = DEFAULT_SLA,
+    hours: BusinessHours | None = None,
 ) -> SlaState:
+    """The deadlines of a ticket and where it stands; `hours` are its organization's business
+    hours (None: open around the clock). "At risk": in the last fifth of its time, on the
+    SLA's own clock."""
     s = sla[priority]
-    respond_due, resolve_due = created_at + s.respond, created_at + s.resolve
+    clock = hours if s.business else None
+    respond_due, respond_clock = _due(created_at, s.respond, clock)
+    resolve_due, resolve_clock = _due(created_at, s.resolve, clock)
     responded = first_response_at or now
     finished = resolved_at or now
     return SlaState(
@@ -127,9 +142,31 @@ def sla_state(
         respond_breached=responded > respond_due,
         resolve_breached=finished > resolve_due,
         respond_at_risk=first_response_at is None
-        and respond_due - s.respond / 5 <= now <= respond_due,
-        resolve_at_risk=resolved_at is None and resolve_due - s.resolve / 5 <= now <= resolve_due,
+        and now <= respond_due
+        and _left(now, respond_due, respond_clock) <= s.respond / 5,
+        resolve_at_risk=resolved_at is None
+        and now <= resolve_due
+        and _left(now, resolve_due, resolve_clock) <= s.resolve / 5,
     )
+
+
+def _due(
+    start: datetime, span: timedelta, hours: BusinessHours | None
+) -> tuple[datetime, BusinessHours | None]:
+    """When `span` from `start` runs out, and the clock it was counted on: business hours,
+    or None (around the clock) when there are none or they are too short to hold it within
+    years (a minute a week)."""
+    if hours is not None:
+        try:
+            return hours.after(start, span), hours
+        except ValueError:
+            pass
+    return start + span, None
+
+
+def _left(now: datetime, due: datetime, hours: BusinessHours | None) -> timedelta:
+    """The time on a clock (`_due`'s) from `now` until `due`."""
+    return hours.open_between(now, due) if hours is not None else due - now
 
 
 # ---- the month's figures ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from forewarn.domain import activity
 from forewarn.domain.alerting import AlertKind
 from forewarn.domain.changes import Change
 from forewarn.domain.inventory import Role
-from forewarn.services import alerts
+from forewarn.services import alerts, orgs
 from forewarn.services.context import Context
 from forewarn.services.pagination import Page, paginate_desc
 from forewarn.services.scope import Actor, get_in_scope
@@ -190,7 +190,7 @@ def _judge(
     events = [_event(r, new=True) for r in ready if not _restarted(session, r)]
     events += [_event(r, new=False) for r in history if r.id not in ids]
     org = session.get(Organization, asset.org_id)
-    hours = alerts.business_hours(org) if org is not None else None
+    hours = orgs.business_hours(org) if org is not None else None
     detections = activity.detect(events, hours, _service_accounts(session, asset_id))
     for d in detections:
         _raise(session, ctx, now, asset, d)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +29,7 @@ from forewarn.domain.alerting import Alert, AlertKind, AlertState, Change, Sever
 from forewarn.domain.checkstate import Kind, Quiet
 from forewarn.domain.inventory import Role
 from forewarn.domain.observation import Status
-from forewarn.services import audit, maintenance, remedies, silences, tickets
+from forewarn.services import audit, maintenance, orgs, remedies, silences, tickets
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -406,19 +406,6 @@ def route_of(r: AlertRoute) -> routing.Route:
     )
 
 
-def business_hours(org: Organization) -> routing.BusinessHours | None:
-    bh = org.business_hours or {}
-    try:
-        return routing.BusinessHours(
-            days=frozenset(int(d) for d in bh.get("days", [])),
-            start=time.fromisoformat(bh.get("start", "08:00")),
-            end=time.fromisoformat(bh.get("end", "17:00")),
-            tz=org.timezone or "UTC",
-        )
-    except (ValueError, TypeError):
-        return None
-
-
 def _display(session: Session, alert: Alert) -> Alert:
     """The alert with names where its labels hold ids, for people to read (the labels keep
     ids so that renaming an asset does not make its open alert a stranger)."""
@@ -472,7 +459,7 @@ def route(session: Session, ctx: Context, row: AlertRow, now: datetime) -> int:
         return 0
     rows = dict(_routes(session, row.org_id))
     by_id = {r.id: stored for stored, r in rows.items()}
-    chosen = routing.routes_for(alert.labels, list(rows.values()), now, business_hours(org))
+    chosen = routing.routes_for(alert.labels, list(rows.values()), now, orgs.business_hours(org))
     if not chosen:
         # Perhaps only a business-hours route would take it: look again later.
         row.notify_at = now + RECHECK_UNROUTED

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from forewarn.domain.inventory import Role, slugify
+from forewarn.domain.routing import BusinessHours
 from forewarn.services import audit
 from forewarn.services.context import Context
 from forewarn.services.errors import conflict, not_found
@@ -171,3 +173,20 @@ def delete(ctx: Context, actor: Actor, org_id: int) -> None:
             entity_id=org_id,
             before=before,
         )
+
+
+def business_hours(org: Organization) -> BusinessHours | None:
+    """The organization's opening hours in its time zone, for routing alerts and counting
+    SLAs; None when it has none that make sense (then it is open around the clock)."""
+    bh = org.business_hours or {}
+    try:
+        end = bh.get("end", "17:00")
+        return BusinessHours(
+            days=frozenset(int(d) for d in bh.get("days", [])),
+            start=time.fromisoformat(bh.get("start", "08:00")),
+            # "24:00" (the form allows it) is the next midnight: a span that ends at 00:00.
+            end=time(0) if end == "24:00" else time.fromisoformat(end),
+            tz=org.timezone or "UTC",
+        )
+    except (ValueError, TypeError):
+        return None

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from forewarn.domain import tickets as rules
 from forewarn.domain.alerting import AlertKind, Severity, about_a_ticket
 from forewarn.domain.inventory import Role
+from forewarn.domain.routing import BusinessHours
 from forewarn.domain.tickets import Origin, Priority, TicketStatus
-from forewarn.services import audit, users
+from forewarn.services import audit, orgs, users
 from forewarn.services.context import Context
 from forewarn.services.errors import invalid
 from forewarn.services.pagination import Page, paginate_desc
@@ -30,6 +31,7 @@ from forewarn.services.scope import Actor, get_in_scope, get_org_in_scope, requi
 from forewarn.store.models import (
     AlertEvent,
     AlertRow,
+    Organization,
     Ticket,
     TicketAlert,
     TicketEvent,
@@ -150,10 +152,28 @@ class ServiceReport(BaseModel):
     )
 
 
-def _out(t: Ticket, now: datetime) -> TicketOut:
-    sla = rules.sla_state(
-        Priority(t.priority), t.created_at, t.first_response_at, t.resolved_at, now
+class _Hours:
+    """Organizations' business hours, read once each (SLA clocks stop outside them)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[int, BusinessHours | None] = {}
+
+    def of(self, org_id: int) -> BusinessHours | None:
+        if org_id not in self.known:
+            org = self.session.get(Organization, org_id)
+            self.known[org_id] = orgs.business_hours(org) if org is not None else None
+        return self.known[org_id]
+
+
+def _sla(t: Ticket, now: datetime, hours: BusinessHours | None) -> rules.SlaState:
+    return rules.sla_state(
+        Priority(t.priority), t.created_at, t.first_response_at, t.resolved_at, now, hours=hours
     )
+
+
+def _out(t: Ticket, now: datetime, hours: _Hours) -> TicketOut:
+    sla = _sla(t, now, hours.of(t.org_id))
     return TicketOut(
         id=t.id,
         org_id=t.org_id,
@@ -184,7 +204,7 @@ def _detail(session: Session, t: Ticket, now: datetime) -> TicketDetail:
         .order_by(TicketAlert.alert_id)
     ).all()
     return TicketDetail(
-        **_out(t, now).model_dump(),
+        **_out(t, now, _Hours(session)).model_dump(),
         description=t.description,
         alert_ids=list(linked),
         events=[TicketEventOut.model_validate(e) for e in events],
@@ -368,7 +388,8 @@ def list_(
     now = ctx.clock.now()
     with ctx.db.read() as session:
         page = paginate_desc(session, stmt, Ticket.id, limit, cursor)
-        return Page([_out(t, now) for t in page.items], page.next_cursor)
+        hours = _Hours(session)
+        return Page([_out(t, now, hours) for t in page.items], page.next_cursor)
 
 
 def get(ctx: Context, actor: Actor, ticket_id: int) -> TicketDetail:
@@ -496,10 +517,9 @@ def sla_watch(ctx: Context) -> int:
     now = ctx.clock.now()
     raised = 0
     with ctx.db.transaction() as session:
+        hours = _Hours(session)
         for t in session.scalars(select(Ticket).where(Ticket.status.in_(ACTIVE)).limit(5000)):
-            state = rules.sla_state(
-                Priority(t.priority), t.created_at, t.first_response_at, t.resolved_at, now
-            )
+            state = _sla(t, now, hours.of(t.org_id))
             for which, due, breached, at_risk, done in (
                 (
                     "respond",
@@ -704,7 +724,8 @@ def tickets_for_alert(ctx: Context, actor: Actor, alert_id: int) -> list[TicketO
             .order_by(Ticket.id.desc())
             .limit(LINK_CHOICES)
         )
-        return [_out(t, now) for t in rows]
+        hours = _Hours(session)
+        return [_out(t, now, hours) for t in rows]
 
 
 def alerts_for_ticket(ctx: Context, actor: Actor, ticket_id: int) -> list[LinkableAlert]:
