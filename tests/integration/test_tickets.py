@@ -268,6 +268,12 @@ def test_sla_clocks_stop_outside_the_organizations_business_hours(ctx, client, o
     ctx.clock.advance(((monday_1pm - ctx.clock.now()) - timedelta(minutes=45)).total_seconds())
     tickets.sla_watch(ctx)  # Monday 12:15: 45 of its 240 minutes left, in the last fifth
     assert sla_alerts()[f"{normal.id}/respond"] == "warning"
+    [warning] = [
+        a
+        for a in alerts.list_(ctx, SYSTEM, org_id=org, state="active").items
+        if a.labels["ticket"] == str(normal.id)
+    ]
+    assert "answer is due 2026-11-30 13:00 Europe/Berlin: Printer jams" in warning.summary
     ctx.clock.advance(minutes=46)
     tickets.sla_watch(ctx)
     assert sla_alerts()[f"{normal.id}/respond"] == "critical"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -153,17 +153,29 @@ class ServiceReport(BaseModel):
 
 
 class _Hours:
-    """Organizations' business hours, read once each (SLA clocks stop outside them)."""
+    """Organizations' business hours and time zones, read once each (SLA clocks stop
+    outside the hours; deadlines are told on the zone's clock)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.known: dict[int, BusinessHours | None] = {}
+        self.known: dict[int, tuple[BusinessHours | None, str]] = {}
 
-    def of(self, org_id: int) -> BusinessHours | None:
+    def _read(self, org_id: int) -> tuple[BusinessHours | None, str]:
         if org_id not in self.known:
             org = self.session.get(Organization, org_id)
-            self.known[org_id] = orgs.business_hours(org) if org is not None else None
+            tz = (org.timezone if org else None) or "UTC"
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):  # checked at the edge; never expected
+                tz = "UTC"
+            self.known[org_id] = (orgs.business_hours(org) if org else None, tz)
         return self.known[org_id]
+
+    def of(self, org_id: int) -> BusinessHours | None:
+        return self._read(org_id)[0]
+
+    def zone(self, org_id: int) -> str:
+        return self._read(org_id)[1]
 
 
 def _sla(t: Ticket, now: datetime, hours: BusinessHours | None) -> rules.SlaState:
@@ -546,9 +558,11 @@ def sla_watch(ctx: Context) -> int:
                 if not done and (breached or at_risk):
                     severity = Severity.CRITICAL if breached else Severity.WARNING
                     when = "was due" if breached else "is due"
+                    tz = hours.zone(t.org_id)
+                    local = due.astimezone(ZoneInfo(tz))
                     summary = (
                         f"Ticket #{t.id} ({t.priority}): {word} {when} "
-                        f"{due:%Y-%m-%d %H:%M} UTC: {t.title}"
+                        f"{local:%Y-%m-%d %H:%M} {tz}: {t.title}"
                     )
                     alerts.raise_(session, ctx, t.org_id, labels, severity, now, summary)
                     raised += 1
