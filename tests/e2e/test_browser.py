@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -264,4 +265,52 @@ def test_add_a_network_to_discover_and_fit_a_phone(
     page.screenshot(path=str(tmp_path / "discovery-375.png"), full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375 + 2, f"the discovery page is {width} px wide at 375 px"
+    assert errors == [], errors
+
+
+def test_a_failing_check_reaches_the_inbox_its_filters_and_a_silence(
+    server: str, browser: Browser
+) -> None:
+    """A check that cannot connect opens an alert (the real poller and its recorder child);
+    the inbox's filters narrow it away and back; the Silences page silences its asset, shows
+    the alert it holds, and ends early."""
+    port = _free_port()  # nobody listens there: the connection is refused
+    errors: list[str] = []
+    page = _page(browser, errors)
+    _sign_in(page, server, "admin", ADMIN_PASSWORD)
+    org_url = _create_org(page, server, "Pier Bakery")
+    page.get_by_role("link", name="Add asset").click()
+    page.get_by_label("Name", exact=True).fill("bakery-till")
+    page.get_by_role("button", name="Add asset").click()
+    page.locator("#asset-checks").get_by_role("link", name="Add check").click()
+    page.get_by_label("Name", exact=True).fill("Till service")
+    expect(page.get_by_label("Type")).to_have_value("tcp")  # the default: no fields swapped in
+    page.get_by_label("Host and port").fill(f"127.0.0.1:{port}")
+    page.get_by_label("Attempts").fill("1")  # the first failure is confirmed
+    page.get_by_role("button", name="Add check").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Till service")
+    expect(page.locator("#check-state")).to_contain_text("Hard: confirmed", timeout=25_000)
+
+    page.goto(f"{org_url}/alerts")
+    alerts = page.locator("#alerts")
+    expect(alerts).to_contain_text("Till service", timeout=15_000)
+    page.get_by_label("Severity").select_option("warning")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"severity=warning"))
+    expect(alerts).not_to_contain_text("Till service")
+    page.get_by_role("link", name="Clear filters").click()
+    expect(alerts).to_contain_text("Till service")
+
+    page.get_by_role("link", name="Silences").click()
+    page.get_by_label("Covers").select_option(label="bakery-till")
+    page.get_by_label("For", exact=True).fill("2")
+    page.get_by_label("Unit").select_option("h")
+    page.get_by_label("Why").fill("till replaced today")
+    page.locator("#new").get_by_role("button", name="Silence").click()
+    active = page.locator("#active")
+    expect(active).to_contain_text("till replaced today")
+    expect(active).to_contain_text("1 open alert")
+    active.get_by_role("button", name=re.compile("End now")).click()
+    expect(page.locator("#ended")).to_contain_text("till replaced today")
+    expect(page.locator("#active")).not_to_contain_text("till replaced today")
     assert errors == [], errors
