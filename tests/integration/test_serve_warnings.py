@@ -42,7 +42,12 @@ def _start_output(tmp_path: Path, **env: str) -> str:
         # It finishes the job in hand first: up to 10 s for the scheduler and 15 s for the
         # notifier to let go (20 s was too short on a loaded machine, where the first turn of
         # every job runs at start).
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never left running behind a failed test
+            proc.wait(timeout=10)
+            raise
     text = seen.decode(errors="replace")
     assert STARTED in text, text
     return text
