@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -163,11 +163,8 @@ class _Hours:
     def _read(self, org_id: int) -> tuple[BusinessHours | None, str]:
         if org_id not in self.known:
             org = self.session.get(Organization, org_id)
+            # The zone was checked at the edge (schemas.TimeZone), as `_month` trusts it too.
             tz = (org.timezone if org else None) or "UTC"
-            try:
-                ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):  # checked at the edge; never expected
-                tz = "UTC"
             self.known[org_id] = (orgs.business_hours(org) if org else None, tz)
         return self.known[org_id]
 
